@@ -1,0 +1,44 @@
+# codeyard: the targets users type.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-sqlite test-postgres lint bench system-deps venv clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]' breezy pygit2
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+run: $(STAMP)
+	$(PY) -m codeyard.demo var/demo
+	@if $(PY) -c "import codeyard.web.server" 2>/dev/null; then \
+	    $(VENV)/bin/codeyard serve --port 8000 --hostname 127.0.0.1 -e var/demo; \
+	else echo "Demo site created in var/demo (the web server arrives with the web site)."; fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+
+# The whole suite on SQLite, then the database-facing tests on a PostgreSQL the suite starts.
+test: system-deps $(STAMP) lint
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
+	CODEYARD_TEST_DB=postgres $(PY) -m pytest -q -n 2 --dist loadfile -m db tests
+
+test-sqlite: $(STAMP)
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
+
+test-postgres: $(STAMP)
+	CODEYARD_TEST_DB=postgres $(PY) -m pytest -q -n 2 --dist loadfile -m db tests
+
+bench: system-deps $(STAMP)
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,1 @@
+"""Placeholder plugin (filled in by its feature)."""

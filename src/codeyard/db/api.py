@@ -1,0 +1,387 @@
+"""Database engines, connection URLs, and read/transaction scopes.
+
+SQL is written with ``%s`` placeholders (as in Trac, so report SQL and plugin SQL carry
+over); this module is the one place that knows the dialect differences.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import re
+import urllib.parse
+import zlib
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
+
+__all__ = ["DatabaseError", "DatabaseManager", "DbUrl", "Db", "parse_db_url"]
+
+
+class DatabaseError(Exception):
+    """A database that cannot be reached or used, with a message a person can act on."""
+
+
+@dataclass
+class DbUrl:
+    scheme: str  # "sqlite" or "postgres"
+    path: str = ""  # sqlite file (absolute once resolved) or PostgreSQL database name
+    user: str | None = None
+    password: str | None = None
+    host: str | None = None
+    port: int | None = None
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def schema(self) -> str:
+        return self.params.get("schema", "public")
+
+    def display(self) -> str:
+        """The URL with the password masked, for messages and logs."""
+        if self.scheme == "sqlite":
+            return f"sqlite:{self.path}"
+        auth = ""
+        if self.user:
+            auth = urllib.parse.quote(self.user) + (":***" if self.password else "") + "@"
+        hostport = (self.host or "") + (f":{self.port}" if self.port else "")
+        query = ("?" + urllib.parse.urlencode(self.params)) if self.params else ""
+        return f"postgres://{auth}{hostport}/{self.path}{query}"
+
+
+def parse_db_url(url: str, base_dir: str | None = None) -> DbUrl:
+    """Parse a database string as Trac writes it (``sqlite:db/trac.db``, ``postgres://…``)."""
+    if not url or ":" not in url:
+        raise DatabaseError(
+            f"invalid database string {url!r}: expected sqlite:PATH or "
+            "postgres://user:password@host:port/database?schema=name"
+        )
+    scheme, rest = url.split(":", 1)
+    scheme = scheme.lower()
+    if scheme == "sqlite":
+        if rest.startswith("///"):
+            rest = rest[2:]
+        elif rest.startswith("//"):
+            rest = rest[2:]
+        if not rest:
+            raise DatabaseError(f"invalid database string {url!r}: no SQLite file named")
+        path = rest
+        if rest != ":memory:" and not os.path.isabs(path) and base_dir:
+            path = os.path.normpath(os.path.join(base_dir, path))
+        return DbUrl("sqlite", path)
+    if scheme in ("postgres", "postgresql"):
+        parts = urllib.parse.urlsplit("postgres:" + rest)
+        if not rest.startswith("//"):
+            raise DatabaseError(f"invalid database string {url!r}: expected postgres://…")
+        params = dict(urllib.parse.parse_qsl(parts.query))
+        try:
+            port = parts.port
+        except ValueError:
+            raise DatabaseError(f"invalid database string {url!r}: bad port") from None
+        name = parts.path.lstrip("/")
+        if not name:
+            raise DatabaseError(f"invalid database string {url!r}: no database named")
+        return DbUrl(
+            "postgres",
+            urllib.parse.unquote(name),
+            urllib.parse.unquote(parts.username) if parts.username else None,
+            urllib.parse.unquote(parts.password) if parts.password else None,
+            parts.hostname or params.pop("host", None),
+            port,
+            params,
+        )
+    raise DatabaseError(
+        f"unsupported database type {scheme!r} in {url!r} (codeyard supports sqlite and postgres)"
+    )
+
+
+def key_to_id(key: str) -> int:
+    """The ``cache`` table row id of a cache key: a stable 31-bit hash."""
+    return zlib.crc32(key.encode("utf-8")) & 0x7FFFFFFF
+
+
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Db:
+    """One connection inside a scope: run SQL, plus the dialect helpers."""
+
+    def __init__(self, conn: Connection, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+
+    def _prepare(self, sql: str, params: Sequence[Any] | dict | None):
+        if params is None or (not isinstance(params, dict) and len(params) == 0):
+            return sql, ()
+        if self.dialect == "sqlite" and not isinstance(params, dict):
+            sql = sql.replace("%s", "?").replace("%%", "%")
+        return sql, params if isinstance(params, dict) else tuple(params)
+
+    def __call__(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
+        return self.execute(sql, params)
+
+    def execute(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
+        sql, args = self._prepare(sql, params)
+        result = self.conn.exec_driver_sql(sql, args)
+        if result.returns_rows:
+            return [tuple(row) for row in result.fetchall()]
+        return []
+
+    def execute_rowcount(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        sql, args = self._prepare(sql, params)
+        return self.conn.exec_driver_sql(sql, args).rowcount
+
+    def cursor_description(self, sql: str, params: Sequence[Any] | None = None):
+        """Run SQL and return (column names, rows): for reports."""
+        sql, args = self._prepare(sql, params)
+        result = self.conn.exec_driver_sql(sql, args)
+        if not result.returns_rows:
+            return [], []
+        return list(result.keys()), [tuple(r) for r in result.fetchall()]
+
+    def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> None:
+        rows = [tuple(r) for r in seq]
+        if not rows:
+            return
+        sql, _ = self._prepare(sql, rows[0])
+        self.conn.exec_driver_sql(sql, rows)
+
+    def core(self, statement, params=None):
+        """Run a SQLAlchemy Core statement."""
+        return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
+
+    # -- dialect helpers
+    def quote(self, identifier: str) -> str:
+        return '"%s"' % identifier.replace('"', '""')
+
+    def cast(self, expr: str, type_: str) -> str:
+        if type_ in ("int", "int64", "integer"):
+            return f"CAST({expr} AS {'integer' if self.dialect == 'sqlite' else 'bigint'})"
+        return f"CAST({expr} AS {type_})"
+
+    def concat(self, *args: str) -> str:
+        return "(" + " || ".join(args) + ")"
+
+    def like(self) -> str:
+        return "LIKE %s ESCAPE '/'" if self.dialect == "sqlite" else "ILIKE %s ESCAPE '/'"
+
+    def like_escape(self, text: str) -> str:
+        return text.replace("/", "//").replace("_", "/_").replace("%", "/%")
+
+    def prefix_match(self) -> str:
+        return "LIKE %s ESCAPE '/'"
+
+    def prefix_match_value(self, prefix: str) -> str:
+        return self.like_escape(prefix) + "%"
+
+    def last_id(self, table: str, column: str = "id") -> int:
+        if self.dialect == "sqlite":
+            return self.execute("SELECT last_insert_rowid()")[0][0]
+        seq = self.execute("SELECT pg_get_serial_sequence(%s, %s)", (self.quote(table), column))[0][0]
+        return self.execute("SELECT currval(%s)", (seq,))[0][0]
+
+    def update_sequence(self, table: str, column: str = "id") -> None:
+        """After rows were inserted with explicit ids, move the id generator past them."""
+        if self.dialect != "postgresql":
+            return
+        self.execute(
+            "SELECT setval(pg_get_serial_sequence(%s, %s), "
+            f"(SELECT COALESCE(MAX({self.quote(column)}), 0) + 1 FROM {self.quote(table)}), false)",
+            (self.quote(table), column),
+        )
+
+    def table_names(self) -> list[str]:
+        return sorted(sa.inspect(self.conn).get_table_names())
+
+    def column_names(self, table: str) -> list[str]:
+        return [c["name"] for c in sa.inspect(self.conn).get_columns(table)]
+
+    def has_table(self, table: str) -> bool:
+        return sa.inspect(self.conn).has_table(table)
+
+
+# Scopes in progress in this context (thread or task): database manager id -> state.
+_scopes: contextvars.ContextVar[dict[int, _ScopeState] | None] = contextvars.ContextVar(
+    "codeyard_db_scopes", default=None
+)
+
+
+@dataclass
+class _ScopeState:
+    db: Db
+    conn: Connection
+    write: bool
+    depth: int = 0
+
+
+class DatabaseManager:
+    """Engine and scopes for one environment's database."""
+
+    def __init__(self, url: str, base_dir: str | None = None, pool: bool = True) -> None:
+        self.url_text = url
+        self.url = parse_db_url(url, base_dir)
+        self.engine = self._make_engine(pool)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def _make_engine(self, pool: bool) -> Engine:
+        u = self.url
+        if u.scheme == "sqlite":
+            path = u.path
+            if path == ":memory:":
+                engine = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool,
+                                          connect_args={"check_same_thread": False})
+            else:
+                engine = sa.create_engine(
+                    "sqlite:///" + path,
+                    connect_args={"timeout": 30, "check_same_thread": False},
+                    poolclass=sa.pool.QueuePool if pool else NullPool,
+                    **({"pool_size": 5, "max_overflow": 20} if pool else {}),
+                )
+
+            @event.listens_for(engine, "connect")
+            def _on_connect(dbapi_conn, record):
+                dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA busy_timeout = 30000")
+                if path != ":memory:":
+                    cur.execute("PRAGMA journal_mode = WAL")
+                    cur.execute("PRAGMA synchronous = NORMAL")
+                cur.close()
+
+            @event.listens_for(engine, "begin")
+            def _on_begin(conn):
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+
+            return engine
+        query: dict[str, str] = {}
+        if u.host and u.host.startswith("/"):
+            query["host"] = u.host
+        for key in ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "host"):
+            if key in u.params:
+                query[key] = u.params[key]
+        query.setdefault("connect_timeout", "10")
+        sa_url = sa.engine.URL.create(
+            "postgresql+psycopg",
+            username=u.user,
+            password=u.password,
+            host=None if (u.host or "").startswith("/") else u.host,
+            port=u.port,
+            database=u.path,
+            query=query,
+        )
+        schema = u.schema
+        engine = sa.create_engine(sa_url, pool_pre_ping=True,
+                                  poolclass=sa.pool.QueuePool if pool else NullPool)
+
+        @event.listens_for(engine, "connect")
+        def _on_pg_connect(dbapi_conn, record):
+            cur = dbapi_conn.cursor()
+            cur.execute(f'SET search_path TO "{schema}"')
+            cur.close()
+            dbapi_conn.commit()
+
+        return engine
+
+    def check(self) -> None:
+        """Connect once, turning driver errors into a readable DatabaseError."""
+        if self.url.scheme == "sqlite" and self.url.path != ":memory:":
+            directory = os.path.dirname(self.url.path) or "."
+            if not os.path.isdir(directory):
+                raise DatabaseError(f"{self.url.display()}: the directory {directory} does not exist")
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except sa.exc.SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot connect to {self.url.display()}: {_first_line(exc)}") from None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- scopes
+    @contextmanager
+    def scope(self, write: bool):
+        states = _scopes.get()
+        if states is None:
+            states = {}
+            _scopes.set(states)
+        state = states.get(id(self))
+        if state is not None:
+            # Nested scopes join the outer one; a write inside a read marks it for commit.
+            state.depth += 1
+            if write:
+                state.write = True
+            try:
+                yield state.db
+            finally:
+                state.depth -= 1
+            return
+        try:
+            conn = self.engine.connect()
+        except sa.exc.SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot connect to {self.url.display()}: {_first_line(exc)}") from None
+        conn.info["write"] = write
+        trans = conn.begin()
+        state = _ScopeState(Db(conn, self.dialect), conn, write)
+        states[id(self)] = state
+        try:
+            yield state.db
+        except BaseException:
+            states.pop(id(self), None)
+            try:
+                trans.rollback()
+            finally:
+                conn.info["write"] = False
+                conn.close()
+            raise
+        states.pop(id(self), None)
+        try:
+            if state.write:
+                trans.commit()
+            else:
+                trans.rollback()
+        finally:
+            conn.info["write"] = False
+            conn.close()
+
+    def query(self):
+        return self.scope(write=False)
+
+    def transaction(self):
+        return self.scope(write=True)
+
+    # -- schema
+    def create_tables(self, db: Db, metadata: sa.MetaData) -> None:
+        if self.dialect == "postgresql":
+            schema = self.url.schema
+            db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            db.execute(f'SET search_path TO "{schema}"')
+        metadata.create_all(db.conn)
+
+    # -- generations for cross-process cache invalidation
+    def generation(self, db: Db, key: str) -> int:
+        rows = db("SELECT generation FROM cache WHERE id=%s", (key_to_id(key),))
+        return rows[0][0] if rows else -1
+
+    def generations(self, db: Db) -> dict[int, int]:
+        return dict(db("SELECT id, generation FROM cache"))
+
+    def invalidate(self, db: Db, key: str) -> None:
+        db(
+            "INSERT INTO cache (id, generation, key) VALUES (%s, 0, %s) "
+            "ON CONFLICT (id) DO UPDATE SET generation = cache.generation + 1",
+            (key_to_id(key), key),
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__

@@ -1,0 +1,590 @@
+"""Environment: one project's directory, configuration, database and plugins.
+
+The directory is a Trac 1.6 environment (see DESIGN §2), so Trac and codeyard can open
+each other's projects.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from codeyard import __version__
+from codeyard.config import (
+    BoolOption,
+    ChoiceOption,
+    ConfigError,
+    Configuration,
+    IntOption,
+    ListOption,
+    Option,
+    PathOption,
+    format_ini,
+    registry,
+    sample_ini,
+)
+from codeyard.core import ComponentRules, make_plugin_manager
+from codeyard.db.api import DatabaseError, DatabaseManager
+from codeyard.db.schema import DB_VERSION, OLDEST_UPGRADABLE
+
+__all__ = ["Environment", "EnvironmentError_", "open_environment", "is_environment"]
+
+VERSION_TEXT = "Trac Environment Version 1"
+README_TEXT = (
+    "This directory contains a project environment: a Trac 1.6-compatible directory served by\n"
+    "codeyard (and readable by Trac). Its settings are in conf/trac.ini.\n"
+)
+SUBDIRS = ("conf", "db", "htdocs", "log", "plugins", "templates", "files")
+
+DATABASE = Option("trac", "database", "sqlite:db/trac.db",
+                  "Database connection string: `sqlite:db/trac.db` (relative to the environment) "
+                  "or `postgres://user:password@host:port/database?schema=name`.")
+BACKUP_DIR = PathOption("trac", "backup_dir", "db",
+                        "Directory (relative to the environment) where `upgrade` puts its database backup.")
+DEBUG = BoolOption("trac", "debug", False,
+                   "Show tracebacks on error pages. Never enable this on a public site.")
+BASE_URL = Option("trac", "base_url", "",
+                  "Public URL of this project, used in notifications and when requests carry no host.")
+PROJECT_NAME = Option("project", "name", "My Project", "Name of the project.")
+PROJECT_DESCR = Option("project", "descr", "My example project", "Short description of the project.")
+PROJECT_URL = Option("project", "url", "", "URL of the project's main web site.")
+PROJECT_ADMIN = Option("project", "admin", "", "E-mail address of the project's administrator.")
+PROJECT_FOOTER = Option("project", "footer", "", "Text shown in the page footer (may contain HTML).")
+PROJECT_ICON = Option("project", "icon", "common/codeyard.svg", "URL of the project's icon (favicon).")
+PROJECT_ADMIN_URL = Option("project", "admin_trac_url", ".", "Base URL of the Trac that the site admin uses for reporting errors.")
+INHERIT_FILE = ListOption("inherit", "file", (), "Other trac.ini files (comma-separated) whose values this one falls back to.")
+INHERIT_TEMPLATES = PathOption("inherit", "templates_dir", "", "Shared directory of templates that override the built-in ones.")
+INHERIT_HTDOCS = PathOption("inherit", "htdocs_dir", "", "Shared directory of static files served at /chrome/shared/.")
+INHERIT_PLUGINS = PathOption("inherit", "plugins_dir", "", "Shared directory of plugins.")
+LOG_TYPE = ChoiceOption("logging", "log_type", "file", "Where the log goes: `none`, `file`, `stderr` or `syslog`.",
+                        choices=("file", "none", "stderr", "syslog", "eventlog"))
+LOG_FILE = Option("logging", "log_file", "trac.log", "Log file name, relative to the environment's `log` directory.")
+LOG_LEVEL = ChoiceOption("logging", "log_level", "INFO", "Least severe level logged: CRITICAL, ERROR, WARNING, INFO, DEBUG.",
+                         choices=("INFO", "CRITICAL", "ERROR", "WARNING", "WARN", "DEBUG"))
+LOG_FORMAT = Option("logging", "log_format", "", "Log line format (Python logging syntax); `$(project)s` etc. as Trac allows.")
+REFRESH_CHECK = IntOption("codeyard", "config_check_interval", 1,
+                          "Seconds between checks of trac.ini for changes made by other processes.")
+registry.document_section("trac", "Core settings of the project environment.")
+registry.document_section("project", "How the project presents itself.")
+registry.document_section("logging", "Where and how much the project logs.")
+registry.document_section("inherit", "Settings and files shared between several projects.")
+
+DEFAULT_WORKFLOW = {
+    "accept": "new,assigned,accepted,reopened -> accepted",
+    "accept.operations": "set_owner_to_self",
+    "accept.permissions": "TICKET_MODIFY",
+    "create": "<none> -> new",
+    "create.default": "1",
+    "create_and_assign": "<none> -> assigned",
+    "create_and_assign.label": "assign",
+    "create_and_assign.operations": "may_set_owner",
+    "create_and_assign.permissions": "TICKET_MODIFY",
+    "leave": "* -> *",
+    "leave.default": "1",
+    "leave.operations": "leave_status",
+    "reassign": "new,assigned,accepted,reopened -> assigned",
+    "reassign.operations": "set_owner",
+    "reassign.permissions": "TICKET_MODIFY",
+    "reopen": "closed -> reopened",
+    "reopen.operations": "del_resolution",
+    "reopen.permissions": "TICKET_CREATE",
+    "resolve": "new,assigned,accepted,reopened -> closed",
+    "resolve.operations": "set_resolution",
+    "resolve.permissions": "TICKET_MODIFY",
+}
+
+
+class EnvironmentError_(Exception):
+    """The environment cannot be created, opened or used; the message says why."""
+
+
+def is_environment(path: str) -> bool:
+    try:
+        with open(os.path.join(path, "VERSION"), encoding="utf-8") as fh:
+            return fh.read().startswith(VERSION_TEXT)
+    except OSError:
+        return False
+
+
+class Environment:
+    """An opened project. Cheap to keep open; shared by all requests of a process."""
+
+    def __init__(self, path: str) -> None:
+        self.path = os.path.abspath(path)
+        if not os.path.isdir(self.path):
+            raise EnvironmentError_(f"{self.path}: no such directory")
+        if not is_environment(self.path):
+            raise EnvironmentError_(f"{self.path}: not a project environment (no VERSION file saying so)")
+        config_file = os.path.join(self.path, "conf", "trac.ini")
+        if not os.path.isfile(config_file):
+            raise EnvironmentError_(f"{config_file}: missing")
+        try:
+            self.config = Configuration(config_file)
+        except ConfigError as exc:
+            raise EnvironmentError_(str(exc)) from None
+        self._next_config_check = 0.0
+        self._lock = threading.RLock()
+        self.log = self._setup_log()
+        self._db: DatabaseManager | None = None
+        self._plugins = None
+        self._plugins_stamp: tuple | None = None
+        self.caches: dict[str, tuple[int, Any]] = {}
+        self._memo: dict[str, Any] = {}
+        self.config.listeners.append(self._config_changed)
+
+    # -- identity
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path.rstrip(os.sep))
+
+    @property
+    def project_name(self) -> str:
+        return PROJECT_NAME(self.config)
+
+    @property
+    def project_description(self) -> str:
+        return PROJECT_DESCR(self.config)
+
+    def __repr__(self) -> str:
+        return f"<Environment {self.path}>"
+
+    # -- paths
+    def _dir(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    @property
+    def conf_dir(self) -> str:
+        return self._dir("conf")
+
+    @property
+    def htdocs_dir(self) -> str:
+        return self._dir("htdocs")
+
+    @property
+    def templates_dir(self) -> str:
+        return self._dir("templates")
+
+    @property
+    def files_dir(self) -> str:
+        return self._dir("files")
+
+    @property
+    def attachments_dir(self) -> str:
+        return os.path.join(self.files_dir, "attachments")
+
+    @property
+    def log_dir(self) -> str:
+        return self._dir("log")
+
+    @property
+    def plugins_dir(self) -> str:
+        return self._dir("plugins")
+
+    # -- configuration
+    def refresh_config(self) -> None:
+        """Pick up a trac.ini changed by another process (a stat at most once a second)."""
+        now = time.monotonic()
+        if now < self._next_config_check:
+            return
+        with self._lock:
+            self._next_config_check = now + max(0, REFRESH_CHECK(self.config))
+            self.config.reload_if_changed()
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """A value derived from configuration and plugins only: kept until either changes."""
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = compute()
+            return value
+
+    def _config_changed(self, config: Configuration) -> None:
+        self._plugins = None
+        self.caches.clear()
+        self._memo.clear()
+        self.log = self._setup_log()
+        if self._db is not None and self._db.url_text != DATABASE(self.config):
+            self._db.dispose()
+            self._db = None
+
+    def _setup_log(self) -> logging.Logger:
+        logger = logging.getLogger(f"codeyard.env.{self.path}")
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+        logger.propagate = False
+        try:
+            log_type = LOG_TYPE(self.config).lower()
+            level_name = LOG_LEVEL(self.config).upper()
+        except ConfigError:
+            log_type, level_name = "stderr", "INFO"
+        level = getattr(logging, "WARNING" if level_name == "WARN" else level_name, logging.INFO)
+        logger.setLevel(level)
+        handler: logging.Handler
+        if log_type == "file":
+            log_file = LOG_FILE(self.config)
+            if not os.path.isabs(log_file):
+                log_file = os.path.join(self.log_dir, log_file)
+            try:
+                handler = logging.FileHandler(log_file, encoding="utf-8", delay=True)
+            except OSError:
+                handler = logging.StreamHandler(sys.stderr)
+        elif log_type == "stderr":
+            handler = logging.StreamHandler(sys.stderr)
+        elif log_type == "syslog":
+            from logging.handlers import SysLogHandler
+
+            try:
+                handler = SysLogHandler(address="/dev/log")
+            except OSError:
+                handler = logging.NullHandler()
+        else:
+            handler = logging.NullHandler()
+        fmt = LOG_FORMAT(self.config) or "%(asctime)s codeyard[%(process)d] %(levelname)s: %(message)s"
+        fmt = (fmt.replace("$(", "%(").replace("%(project)s", self.name)
+               .replace("%(path)s", self.path).replace("%(basename)s", self.name))
+        handler.setFormatter(logging.Formatter(fmt))
+        logger.addHandler(handler)
+        return logger
+
+    # -- plugins
+    @property
+    def plugins(self):
+        pm = self._plugins
+        if pm is None:
+            with self._lock:
+                if self._plugins is None:
+                    rules = ComponentRules(self.config.options("components"))
+                    self._plugins = make_plugin_manager(rules)
+                pm = self._plugins
+        return pm
+
+    @property
+    def hook(self):
+        return self.plugins.hook
+
+    def is_enabled(self, plugin_name: str) -> bool:
+        return self.plugins.get_plugin(plugin_name) is not None
+
+    # -- database
+    @property
+    def database(self) -> DatabaseManager:
+        db = self._db
+        if db is None:
+            with self._lock:
+                if self._db is None:
+                    try:
+                        self._db = DatabaseManager(DATABASE(self.config), self.path)
+                    except DatabaseError as exc:
+                        raise EnvironmentError_(str(exc)) from None
+                db = self._db
+        return db
+
+    @property
+    def db_query(self):
+        """``with env.db_query as db:`` a read scope (joins an enclosing scope)."""
+        return self.database.query()
+
+    @property
+    def db_transaction(self):
+        """``with env.db_transaction as db:`` a write scope, committed at the outermost end."""
+        return self.database.transaction()
+
+    def get_system_value(self, name: str, db=None) -> str | None:
+        with self.db_query as db:
+            rows = db("SELECT value FROM system WHERE name=%s", (name,))
+        return rows[0][0] if rows else None
+
+    def set_system_value(self, name: str, value: Any) -> None:
+        with self.db_transaction as db:
+            if db("SELECT 1 FROM system WHERE name=%s", (name,)):
+                db("UPDATE system SET value=%s WHERE name=%s", (str(value), name))
+            else:
+                db("INSERT INTO system (name, value) VALUES (%s, %s)", (name, str(value)))
+
+    def database_version(self) -> int:
+        try:
+            value = self.get_system_value("database_version")
+        except Exception as exc:
+            raise EnvironmentError_(
+                f"{self.path}: cannot read the database ({DATABASE(self.config)}): {exc}"
+            ) from None
+        try:
+            return int(value) if value is not None else 0
+        except ValueError:
+            raise EnvironmentError_(f"{self.path}: database_version {value!r} is not a number") from None
+
+    # -- upgrades
+    def pending_upgrades(self) -> list[str]:
+        """What ``upgrade`` would do; an empty list when the schema is current."""
+        from codeyard.db.upgrades import pending_steps
+
+        version = self.database_version()
+        if version > DB_VERSION:
+            raise EnvironmentError_(
+                f"{self.path}: the database schema is version {version}, newer than this codeyard "
+                f"({__version__}) knows ({DB_VERSION}); upgrade codeyard"
+            )
+        if version < OLDEST_UPGRADABLE:
+            raise EnvironmentError_(
+                f"{self.path}: the database schema is version {version}; codeyard upgrades from "
+                f"version {OLDEST_UPGRADABLE} (Trac 1.2) on. Upgrade with Trac 1.2 or later first"
+            )
+        return [doc for doc, _ in pending_steps(version)]
+
+    def needs_upgrade(self) -> bool:
+        return bool(self.pending_upgrades())
+
+    def check_ready(self) -> None:
+        """Refuse to serve an environment whose schema needs upgrading."""
+        pending = self.pending_upgrades()
+        if pending:
+            raise EnvironmentError_(
+                f"The project at {self.path} needs an upgrade before it can be used: run "
+                f"`codeyard admin {self.path} upgrade`"
+            )
+
+    def upgrade(self, backup: bool = True, out: Callable[[str], None] = print) -> list[str]:
+        from codeyard.db.upgrades import pending_steps
+
+        version = self.database_version()
+        self.pending_upgrades()  # refuses too-new or too-old schemas
+        steps = pending_steps(version)
+        if not steps:
+            self.ensure_own_tables()
+            return []
+        if backup:
+            path = self.backup()
+            out(f"Database backed up to {path}")
+        done = []
+        with self.db_transaction as db:
+            for doc, apply in steps:
+                apply(self, db, out)
+                done.append(doc)
+            db("UPDATE system SET value=%s WHERE name='database_version'", (str(DB_VERSION),))
+        self.config.save()
+        self.ensure_own_tables()
+        self.log.info("upgraded the database to version %s", DB_VERSION)
+        return done
+
+    def ensure_own_tables(self) -> None:
+        """Create codeyard's own (additive) tables when missing; Trac ignores them."""
+        from sqlalchemy import MetaData
+
+        md = MetaData()
+        for tables in self.hook.database_tables():
+            for table in tables or ():
+                table.to_metadata(md)
+        with self.db_transaction as db:
+            if md.tables:
+                missing = [t for name, t in md.tables.items() if not db.has_table(name)]
+                if missing:
+                    md.create_all(db.conn, tables=missing)
+            current = db("SELECT value FROM system WHERE name='codeyard_version'")
+            if not current:
+                db("INSERT INTO system (name, value) VALUES ('codeyard_version', %s)", ("1",))
+
+    def backup(self, dest: str | None = None) -> str:
+        """Copy the database to the backup directory (or ``dest``); return the file written."""
+        url = self.database.url
+        directory = BACKUP_DIR(self.config) or os.path.join(self.path, "db")
+        if not os.path.isabs(directory):
+            directory = os.path.join(self.path, directory)
+        os.makedirs(directory, exist_ok=True)
+        version = self.database_version()
+        if url.scheme == "sqlite":
+            target = dest or os.path.join(directory, f"{os.path.basename(url.path)}.{version}.bak")
+            sqlite_backup(url.path, target)
+            return target
+        from codeyard.db.convert import dump_to_sqlite
+
+        target = dest or os.path.join(directory, f"postgres-{url.path}.{version}.bak.db")
+        dump_to_sqlite(self, target)
+        return target
+
+    # -- caches shared across processes through the `cache` table
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        with self.db_query as db:
+            generation = self.database.generation(db, key)
+            hit = self.caches.get(key)
+            if hit is not None and hit[0] == generation:
+                return hit[1]
+            value = compute()
+        self.caches[key] = (generation, value)
+        return value
+
+    def invalidate(self, key: str) -> None:
+        with self.db_transaction as db:
+            self.database.invalidate(db, key)
+        self.caches.pop(key, None)
+
+    def shutdown(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None
+
+    # -- creation
+    @classmethod
+    def create(cls, path: str, options: Iterable[tuple[str, str, str]] = (),
+               inherit: str | None = None, default_data: bool = True) -> Environment:
+        """Create a new environment; on any failure nothing is left behind."""
+        path = os.path.abspath(path)
+        if os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)):
+            raise EnvironmentError_(f"{path}: already exists and is not an empty directory")
+        parent = os.path.dirname(path)
+        if not os.path.isdir(parent):
+            raise EnvironmentError_(f"{parent}: no such directory")
+        if not os.access(parent, os.W_OK):
+            raise EnvironmentError_(f"{parent}: not writable")
+        options = list(options)
+        existed = os.path.isdir(path)
+        created_db = None
+        try:
+            os.makedirs(path, exist_ok=True)
+            for sub in SUBDIRS:
+                os.makedirs(os.path.join(path, sub), exist_ok=True)
+            with open(os.path.join(path, "VERSION"), "w", encoding="utf-8") as fh:
+                fh.write(VERSION_TEXT + "\n")
+            with open(os.path.join(path, "README"), "w", encoding="utf-8") as fh:
+                fh.write(README_TEXT)
+            sections: dict[str, dict[str, str]] = {}
+            for section, name, value in options:
+                sections.setdefault(section, {})[name] = value
+            sections.setdefault("trac", {}).setdefault("database", "sqlite:db/trac.db")
+            if inherit:
+                sections.setdefault("inherit", {})["file"] = inherit
+            inherited = Configuration(inherit) if inherit and os.path.exists(inherit) else None
+            if inherit and inherited is None:
+                raise EnvironmentError_(f"{inherit}: the file to inherit from does not exist")
+            # Write the defaults of every declared option that no inherited file sets, so
+            # the file documents itself as Trac's does.
+            for option in registry:
+                if option.section in ("inherit",) and option.name == "file":
+                    continue
+                if inherited is not None and inherited.has_option(option.section, option.name):
+                    continue
+                sections.setdefault(option.section, {}).setdefault(option.name, option.default_text())
+            if not (inherited and inherited.sections.get("ticket-workflow")):
+                workflow = sections.setdefault("ticket-workflow", {})
+                for key, value in DEFAULT_WORKFLOW.items():
+                    workflow.setdefault(key, value)
+            conf = os.path.join(path, "conf", "trac.ini")
+            fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(format_ini(sections))
+            with open(os.path.join(path, "conf", "trac.ini.sample"), "w", encoding="utf-8") as fh:
+                fh.write(sample_ini(sections.get("project", {}).get("name", "My Project")))
+            env = cls(path)
+            db_manager = env.database
+            db_manager.check()
+            if db_manager.url.scheme == "postgres":
+                with db_manager.query() as db:
+                    exists = db("SELECT 1 FROM pg_namespace WHERE nspname=%s", (db_manager.url.schema,))
+                    if exists and db("SELECT 1 FROM information_schema.tables WHERE table_schema=%s",
+                                     (db_manager.url.schema,)):
+                        raise EnvironmentError_(
+                            f"{db_manager.url.display()}: schema {db_manager.url.schema!r} already has tables"
+                        )
+            created_db = db_manager
+            from codeyard.db.schema import TRAC_METADATA
+
+            with env.db_transaction as db:
+                db_manager.create_tables(db, TRAC_METADATA)
+                db("INSERT INTO system (name, value) VALUES ('database_version', %s)", (str(DB_VERSION),))
+                db("INSERT INTO system (name, value) VALUES ('initial_database_version', %s)", (str(DB_VERSION),))
+                if default_data:
+                    env.hook.environment_created(env=env, db=db)
+            env.ensure_own_tables()
+            return env
+        except BaseException as exc:
+            if created_db is not None:
+                _drop_created_database(created_db)
+                created_db.dispose()
+            if existed:
+                for entry in os.listdir(path):
+                    full = os.path.join(path, entry)
+                    shutil.rmtree(full) if os.path.isdir(full) else os.unlink(full)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+            if isinstance(exc, DatabaseError):
+                raise EnvironmentError_(str(exc)) from None
+            if isinstance(exc, OSError):
+                raise EnvironmentError_(f"{exc.filename or path}: {exc.strerror}") from None
+            raise
+
+
+def _drop_created_database(manager: DatabaseManager) -> None:
+    """Undo a half-made PostgreSQL schema (SQLite files go with the directory)."""
+    if manager.url.scheme != "postgres":
+        return
+    try:
+        with manager.transaction() as db:
+            schema = manager.url.schema
+            if schema != "public":
+                db(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            else:
+                from codeyard.db.schema import TRAC_TABLES
+
+                for table in TRAC_TABLES:
+                    db(f'DROP TABLE IF EXISTS "{table}" CASCADE')
+    except Exception:  # pragma: no cover - best effort clean-up
+        pass
+
+
+def sqlite_backup(source: str, target: str) -> None:
+    """A consistent copy of a live SQLite database (the online backup API)."""
+    import sqlite3
+
+    tmp = target + ".tmp"
+    if os.path.exists(tmp):
+        os.unlink(tmp)
+    src = sqlite3.connect(source, timeout=30)
+    try:
+        dst = sqlite3.connect(tmp)
+        try:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    os.replace(tmp, target)
+
+
+# ---------------------------------------------------------------------------
+# Process-wide cache of opened environments (reopened when the directory is replaced)
+
+_env_cache: dict[str, Environment] = {}
+_env_cache_lock = threading.Lock()
+
+
+def open_environment(path: str, use_cache: bool = True) -> Environment:
+    path = os.path.abspath(path)
+    if not use_cache:
+        return Environment(path)
+    env = _env_cache.get(path)
+    if env is not None:
+        if is_environment(path):
+            env.refresh_config()
+            return env
+        with _env_cache_lock:
+            _env_cache.pop(path, None)
+    with _env_cache_lock:
+        env = _env_cache.get(path)
+        if env is None:
+            env = Environment(path)
+            _env_cache[path] = env
+    return env
+
+
+def forget_environment(path: str) -> None:
+    with _env_cache_lock:
+        env = _env_cache.pop(os.path.abspath(path), None)
+    if env is not None:
+        env.shutdown()

@@ -1,0 +1,25 @@
+"""Hooks of the environment: creation, upgrades, database tables of plugins."""
+
+from __future__ import annotations
+
+from codeyard.core import hookspec
+
+
+@hookspec
+def environment_created(env, db):
+    """Fill a newly created environment with this plugin's default data, inside the creating transaction."""
+
+
+@hookspec
+def environment_upgrade_steps(env):
+    """Return (name, current_version, target_version, apply(env, db)) tuples for this plugin's own schema."""
+
+
+@hookspec
+def environment_opened(env):
+    """Called once each time a process opens the environment (register caches, listeners)."""
+
+
+@hookspec
+def database_tables():
+    """Return SQLAlchemy Table objects this plugin adds to the schema (names start with codeyard_)."""

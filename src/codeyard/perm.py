@@ -1,0 +1,395 @@
+"""Permissions: Trac's actions, groups, meta-permissions, store and policies.
+
+A row ``(subject, action)`` of the ``permission`` table grants an action to a user or
+group, or - when ``action`` is not an action name - makes ``subject`` a member of the group
+``action``. ``anonymous`` covers everyone, ``authenticated`` every logged-in user. An action
+ending in ``_ADMIN`` implies its family, ``TRAC_ADMIN`` implies everything; plugins add
+actions and meta-actions through the ``permission_actions`` hook, and the project through
+``[extra-permissions]``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from codeyard.config import ListOption, Option, registry
+from codeyard.core import hookspec
+
+# ---------------------------------------------------------------------------
+# Hooks
+
+
+@hookspec
+def permission_actions():
+    """Return action names, or (meta_action, [implied actions]) pairs, that this plugin defines."""
+
+
+@hookspec
+def permission_policies():
+    """Return {policy_name: callable(env, action, username, resource, perm) -> True/False/None}."""
+
+
+# ---------------------------------------------------------------------------
+# Options
+
+PERMISSION_POLICIES = ListOption(
+    "trac", "permission_policies",
+    ("DefaultWikiPolicy", "DefaultTicketPolicy", "DefaultPermissionPolicy", "LegacyAttachmentPolicy"),
+    "Policies asked in turn whether a user may do something; the first definite answer wins.")
+PERMISSION_STORE = Option("trac", "permission_store", "DefaultPermissionStore",
+                          "Where grants are kept (the `permission` table).")
+AUTHZ_FILE = Option("authz_policy", "authz_file", "",
+                    "File of per-resource rules read by the `AuthzPolicy` policy (relative to the environment).")
+registry.document_section("extra-permissions",
+                          "Extra actions: `ACTION_ADMIN = ACTION_A, ACTION_B` makes new actions and meta-actions.")
+registry.document_section("authz_policy", "Settings of the fine-grained `AuthzPolicy` permission policy.")
+
+CORE_ACTIONS: list[Any] = [
+    "BROWSER_VIEW", "CHANGESET_VIEW", "FILE_VIEW", "LOG_VIEW",
+    ("VERSIONCONTROL_ADMIN", ["BROWSER_VIEW", "CHANGESET_VIEW", "FILE_VIEW", "LOG_VIEW",
+                              "REPOSITORY_PUSH"]),
+    "REPOSITORY_PUSH",
+    "CONFIG_VIEW", "EMAIL_VIEW", "SEARCH_VIEW", "TIMELINE_VIEW",
+    "MILESTONE_CREATE", "MILESTONE_DELETE", "MILESTONE_MODIFY", "MILESTONE_VIEW",
+    ("MILESTONE_ADMIN", ["MILESTONE_CREATE", "MILESTONE_DELETE", "MILESTONE_MODIFY", "MILESTONE_VIEW"]),
+    "ROADMAP_VIEW",
+    ("ROADMAP_ADMIN", ["MILESTONE_CREATE", "MILESTONE_DELETE", "MILESTONE_MODIFY", "MILESTONE_VIEW",
+                       "ROADMAP_VIEW"]),
+    "PERMISSION_GRANT", "PERMISSION_REVOKE",
+    ("PERMISSION_ADMIN", ["PERMISSION_GRANT", "PERMISSION_REVOKE"]),
+    "REPORT_CREATE", "REPORT_DELETE", "REPORT_MODIFY", "REPORT_SQL_VIEW", "REPORT_VIEW",
+    ("REPORT_ADMIN", ["REPORT_CREATE", "REPORT_DELETE", "REPORT_MODIFY", "REPORT_SQL_VIEW",
+                      "REPORT_VIEW"]),
+    "TICKET_APPEND", "TICKET_BATCH_MODIFY", "TICKET_CHGPROP", "TICKET_CREATE", "TICKET_EDIT_CC",
+    "TICKET_EDIT_COMMENT", "TICKET_EDIT_DESCRIPTION", "TICKET_VIEW",
+    ("TICKET_MODIFY", ["TICKET_APPEND", "TICKET_CHGPROP"]),
+    ("TICKET_ADMIN", ["TICKET_APPEND", "TICKET_BATCH_MODIFY", "TICKET_CHGPROP", "TICKET_CREATE",
+                      "TICKET_EDIT_CC", "TICKET_EDIT_COMMENT", "TICKET_EDIT_DESCRIPTION",
+                      "TICKET_MODIFY", "TICKET_VIEW"]),
+    "WIKI_CREATE", "WIKI_DELETE", "WIKI_MODIFY", "WIKI_RENAME", "WIKI_VIEW",
+    ("WIKI_ADMIN", ["WIKI_CREATE", "WIKI_DELETE", "WIKI_MODIFY", "WIKI_RENAME", "WIKI_VIEW"]),
+    "TRAC_ADMIN",
+]
+
+DEFAULT_GRANTS = {
+    "anonymous": ["BROWSER_VIEW", "CHANGESET_VIEW", "FILE_VIEW", "LOG_VIEW", "MILESTONE_VIEW",
+                  "REPORT_SQL_VIEW", "REPORT_VIEW", "ROADMAP_VIEW", "SEARCH_VIEW", "TICKET_VIEW",
+                  "TIMELINE_VIEW", "WIKI_VIEW"],
+    "authenticated": ["TICKET_CREATE", "TICKET_MODIFY", "WIKI_CREATE", "WIKI_MODIFY"],
+}
+
+ACTION_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+class PermissionError_(Exception):
+    """An action the user may not take (the web layer turns it into a 403 page)."""
+
+    def __init__(self, action: str | None = None, resource: Any = None, message: str = "") -> None:
+        self.action = action
+        self.resource = resource
+        super().__init__(message or (f"{action} privileges are required to perform this operation"
+                                     if action else "permission denied"))
+
+
+class PermissionAdminError(Exception):
+    """A grant or revoke that cannot be done (unknown action, duplicate grant)."""
+
+
+def _no_opinion(env, action, username, resource, perm):
+    return None
+
+
+def default_permission_policy(env, action, username, resource, perm):
+    """Grants from the permission table, expanded through groups and meta-actions."""
+    return action in PermissionSystem(env).user_actions(username) or None
+
+
+# ---------------------------------------------------------------------------
+# The system
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What an action applies to: a realm ('wiki', 'ticket'…) and an id, optionally a parent."""
+
+    realm: str | None = None
+    id: Any = None
+    version: Any = None
+    parent: Resource | None = None
+
+    def child(self, realm: str, id: Any, version: Any = None) -> Resource:
+        return Resource(realm, id, version, self)
+
+
+class PermissionSystem:
+    def __init__(self, env) -> None:
+        self.env = env
+
+    # -- actions
+    def action_tree(self) -> dict[str, list[str]]:
+        """{action: [directly implied actions]} for every action the enabled plugins define."""
+
+        def compute():
+            tree: dict[str, list[str]] = {}
+            for result in self.env.hook.permission_actions():
+                for item in result or ():
+                    if isinstance(item, tuple | list):
+                        meta, subs = item
+                        tree.setdefault(meta, [])
+                        for sub in subs:
+                            if sub not in tree[meta]:
+                                tree[meta].append(sub)
+                            tree.setdefault(sub, [])
+                    else:
+                        tree.setdefault(item, [])
+            for name, value in self.env.config.options("extra-permissions"):
+                meta = name.upper()
+                subs = [s.strip().upper() for s in value.split(",") if s.strip()]
+                tree.setdefault(meta, [])
+                for sub in subs:
+                    tree.setdefault(sub, [])
+                    if sub not in tree[meta]:
+                        tree[meta].append(sub)
+            return tree
+
+        return self.env.memo("perm.action_tree", compute)
+
+    def all_actions(self) -> list[str]:
+        return sorted(self.action_tree())
+
+    def expand(self, actions: Iterable[str]) -> set[str]:
+        tree = self.action_tree()
+        out: set[str] = set()
+        todo = list(actions)
+        while todo:
+            action = todo.pop()
+            if action in out:
+                continue
+            out.add(action)
+            if action == "TRAC_ADMIN":
+                todo.extend(tree)
+            todo.extend(tree.get(action, ()))
+        return out
+
+    # -- grants
+    def all_grants(self) -> list[tuple[str, str]]:
+        def compute():
+            with self.env.db_query as db:
+                return [tuple(r) for r in db("SELECT username, action FROM permission")]
+
+        return self.env.cached("perm.grants", compute)
+
+    def _changed(self) -> None:
+        self.env.invalidate("perm.grants")
+
+    def subjects_of(self, username: str) -> list[str]:
+        """The user and every group it belongs to, transitively (with anonymous/authenticated)."""
+        actions = set(self.action_tree())
+        membership: dict[str, set[str]] = {}
+        for subject, action in self.all_grants():
+            if action not in actions and not ACTION_RE.match(action):
+                membership.setdefault(subject, set()).add(action)
+        ignore_case = self.env.config.getbool("trac", "ignore_auth_case", False)
+        start = [username, "anonymous"]
+        if username and username != "anonymous":
+            start.append("authenticated")
+        seen: list[str] = []
+        todo = list(start)
+        while todo:
+            subject = todo.pop(0)
+            key = subject.lower() if ignore_case else subject
+            if key in seen:
+                continue
+            seen.append(key)
+            todo.extend(membership.get(subject, ()))
+        return seen
+
+    def user_actions(self, username: str) -> set[str]:
+        subjects = set(self.subjects_of(username))
+        tree = self.action_tree()
+        direct = [action for subject, action in self.all_grants()
+                  if subject in subjects and (action in tree or ACTION_RE.match(action))]
+        return self.expand(direct)
+
+    def grant(self, subject: str, action: str) -> None:
+        subject = subject.strip()
+        if not subject:
+            raise PermissionAdminError("the user or group name is empty")
+        tree = self.action_tree()
+        is_action = action.isupper()
+        if is_action and action not in tree:
+            raise PermissionAdminError(f"{action} is not a valid action.")
+        if not is_action and action == subject:
+            raise PermissionAdminError(f"{subject} cannot be a member of itself.")
+        with self.env.db_transaction as db:
+            if db("SELECT 1 FROM permission WHERE username=%s AND action=%s", (subject, action)):
+                if is_action:
+                    raise PermissionAdminError(f"The user {subject} already has permission {action}.")
+                raise PermissionAdminError(f"The user {subject} is already in the group {action}.")
+            db("INSERT INTO permission (username, action) VALUES (%s, %s)", (subject, action))
+            self._changed()
+
+    def revoke(self, subject: str, action: str) -> None:
+        with self.env.db_transaction as db:
+            if action == "*":
+                db("DELETE FROM permission WHERE username=%s", (subject,))
+            else:
+                if not db("SELECT 1 FROM permission WHERE username=%s AND action=%s", (subject, action)):
+                    raise PermissionAdminError(f"Cannot remove permission {action} for user {subject}: not granted.")
+                db("DELETE FROM permission WHERE username=%s AND action=%s", (subject, action))
+            self._changed()
+
+    def users_with(self, action: str) -> list[str]:
+        """Known users and groups holding ``action`` (directly or through groups/meta)."""
+        subjects = {s for s, _ in self.all_grants()}
+        return sorted(s for s in subjects if action in self.user_actions(s))
+
+    # -- checks
+    def policies(self) -> list[tuple[str, Any]]:
+        available: dict[str, Any] = {}
+        for result in self.env.hook.permission_policies():
+            available.update(result or {})
+        names = PERMISSION_POLICIES(self.env.config)
+        return [(name, available[name]) for name in names if name in available]
+
+    def check(self, action: str, username: str, resource: Resource | None = None, perm=None) -> bool:
+        for _name, policy in self.policies():
+            decision = policy(self.env, action, username, resource, perm)
+            if decision is not None:
+                return bool(decision)
+        return False
+
+
+class PermissionCache:
+    """What one user may do, memoised for one request."""
+
+    def __init__(self, env, username: str | None = None, resource: Resource | None = None) -> None:
+        self.env = env
+        self.username = username or "anonymous"
+        self.resource = resource
+        self._system = PermissionSystem(env)
+        self._memo: dict[tuple, bool] = {}
+
+    def has(self, action: str, resource: Resource | None = None) -> bool:
+        resource = resource if resource is not None else self.resource
+        key = (action, resource)
+        if key not in self._memo:
+            self._memo[key] = self._system.check(action, self.username, resource, self)
+        return self._memo[key]
+
+    __contains__ = has
+
+    def require(self, action: str, resource: Resource | None = None) -> None:
+        if not self.has(action, resource):
+            raise PermissionError_(action, resource)
+
+    assert_permission = require
+
+    def __call__(self, realm: str | Resource | None = None, id: Any = None, version: Any = None):
+        if isinstance(realm, Resource):
+            resource = realm
+        else:
+            resource = Resource(realm, id, version)
+        child = PermissionCache(self.env, self.username, resource)
+        child._memo = self._memo
+        return child
+
+
+# ---------------------------------------------------------------------------
+# authz_policy: per-resource rules in an INI-like file
+#
+#   [wiki:PrivatePage@*]
+#   john = WIKI_VIEW
+#   @admins = WIKI_ADMIN
+#   * =
+#
+# Sections are glob patterns over the resource path (parent resources first, joined with
+# '/'); within the first matching section the first line naming the user (or one of its
+# groups, written @group, or *) decides. An empty value or an action prefixed with '!'
+# denies.
+
+
+def _resource_path(resource: Resource | None) -> str:
+    parts = []
+    while resource is not None:
+        if resource.realm:
+            version = "*" if resource.version is None else str(resource.version)
+            parts.append(f"{resource.realm}:{'' if resource.id is None else resource.id}@{version}")
+        resource = resource.parent
+    return "/".join(reversed(parts))
+
+
+def authz_policy(env, action, username, resource, perm):
+    import fnmatch
+    import os
+
+    from codeyard.config import parse_ini
+
+    if resource is None or resource.realm is None:
+        return None
+    filename = AUTHZ_FILE(env.config)
+    if not filename:
+        return None
+    if not os.path.isabs(filename):
+        filename = os.path.join(env.path, filename)
+    try:
+        stamp = os.stat(filename).st_mtime_ns
+    except OSError:
+        return False  # a configured but missing rules file denies rather than opens
+
+    def load():
+        with open(filename, encoding="utf-8") as fh:
+            text = fh.read()
+        sections: list[tuple[str, list[tuple[str, str]]]] = []
+        parsed = parse_ini(text, filename)
+        for name, options in parsed.items():
+            sections.append((name, list(options.items())))
+        return sections
+
+    cache = env.caches.get("authz_policy")
+    if cache is None or cache[0] != stamp:
+        sections = load()
+        env.caches["authz_policy"] = (stamp, sections)
+    else:
+        sections = cache[1]
+    path = _resource_path(resource)
+    groups = {name for name, opts in sections if name == "groups"}
+    members: dict[str, list[str]] = {}
+    if groups:
+        for name, opts in sections:
+            if name == "groups":
+                for group, users in opts:
+                    members[group] = [u.strip() for u in users.split(",")]
+    subjects = {username, "*"}
+    if username != "anonymous":
+        subjects.add("authenticated")
+    subjects.add("anonymous")
+    for group, users in members.items():
+        if username in users or "*" in users:
+            subjects.add("@" + group)
+    system = PermissionSystem(env)
+    for pattern, options in sections:
+        if pattern == "groups":
+            continue
+        if not fnmatch.fnmatchcase(path, pattern) and not fnmatch.fnmatchcase(path, pattern + "/*"):
+            continue
+        for who, value in options:
+            if who not in subjects:
+                continue
+            allowed: set[str] = set()
+            denied: set[str] = set()
+            for item in (v.strip() for v in value.split(",")):
+                if not item:
+                    continue
+                if item.startswith("!"):
+                    denied |= system.expand([item[1:]])
+                else:
+                    allowed |= system.expand([item])
+            if action in denied:
+                return False
+            # The first line naming the user decides: what it does not list is denied.
+            return action in allowed
+    return None

@@ -1,0 +1,35 @@
+"""The built-in permission actions, default grants and policies, as a plugin."""
+
+from __future__ import annotations
+
+from codeyard.core import hookimpl
+from codeyard.perm import (
+    CORE_ACTIONS,
+    DEFAULT_GRANTS,
+    _no_opinion,
+    authz_policy,
+    default_permission_policy,
+)
+
+
+@hookimpl
+def permission_actions():
+    return CORE_ACTIONS
+
+
+@hookimpl
+def environment_created(env, db):
+    rows = [(user, action) for user, actions in DEFAULT_GRANTS.items() for action in actions]
+    db.executemany("INSERT INTO permission (username, action) VALUES (%s, %s)", rows)
+
+
+@hookimpl
+def permission_policies():
+    return {
+        "DefaultPermissionPolicy": default_permission_policy,
+        "DefaultWikiPolicy": _no_opinion,
+        "DefaultTicketPolicy": _no_opinion,
+        "LegacyAttachmentPolicy": _no_opinion,
+        "ReadonlyWikiPolicy": _no_opinion,
+        "AuthzPolicy": authz_policy,
+    }
