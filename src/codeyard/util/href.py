@@ -1,0 +1,54 @@
+"""URL building relative to a base path: ``href('wiki', 'Page', version=2)``."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+
+class Href:
+    """Builds URLs under ``base`` (a path like ``/projects/demo`` or an absolute URL).
+
+    Positional arguments are path segments (quoted, ``/`` kept inside a segment), keyword
+    arguments the query string (``None`` values dropped, lists repeated, a trailing ``_``
+    stripped so ``class_`` works). Attribute access makes a sub-builder: ``href.wiki('Page')``.
+    """
+
+    def __init__(self, base: str = "") -> None:
+        self.base = base.rstrip("/")
+
+    def __call__(self, *path: Any, **query: Any) -> str:
+        params: list[tuple[str, Any]] = []
+        segments = []
+        for part in path:
+            if isinstance(part, dict):
+                query = {**part, **query}
+                continue
+            if isinstance(part, list | tuple) and part and isinstance(part[0], tuple):
+                params.extend(part)
+                continue
+            if part is None or part == "":
+                continue
+            segments.append(quote(str(part).strip("/") if str(part) != "/" else "", safe="/!~*'()@:,;=+$"))
+        url = self.base + ("/" + "/".join(s for s in segments if s) if any(segments) else "")
+        if not url:
+            url = "/"
+        for name, value in query.items():
+            name = name[:-1] if name.endswith("_") else name
+            if value is None:
+                continue
+            if isinstance(value, list | tuple):
+                params.extend((name, v) for v in value)
+            else:
+                params.append((name, value))
+        if params:
+            url += "?" + urlencode([(k, "" if v is True else str(v)) for k, v in params])
+        return url
+
+    def __getattr__(self, name: str) -> Href:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return Href(self.base + "/" + quote(name))
+
+    def __repr__(self) -> str:
+        return f"Href({self.base!r})"
