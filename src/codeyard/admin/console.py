@@ -29,7 +29,7 @@ def all_commands(ctx: AdminContext) -> list[AdminCommand]:
             env = None
     pm = env.plugins if env is not None else make_plugin_manager(ComponentRules([]))
     commands: list[AdminCommand] = [
-        AdminCommand("help", "[command]", "Show documentation", _help, needs_env=False),
+        AdminCommand("help", "[command] [...]", "Show documentation", _help, needs_env=False),
     ]
     for result in pm.hook.admin_commands():
         commands.extend(result or ())
