@@ -98,6 +98,15 @@ class PermissionAdminError(Exception):
     """A grant or revoke that cannot be done (unknown action, duplicate grant)."""
 
 
+class PermissionExistsError(PermissionAdminError):
+    """The grant asked for is already there."""
+
+
+def is_group_name(action: str) -> bool:
+    """A ``permission`` row whose action is not all upper-case names a group (as in Trac)."""
+    return not action.isupper()
+
+
 def _no_opinion(env, action, username, resource, perm):
     return None
 
@@ -146,11 +155,16 @@ class PermissionSystem:
                     else:
                         tree.setdefault(item, [])
             for name, value in self.env.config.options("extra-permissions"):
-                meta = name.upper()
+                # `META = A, B` defines A, B and the meta-action META; a name starting
+                # with `_` only defines the listed actions.
+                meta = name.strip().upper()
                 subs = [s.strip().upper() for s in value.split(",") if s.strip()]
-                tree.setdefault(meta, [])
                 for sub in subs:
                     tree.setdefault(sub, [])
+                if not meta or meta.startswith("_"):
+                    continue
+                tree.setdefault(meta, [])
+                for sub in subs:
                     if sub not in tree[meta]:
                         tree[meta].append(sub)
             return tree
@@ -186,49 +200,72 @@ class PermissionSystem:
         self.env.invalidate("perm.grants")
 
     def subjects_of(self, username: str) -> list[str]:
-        """The user and every group it belongs to, transitively (with anonymous/authenticated)."""
-        actions = set(self.action_tree())
-        membership: dict[str, set[str]] = {}
+        """The user and every group it belongs to, transitively (with anonymous/authenticated).
+
+        As in Trac, a grant whose action is not all upper-case is a group membership. Names
+        are compared as stored: with ``[trac] ignore_auth_case`` the login already lowercases
+        the user name.
+        """
+        membership: dict[str, list[str]] = {}
         for subject, action in self.all_grants():
-            if action not in actions and not ACTION_RE.match(action):
-                membership.setdefault(subject, set()).add(action)
-        ignore_case = self.env.config.getbool("trac", "ignore_auth_case", False)
-        start = [username, "anonymous"]
+            if is_group_name(action):
+                membership.setdefault(subject, []).append(action)
+        start = [username or "anonymous", "anonymous"]
         if username and username != "anonymous":
             start.append("authenticated")
         seen: list[str] = []
         todo = list(start)
         while todo:
             subject = todo.pop(0)
-            key = subject.lower() if ignore_case else subject
-            if key in seen:
+            if subject in seen:
                 continue
-            seen.append(key)
+            seen.append(subject)
             todo.extend(membership.get(subject, ()))
         return seen
 
-    def user_actions(self, username: str) -> set[str]:
+    def groups_of(self, username: str) -> list[str]:
+        """The groups (including anonymous/authenticated) ``username`` belongs to, sorted."""
+        return sorted(s for s in self.subjects_of(username) if s != username)
+
+    def user_actions(self, username: str, undefined: bool = True) -> set[str]:
+        """Every action the user holds, through groups and meta-actions; ``undefined=False``
+        leaves out granted names that no enabled plugin defines any more."""
         subjects = set(self.subjects_of(username))
-        tree = self.action_tree()
         direct = [action for subject, action in self.all_grants()
-                  if subject in subjects and (action in tree or ACTION_RE.match(action))]
-        return self.expand(direct)
+                  if subject in subjects and not is_group_name(action)]
+        actions = self.expand(direct)
+        if not undefined:
+            tree = self.action_tree()
+            actions = {a for a in actions if a in tree}
+        return actions
+
+    def check_grant(self, subject: str, action: str) -> None:
+        """Raise PermissionAdminError when (subject, action) is not a valid grant."""
+        if not subject.strip():
+            raise PermissionAdminError("The user or group name is empty.")
+        if subject.isupper():
+            raise PermissionAdminError("All upper-cased tokens are reserved for permission names.")
+        if not action.strip():
+            raise PermissionAdminError("The action or group name is empty.")
+        tree = self.action_tree()
+        if action.isupper() and action not in tree:
+            raise PermissionAdminError(f"{action} is not a valid action.")
+        if not action.isupper() and action.upper() in tree:
+            raise PermissionAdminError(f"Permission {action} differs from a defined action by "
+                                       "casing only, which is not allowed.")
+        if action == subject:
+            raise PermissionAdminError(f"{subject} cannot be a member of itself.")
 
     def grant(self, subject: str, action: str) -> None:
+        """Grant an action, or make ``subject`` a member of the group ``action``."""
         subject = subject.strip()
-        if not subject:
-            raise PermissionAdminError("the user or group name is empty")
-        tree = self.action_tree()
-        is_action = action.isupper()
-        if is_action and action not in tree:
-            raise PermissionAdminError(f"{action} is not a valid action.")
-        if not is_action and action == subject:
-            raise PermissionAdminError(f"{subject} cannot be a member of itself.")
+        self.check_grant(subject, action)
         with self.env.db_transaction as db:
             if db("SELECT 1 FROM permission WHERE username=%s AND action=%s", (subject, action)):
-                if is_action:
-                    raise PermissionAdminError(f"The user {subject} already has permission {action}.")
-                raise PermissionAdminError(f"The user {subject} is already in the group {action}.")
+                if action.isupper():
+                    raise PermissionExistsError(
+                        f"The user {subject} already has permission {action}.")
+                raise PermissionExistsError(f"The user {subject} is already in the group {action}.")
             db("INSERT INTO permission (username, action) VALUES (%s, %s)", (subject, action))
             self._changed()
 
@@ -246,6 +283,10 @@ class PermissionSystem:
         """Known users and groups holding ``action`` (directly or through groups/meta)."""
         subjects = {s for s, _ in self.all_grants()}
         return sorted(s for s in subjects if action in self.user_actions(s))
+
+    def user_grants(self, subject: str) -> list[str]:
+        """What is stored for ``subject`` itself: actions and group names, sorted."""
+        return sorted(a for s, a in self.all_grants() if s == subject)
 
     # -- checks
     def policies(self) -> list[tuple[str, Any]]:

@@ -7,10 +7,11 @@ Feature plugins contribute commands through the ``admin_commands`` hook. A comma
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from codeyard.core import hookspec
@@ -147,6 +148,9 @@ def parse_date(text: str, tz=None) -> int:
         raise AdminCommandError("empty date")
     if value.lower() == "now":
         return to_utimestamp(datetime.now(UTC))
+    relative = _parse_relative(value.lower(), tz or _local_tz())
+    if relative is not None:
+        return to_utimestamp(relative)
     candidates = [value, value.replace(" ", "T")]
     for candidate in candidates:
         try:
@@ -166,6 +170,54 @@ def parse_date(text: str, tz=None) -> int:
         f'"{text}" is an invalid date, or the date format is not known. '
         'Try "YYYY-MM-DD" or "YYYY-MM-DDThh:mm:ss±hh:mm" instead.'
     )
+
+
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400,
+          "month": 30 * 86400, "year": 365 * 86400,
+          "h": 3600, "d": 86400, "w": 7 * 86400, "m": 30 * 86400, "y": 365 * 86400}
+_UNIT_RE = r"(second|minute|hour|day|week|month|year|[hdwmy])s?"
+_FUTURE_RE = re.compile(r"(?:in|\+)\s*(\d+\.?\d*)\s*" + _UNIT_RE + r"$")
+_PAST_RE = re.compile(r"(?:-\s*)?(\d+\.?\d*)\s*" + _UNIT_RE + r"\s*(?:ago)?$")
+_PERIOD_RE = re.compile(r"(this|last|next)\s*(second|minute|hour|day|week|month|year)$")
+
+
+def _period_start(now: datetime, unit: str, shift: int) -> datetime:
+    """Start of the current ``unit`` (day, week, month…) moved by ``shift`` units."""
+    if unit == "year":
+        return now.replace(year=now.year + shift, month=1, day=1, hour=0, minute=0, second=0,
+                           microsecond=0)
+    if unit == "month":
+        months = now.year * 12 + now.month - 1 + shift
+        return now.replace(year=months // 12, month=months % 12 + 1, day=1, hour=0, minute=0,
+                           second=0, microsecond=0)
+    start = now.replace(microsecond=0)
+    if unit != "second":
+        start = start.replace(second=0)
+    if unit in ("hour", "day", "week"):
+        start = start.replace(minute=0)
+    if unit in ("day", "week"):
+        start = start.replace(hour=0)
+    if unit == "week":
+        start -= timedelta(days=now.weekday())
+    return start + timedelta(seconds=_UNITS[unit] * shift)
+
+
+def _parse_relative(text: str, tz) -> datetime | None:
+    """Relative dates as Trac accepts them: today, yesterday, 3 days ago, in 2w, last month…"""
+    now = datetime.now(tz)
+    named = {"today": 0, "yesterday": -1, "tomorrow": 1}
+    if text in named:
+        return _period_start(now, "day", named[text])
+    match = _FUTURE_RE.match(text)
+    if match:
+        return now + timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    match = _PAST_RE.match(text)
+    if match:
+        return now - timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    match = _PERIOD_RE.match(text)
+    if match:
+        return _period_start(now, match.group(2), {"this": 0, "last": -1, "next": 1}[match.group(1)])
+    return None
 
 
 def _local_tz():

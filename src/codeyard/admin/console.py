@@ -168,7 +168,8 @@ class Shell(cmd.Cmd):
         command, rest = find_command(commands, words)
         if command is not None and command.complete is not None and len(words) >= len(command.words):
             try:
-                candidates.update(command.complete(self.ctx, rest) or [])
+                # As in trac-admin, the word being completed is the last argument.
+                candidates.update(command.complete(self.ctx, [*rest, text]) or [])
             except Exception:
                 pass
         return sorted(c for c in candidates if c.startswith(text))

@@ -1,0 +1,28 @@
+"""Which parents exist in the realms every project has: wiki pages, tickets, milestones.
+
+Other realms answer through their own ``attachment_parent_exists`` implementations.
+"""
+
+from __future__ import annotations
+
+from codeyard.core import hookimpl
+
+_QUERIES = {
+    "wiki": "SELECT 1 FROM wiki WHERE name=%s LIMIT 1",
+    "milestone": "SELECT 1 FROM milestone WHERE name=%s",
+    "ticket": "SELECT 1 FROM ticket WHERE id=%s",
+}
+
+
+@hookimpl(trylast=True)
+def attachment_parent_exists(env, realm, id):
+    sql = _QUERIES.get(realm)
+    if sql is None:
+        return None
+    key: str | int = id
+    if realm == "ticket":
+        if not (id.isascii() and id.isdigit() and len(id) < 19):
+            return False
+        key = int(id)
+    with env.db_query as db:
+        return bool(db(sql, (key,)))

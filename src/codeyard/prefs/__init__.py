@@ -1,0 +1,1 @@
+"""User preferences and the sessions that hold them."""
