@@ -434,6 +434,8 @@ class Configuration:
         mode = None if os.path.exists(self.filename) else 0o600
         write_atomically(self.filename, format_ini(self.sections), mode)
         self._stamp = self._file_stamp()
+        for listener in list(self.listeners):  # this process's derived state follows at once
+            listener(self)
 
 
 def sample_ini(project_name: str = "My Project") -> str:

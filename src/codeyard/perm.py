@@ -113,6 +113,8 @@ def _no_opinion(env, action, username, resource, perm):
 
 def default_permission_policy(env, action, username, resource, perm):
     """Grants from the permission table, expanded through groups and meta-actions."""
+    if isinstance(perm, PermissionCache) and perm.username == username:
+        return action in perm.granted_actions() or None
     return action in PermissionSystem(env).user_actions(username) or None
 
 
@@ -313,6 +315,13 @@ class PermissionCache:
         self.resource = resource
         self._system = PermissionSystem(env)
         self._memo: dict[tuple, bool] = {}
+        self._granted: list[set[str]] = []  # shared with child caches of the same request
+
+    def granted_actions(self) -> set[str]:
+        """The user's actions from the permission table, read once per request."""
+        if not self._granted:
+            self._granted.append(self._system.user_actions(self.username))
+        return self._granted[0]
 
     def has(self, action: str, resource: Resource | None = None) -> bool:
         resource = resource if resource is not None else self.resource
@@ -336,6 +345,7 @@ class PermissionCache:
             resource = Resource(realm, id, version)
         child = PermissionCache(self.env, self.username, resource)
         child._memo = self._memo
+        child._granted = self._granted
         return child
 
 

@@ -1,0 +1,93 @@
+"""/prefs: a user's name, e-mail, time zone, date format and language, as a plugin.
+
+Values are stored as Trac's session attributes (``name``, ``email``, ``tz``, ``dateinfo``,
+``date_format``, ``language``), so preferences carry over between Trac and codeyard.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from werkzeug.routing import Rule
+
+from codeyard.core import hookimpl
+from codeyard.web.api import NavItem
+
+FIELDS = ("name", "email", "tz", "dateinfo", "date_format", "language")
+LANGUAGES = [("", "Default"), ("en_US", "English (United States)"), ("en_GB", "English (United Kingdom)"),
+             ("de", "Deutsch"), ("es", "Español"), ("fr", "Français"), ("it", "Italiano"),
+             ("ja", "日本語"), ("nl", "Nederlands"), ("pl", "Polski"), ("pt_BR", "Português (Brasil)"),
+             ("ru", "Русский"), ("zh_CN", "简体中文")]
+
+
+def _timezones() -> list[str]:
+    return sorted(zoneinfo.available_timezones())
+
+
+def preferences(req):
+    """/prefs — edit the preferences of the current session (POST with the form token)."""
+    from codeyard.web.auth import ALLOW_PASSWORD_CHANGE, password_file_path
+    from codeyard.web.htpasswd import htpasswd_file
+
+    session = req.session
+    errors: list[str] = []
+    zones = _timezones()
+    path = password_file_path(req.env)
+    can_change_password = bool(ALLOW_PASSWORD_CHANGE(req.env.config) and path and req.is_authenticated
+                               and htpasswd_file(path).has_user(req.authname))
+    if req.method == "POST":
+        action = req.form.get("action", "save")
+        if action == "change_password" and can_change_password:
+            accounts = htpasswd_file(path)
+            old, new, again = (req.form.get("old_password", ""), req.form.get("password", ""),
+                               req.form.get("password_confirm", ""))
+            if not accounts.check(req.authname, old):
+                errors.append("The current password is wrong.")
+            elif len(new) < 8:
+                errors.append("Choose a new password of at least 8 characters.")
+            elif new != again:
+                errors.append("The two new passwords differ.")
+            else:
+                accounts.set_password(req.authname, new, create=False)
+                return req.redirect(req.href.prefs(password_changed=1))
+        else:
+            # Only the fields the form sends change (Trac's panels each send a few).
+            values = {name: req.form.get(name, "").strip() for name in FIELDS if name in req.form}
+            if values.get("tz") and values["tz"] not in zones:
+                errors.append(f"Unknown time zone {values['tz']!r}.")
+            if values.get("dateinfo", "") not in ("", "relative", "absolute"):
+                errors.append("Date display is relative or absolute.")
+            if values.get("date_format", "") not in ("", "iso8601"):
+                errors.append("The date format is iso8601 or the language's default.")
+            if values.get("email") and ("@" not in values["email"] or " " in values["email"]):
+                errors.append(f"{values['email']!r} is not an e-mail address.")
+            if not errors:
+                for name, value in values.items():
+                    if value:
+                        session[name] = value
+                    else:
+                        session.pop(name, None)
+                return req.redirect(req.href.prefs(saved=1))
+    return "prefs.html", {
+        "values": {name: session.get(name, "") for name in FIELDS},
+        "timezones": zones, "languages": LANGUAGES, "errors": errors,
+        "saved": req.args.get("saved") == "1" and not errors,
+        "can_change_password": can_change_password,
+        "password_changed": req.args.get("password_changed") == "1",
+    }
+
+
+@hookimpl
+def web_routes():
+    return [(Rule("/prefs", endpoint="prefs", methods=["GET", "POST"]), preferences),
+            (Rule("/prefs/<panel>", endpoint="prefs.panel", methods=["GET", "POST"]), preference_panel)]
+
+
+def preference_panel(req, panel: str):
+    """/prefs/<panel> — Trac's per-panel URLs (general, datetime, localization…): one page here."""
+    return preferences(req)
+
+
+@hookimpl
+def navigation_items(req):
+    return [NavItem("metanav", "prefs", "Preferences", req.href.prefs(), order=20)]

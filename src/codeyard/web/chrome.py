@@ -1,0 +1,314 @@
+"""The page chrome: Jinja2 templates, navigation, the page context, static files.
+
+Templates are looked up in the project's ``templates/``, then ``[inherit] templates_dir``,
+then the plugins' template directories, then the built-in ones, so a project overrides any
+page, and ``site_head.html`` / ``site_header.html`` / ``site_footer.html`` add to every page.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from datetime import datetime
+from email.utils import formatdate, parsedate_to_datetime
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+from werkzeug.wrappers import Response
+
+from codeyard import __version__
+from codeyard.config import IntOption, Option, registry
+from codeyard.env import (
+    INHERIT_HTDOCS,
+    INHERIT_TEMPLATES,
+    PROJECT_FOOTER,
+    PROJECT_ICON,
+    PROJECT_URL,
+)
+from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
+
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILTIN_TEMPLATES = os.path.join(PACKAGE_DIR, "templates")
+BUILTIN_HTDOCS = os.path.join(PACKAGE_DIR, "htdocs")
+
+LOGO_SRC = Option("header_logo", "src", "site/your_project_logo.png",
+                  "Logo image: a URL, or `site/…` (the project's htdocs) / `common/…` (built-in).")
+LOGO_ALT = Option("header_logo", "alt", "(please configure the [header_logo] section in trac.ini)",
+                  "Alternative text of the logo image.")
+LOGO_LINK = Option("header_logo", "link", "", "Where the logo links to (the project's start page if empty).")
+LOGO_WIDTH = IntOption("header_logo", "width", -1, "Width of the logo in pixels (-1: the image's own).")
+LOGO_HEIGHT = IntOption("header_logo", "height", -1, "Height of the logo in pixels (-1: the image's own).")
+STATIC_MAX_AGE = IntOption("codeyard", "static_max_age", 7 * 86400,
+                           "Seconds browsers may cache files under /chrome/ without asking again.")
+registry.document_section("header_logo", "The logo in the page header.")
+registry.document_section("mainnav", "Main navigation: `name = disabled`, `name.label`, `name.href`, `name.order`.")
+registry.document_section("metanav", "Meta navigation (login, preferences…), configured as [mainnav].")
+
+
+# ---------------------------------------------------------------------------
+# Templates
+
+
+def _filters(jenv: jinja2.Environment) -> None:
+    jenv.filters["datetime"] = format_datetime
+    jenv.filters["date"] = lambda ts, tz=None: format_datetime(ts, tz, "%Y-%m-%d")
+
+
+def format_datetime(value: Any, tz=None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """Microseconds since the epoch (or a datetime) in the given time zone."""
+    from datetime import UTC
+
+    if value in (None, "", 0):
+        return ""
+    if not isinstance(value, datetime):
+        value = datetime.fromtimestamp(int(value) / 1_000_000, UTC)
+    return value.astimezone(tz or UTC).strftime(fmt)
+
+
+def _dir_stamp(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+def template_env(env) -> jinja2.Environment:
+    """The Jinja2 environment of one project (rebuilt when its configuration changes, or
+    when a template is added to the project's templates directory)."""
+    stamp = _dir_stamp(env.templates_dir)
+    if env._memo.get("web.jinja.stamp") != stamp:
+        env._memo.pop("web.jinja", None)
+        env._memo["web.jinja.stamp"] = stamp
+
+    def build() -> jinja2.Environment:
+        dirs = [env.templates_dir]
+        shared = INHERIT_TEMPLATES(env.config)
+        if shared:
+            dirs.append(shared)
+        for result in env.hook.template_dirs():
+            dirs.extend(result or ())
+        dirs.append(BUILTIN_TEMPLATES)
+        jenv = jinja2.Environment(loader=jinja2.FileSystemLoader([d for d in dirs if d]),
+                                  autoescape=True, auto_reload=True,
+                                  trim_blocks=True, lstrip_blocks=True)
+        _filters(jenv)
+        return jenv
+
+    return env.memo("web.jinja", build)
+
+
+_site_env: jinja2.Environment | None = None
+
+
+def site_template_env(extra_dir: str | None = None) -> jinja2.Environment:
+    """Templates for pages outside any project (project index, site errors)."""
+    global _site_env
+    if extra_dir:
+        return _custom_index_env(extra_dir)
+    if _site_env is None:
+        jenv = jinja2.Environment(loader=jinja2.FileSystemLoader([BUILTIN_TEMPLATES]), autoescape=True,
+                                  trim_blocks=True, lstrip_blocks=True)
+        _filters(jenv)
+        _site_env = jenv
+    return _site_env
+
+
+_index_envs: dict[str, jinja2.Environment] = {}
+
+
+def _custom_index_env(directory: str) -> jinja2.Environment:
+    jenv = _index_envs.get(directory)
+    if jenv is None:
+        jenv = jinja2.Environment(loader=jinja2.FileSystemLoader([directory, BUILTIN_TEMPLATES]),
+                                  autoescape=True, auto_reload=True)
+        _filters(jenv)
+        _index_envs[directory] = jenv
+    return jenv
+
+
+# ---------------------------------------------------------------------------
+# Navigation and page context
+
+
+def navigation(req) -> dict[str, list[NavItem]]:
+    """Main and meta navigation items, with the ``[mainnav]``/``[metanav]`` overrides applied."""
+    items: dict[str, list[NavItem]] = {"mainnav": [], "metanav": []}
+    config = req.env.config
+    for result in req.env.hook.navigation_items(req=req):
+        for item in result or ():
+            section = item.category
+            if section not in items:
+                continue
+            if config.get(section, item.name, "").strip().lower() in ("disabled", "false", "no", "off"):
+                continue
+            label = config.get(section, item.name + ".label", "")
+            href = config.get(section, item.name + ".href", "")
+            order = config.get(section, item.name + ".order", "")
+            if label:
+                item.label = label
+            if href:
+                item.href = href if href.startswith(("/", "http:", "https:")) else req.href(href)
+            try:
+                if order:
+                    item.order = float(order)
+            except ValueError:
+                pass
+            if req.endpoint and (item.name == req.endpoint or req.endpoint.startswith(item.name + ".")):
+                item.active = True
+            items[section].append(item)
+    for section in items.values():
+        section.sort(key=lambda i: (i.order, i.name))
+    return items
+
+
+def logo(req) -> dict[str, Any] | None:
+    config = req.env.config
+    src = LOGO_SRC(config).strip()
+    if not src:
+        return None
+    if src.startswith(("http://", "https://", "/")):
+        url = src
+    else:
+        prefix, _, rest = src.partition("/")
+        if prefix == "site" and not os.path.isfile(os.path.join(req.env.htdocs_dir, rest)):
+            return None  # the placeholder of a new project: show the name instead
+        url = req.href.chrome(src)
+    return {"src": url, "alt": LOGO_ALT(config), "link": LOGO_LINK(config) or req.href(),
+            "width": LOGO_WIDTH(config) if LOGO_WIDTH(config) > 0 else None,
+            "height": LOGO_HEIGHT(config) if LOGO_HEIGHT(config) > 0 else None}
+
+
+def chrome_url(req, path: str) -> str:
+    if path.startswith(("http://", "https://", "/")):
+        return path
+    return req.href.chrome(path)
+
+
+def page_context(req) -> dict[str, Any]:
+    env = req.env
+    if "nav" not in req.chrome or not req.chrome["nav"]:
+        req.chrome["nav"] = navigation(req)
+    req.chrome["logo"] = logo(req)
+    icon = PROJECT_ICON(env.config)
+    return {
+        "req": req,
+        "env": env,
+        "project": {"name": env.project_name, "descr": env.project_description,
+                    "url": PROJECT_URL(env.config), "footer": Markup(PROJECT_FOOTER(env.config)),
+                    "icon": chrome_url(req, icon) if icon else None},
+        "chrome": req.chrome,
+        "href": req.href,
+        "abs_href": req.abs_href,
+        "form_token": req.form_token,
+        "authname": req.authname,
+        "perm": req.perm,
+        "session": req.session,
+        "version": __version__,
+        "chrome_url": lambda path: chrome_url(req, path),
+        "url_for": req.url_for,
+        "tz": req.tz,
+    }
+
+
+def render(req, template: str, data: dict[str, Any] | None = None, status: int = 200,
+           content_type: str = "text/html; charset=utf-8") -> Response:
+    context = page_context(req)
+    context.update(data or {})
+    body = template_env(req.env).get_template(template).render(context)
+    response = Response(body, status=status, content_type=content_type)
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+# ---------------------------------------------------------------------------
+# Static files
+
+
+def static_roots(env) -> dict[str, list[str]]:
+    def compute():
+        roots: dict[str, list[str]] = {"common": [BUILTIN_HTDOCS], "site": [env.htdocs_dir]}
+        shared = INHERIT_HTDOCS(env.config)
+        if shared:
+            roots["shared"] = [shared]
+        for result in env.hook.static_dirs():
+            for prefix, directory in (result or {}).items():
+                roots.setdefault(prefix, []).insert(0 if prefix != "common" else 1, directory)
+        return roots
+
+    return env.memo("web.static_roots", compute)
+
+
+def find_static(roots: list[str], path: str) -> str | None:
+    """The file for ``path`` inside one of ``roots``; nothing outside them, ever."""
+    parts = path.split("/")
+    if (not path or "\\" in path or "\0" in path
+            or any(p in ("", ".", "..") or p.startswith(".") for p in parts)):
+        return None
+    for root in roots:
+        root_real = os.path.realpath(root)
+        candidate = os.path.realpath(os.path.join(root_real, *parts))
+        if not candidate.startswith(root_real + os.sep):
+            continue
+        try:
+            st = os.stat(candidate)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            return candidate
+    return None
+
+
+def serve_static(req, prefix: str, path: str) -> Response:
+    """/chrome/<prefix>/<path> — a static file with validators and long-lived caching."""
+    if "\\" in path or "\0" in path:
+        raise HTTPBadRequest("Invalid file name.")
+    roots = static_roots(req.env).get(prefix)
+    filename = find_static(roots, path) if roots else None
+    if filename is None:
+        raise HTTPNotFound(f"No file {prefix}/{path}.")
+    return send_file(req, filename, STATIC_MAX_AGE(req.env.config))
+
+
+def send_file(req, filename: str, max_age: int) -> Response:
+    import mimetypes
+
+    st = os.stat(filename)
+    etag = f'"{st.st_mtime_ns:x}-{st.st_size:x}"'
+    last_modified = formatdate(int(st.st_mtime), usegmt=True)
+    headers = {"ETag": etag, "Last-Modified": last_modified,
+               "Cache-Control": f"public, max-age={max_age}",
+               "X-Content-Type-Options": "nosniff"}
+    if not_modified(req, etag, int(st.st_mtime)):
+        response = Response(status=304)
+        response.headers.update(headers)
+        return response
+    mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    if mimetype.startswith("text/") or mimetype in ("application/javascript", "image/svg+xml"):
+        mimetype += "; charset=utf-8"
+    with open(filename, "rb") as fh:
+        data = fh.read()
+    response = Response(data if req.method != "HEAD" else b"", content_type=mimetype)
+    response.headers.update(headers)
+    response.headers["Content-Length"] = str(st.st_size)
+    return response
+
+
+def not_modified(req, etag: str, mtime: int) -> bool:
+    given = req.headers.get("If-None-Match")
+    if given:
+        return any(tag.strip() in (etag, "*", "W/" + etag) for tag in given.split(","))
+    since = req.headers.get("If-Modified-Since")
+    if since:
+        try:
+            return int(parsedate_to_datetime(since).timestamp()) >= mtime
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return False
+    return False
+
+
+def now_text() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S")

@@ -1,0 +1,243 @@
+"""Serving one request inside one project: authentication, session, routing, CSRF,
+the handler, rendering, and readable error pages."""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.routing import Map, RequestRedirect, Rule
+from werkzeug.wrappers import Response
+
+from codeyard.config import Option
+from codeyard.env import DEBUG, EnvironmentError_
+from codeyard.perm import PermissionCache, PermissionError_
+from codeyard.web import chrome
+from codeyard.web.api import (
+    HTTPBadRequest,
+    HTTPError,
+    HTTPForbidden,
+    HTTPInternalError,
+    HTTPMethodNotAllowed,
+    HTTPNotFound,
+    HTTPRequestEntityTooLarge,
+    HTTPServiceUnavailable,
+)
+from codeyard.web.request import FORM_TOKEN_FIELD, Request, check_utf8
+
+DEFAULT_HANDLER_ENDPOINT = "__default__"
+DEFAULT_HANDLER = Option(
+    "trac", "default_handler", "WikiModule",
+    "The page shown at the project's root: a route endpoint name or Trac's module name "
+    "(`WikiModule`, `TimelineModule`, `RoadmapModule`, …). A user may choose another in "
+    "the session attribute `default_handler`.")
+# Trac's module names for the start page, and the route endpoints that answer for them.
+TRAC_HANDLER_NAMES = {
+    "AboutModule": "about", "AdminModule": "admin", "BrowserModule": "browser",
+    "ChangesetModule": "changeset", "LogModule": "log", "MilestoneModule": "milestone",
+    "PreferencesModule": "prefs", "QueryModule": "query", "ReportModule": "report",
+    "RoadmapModule": "roadmap", "SearchModule": "search", "TicketModule": "newticket",
+    "TimelineModule": "timeline", "WikiModule": "wiki",
+}
+
+
+class Router:
+    """The URL map of a project's enabled plugins."""
+
+    def __init__(self, env) -> None:
+        self.handlers: dict[str, Any] = {}
+        rules: list[Rule] = [Rule("/", endpoint=DEFAULT_HANDLER_ENDPOINT, methods=["GET", "HEAD"])]
+        for result in env.hook.web_routes():
+            for rule, handler in result or ():
+                if rule.endpoint in self.handlers:
+                    env.log.warning("two plugins route endpoint %s; the first one wins", rule.endpoint)
+                    continue
+                if rule.methods is None:  # a rule that names no methods answers GET (and HEAD)
+                    rule.methods = {"GET", "HEAD"}
+                self.handlers[rule.endpoint] = handler
+                rules.append(rule)
+        self.map = Map(rules, strict_slashes=False, merge_slashes=False)
+
+    def bind(self, req: Request):
+        return self.map.bind_to_environ(req.environ)
+
+
+def router(env) -> Router:
+    return env.memo("web.router", lambda: Router(env))
+
+
+def ensure_ready(env) -> None:
+    """Refuse (503) a project whose database must be upgraded; create own tables once."""
+    if env._memo.get("web.ready"):
+        return
+    try:
+        env.check_ready()
+    except EnvironmentError_ as exc:
+        raise HTTPServiceUnavailable(str(exc), title="Upgrade needed") from None
+    env.ensure_own_tables()
+    env._memo["web.ready"] = True
+
+
+def dispatch(env, environ: dict) -> Response:
+    """Answer one request to the project ``env``."""
+    from codeyard.web import auth, session
+
+    req = Request(environ, env)
+    response: Response
+    try:
+        ensure_ready(env)
+        limit = req.max_content_length
+        if limit is not None and (req.content_length or 0) > limit:
+            raise HTTPRequestEntityTooLarge(f"The request body is larger than {limit} bytes.")
+        check_utf8(environ.get("QUERY_STRING", ""), "query string")
+        if req.method == "POST" and req.mimetype == "application/x-www-form-urlencoded":
+            check_utf8(req.get_data(cache=True), "form data")
+        req.authname = auth.authenticate(req) or "anonymous"
+        req.perm = PermissionCache(env, req.authname)
+        the_router = router(env)
+        adapter = the_router.bind(req)
+        req.url_adapter = adapter
+        endpoint, args = adapter.match()
+        req.endpoint = endpoint
+        handler = default_handler if endpoint == DEFAULT_HANDLER_ENDPOINT else the_router.handlers[endpoint]
+        if req.method == "POST" and not getattr(handler, "csrf_exempt", False):
+            if not req.check_form_token():
+                raise HTTPBadRequest(
+                    "Missing or invalid form token. Your session may have expired or cookies are "
+                    "disabled: reload the form and submit it again.", title="Invalid form token")
+        result = handler(req, **args)
+        response = to_response(req, result)
+        session.finish(req)
+    except RequestRedirect as exc:
+        response = req.redirect(exc.new_url, code=308)
+    except Exception as exc:  # every failure becomes a readable page
+        response = error_response(req, exc)
+    apply_cookies(req, response)
+    return response
+
+
+def to_response(req: Request, result: Any) -> Response:
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, tuple) and len(result) in (2, 3):
+        template, data = result[0], result[1]
+        status = result[2] if len(result) == 3 else 200
+        return chrome.render(req, template, data, status=status)
+    if isinstance(result, str):
+        return Response(result, content_type="text/plain; charset=utf-8")
+    raise TypeError(f"handler for {req.path} returned {type(result).__name__}")
+
+
+def apply_cookies(req: Request, response: Response) -> None:
+    for name, spec in req.outcookies.items():
+        response.set_cookie(name, spec["value"], max_age=spec["max_age"], path=spec["path"],
+                            secure=spec["secure"], httponly=spec["httponly"],
+                            samesite=spec["samesite"], expires=spec.get("expires"),
+                            domain=spec.get("domain"))
+    if req.outcookies:
+        response.headers["Cache-Control"] = "no-cache, private"
+
+
+# ---------------------------------------------------------------------------
+# The start page
+
+
+def default_handler(req: Request):
+    """/ — the project's start page: the ``[trac] default_handler`` route, else WikiStart."""
+    handlers = router(req.env).handlers
+    choices = [req.session.get("default_handler") if req.session is not None else None,
+               DEFAULT_HANDLER(req.env.config) or "WikiModule", "WikiModule"]
+    for name in filter(None, choices):
+        for endpoint in (name, TRAC_HANDLER_NAMES.get(name)):
+            handler = handlers.get(endpoint) if endpoint else None
+            if handler is not None:
+                req.endpoint = endpoint
+                return handler(req)
+    text = None
+    if req.perm.has("WIKI_VIEW"):
+        try:
+            with req.env.db_query as db:
+                rows = db("SELECT text FROM wiki WHERE name='WikiStart' ORDER BY version DESC LIMIT 1")
+            text = rows[0][0] if rows else None
+        except Exception:  # the wiki table of a foreign database may differ
+            text = None
+    return "start.html", {"start_text": text}
+
+
+# ---------------------------------------------------------------------------
+# Errors
+
+
+def _as_http_error(req: Request, exc: Exception) -> tuple[HTTPError, str | None]:
+    if isinstance(exc, HTTPError):
+        return exc, None
+    if isinstance(exc, PermissionError_):
+        return HTTPForbidden(str(exc)), None
+    if isinstance(exc, NotFound):
+        return HTTPNotFound(f"No page at {req.path}."), None
+    if isinstance(exc, MethodNotAllowed):
+        return HTTPMethodNotAllowed(f"{req.method} is not allowed here.",
+                                    headers=[("Allow", ", ".join(exc.valid_methods or []))]), None
+    if isinstance(exc, RequestEntityTooLarge):
+        return HTTPRequestEntityTooLarge("The request body is too large."), None
+    if isinstance(exc, HTTPException) and exc.code:
+        other = HTTPError(exc.description or "")
+        other.code = exc.code
+        other.title = exc.name
+        return other, None
+    tb = traceback.format_exc()
+    return HTTPInternalError("Something went wrong while answering this request. The problem "
+                             "has been logged."), tb
+
+
+def error_response(req: Request, exc: Exception) -> Response:
+    env = req.env
+    error, tb = _as_http_error(req, exc)
+    debug = False
+    if env is not None:
+        try:
+            debug = DEBUG(env.config)
+        except Exception:
+            debug = False
+        if tb is not None:
+            env.log.error("internal error on %s %s:\n%s", req.method, req.path, tb)
+    return render_error(req, error, tb if debug else None)
+
+
+def render_error(req: Request, error: HTTPError, tb: str | None = None) -> Response:
+    headers = list(getattr(error, "extra_headers", []))
+    login_href = None
+    if error.code == 403 and req.env is not None and not req.is_authenticated:
+        try:
+            login_href = req.href.login(referer=req.url)
+        except Exception:
+            login_href = None
+    if req.wants_html:
+        data = {"error": error, "traceback": tb, "login_href": login_href,
+                "title": f"{error.code} {error.title}"}
+        body = None
+        if req.env is not None and req.perm is not None:
+            try:
+                body = chrome.template_env(req.env).get_template("error.html").render(
+                    {**chrome.page_context(req), **data})
+            except Exception:
+                body = None
+        if body is None:
+            body = chrome.site_template_env().get_template("site_error.html").render(data)
+        response = Response(body, status=error.code, content_type="text/html; charset=utf-8")
+    else:
+        text = f"{error.code} {error.title}\n\n{error.message}\n"
+        if login_href:
+            text += f"\nLog in at {req.absolute(login_href)}\n"
+        if tb:
+            text += "\n" + tb
+        response = Response(text, status=error.code, content_type="text/plain; charset=utf-8")
+    for name, value in headers:
+        response.headers[name] = value
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+FORM_TOKEN = FORM_TOKEN_FIELD  # re-exported for handlers building forms by hand

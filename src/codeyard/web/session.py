@@ -1,0 +1,153 @@
+"""Per-user sessions in Trac's ``session`` and ``session_attribute`` tables.
+
+An anonymous visitor gets a ``trac_session`` cookie and rows only once something is
+stored for them; a logged-in user's session is keyed by the user name. Logging in
+promotes the anonymous session (its preferences follow the user) unless the user
+already has one, as Trac does.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+
+from codeyard.config import IntOption
+
+SESSION_COOKIE = "trac_session"
+COOKIE_AGE = 90 * 86400  # the anonymous session cookie lasts 90 days
+UPDATE_INTERVAL = 86400  # refresh last_visit at most once a day
+ANONYMOUS_LIFETIME = IntOption(
+    "trac", "anonymous_session_lifetime", 90,
+    "Days after which unused anonymous sessions are purged (0: never).")
+
+_SID_RE = re.compile(r"^[_A-Za-z0-9]{1,64}$")
+
+
+class Session(dict):
+    """The attributes of one session; ``save()`` writes only what changed."""
+
+    def __init__(self, env, sid: str, authenticated: bool) -> None:
+        super().__init__()
+        self.env = env
+        self.sid = sid
+        self.authenticated = authenticated
+        self.last_visit = 0
+        self._old: dict[str, str] = {}
+        self._exists = False
+        self.load()
+
+    def load(self) -> None:
+        with self.env.db_query as db:
+            rows = db("SELECT last_visit FROM session WHERE sid=%s AND authenticated=%s",
+                      (self.sid, int(self.authenticated)))
+            self.clear()
+            if rows:
+                self._exists = True
+                self.last_visit = rows[0][0] or 0
+                for name, value in db("SELECT name, value FROM session_attribute "
+                                      "WHERE sid=%s AND authenticated=%s",
+                                      (self.sid, int(self.authenticated))):
+                    self[name] = value
+        self._old = dict(self)
+
+    @property
+    def changed(self) -> bool:
+        return self._old != dict(self)
+
+    def save(self) -> bool:
+        """Write the session; return True when rows were written (the cookie is then due)."""
+        now = int(time.time())
+        flag = int(self.authenticated)
+        items = [(k, str(v)) for k, v in self.items() if v is not None and v != ""]
+        if not self.authenticated and not self._exists and not items:
+            return False
+        if self._exists and not self.changed and now - (self.last_visit or 0) <= UPDATE_INTERVAL:
+            return False  # nothing to write: no write transaction for an ordinary page view
+        wrote = False
+        with self.env.db_transaction as db:
+            if not self._exists:
+                db("INSERT INTO session (sid, authenticated, last_visit) VALUES (%s, %s, %s) "
+                   "ON CONFLICT DO NOTHING", (self.sid, flag, now))
+                self._exists = True
+                self.last_visit = now
+                wrote = True
+            elif now - (self.last_visit or 0) > UPDATE_INTERVAL:
+                db("UPDATE session SET last_visit=%s WHERE sid=%s AND authenticated=%s",
+                   (now, self.sid, flag))
+                self.last_visit = now
+                self._purge(db, now)
+            if self.authenticated and (wrote or self._old.get("name") != self.get("name")
+                                       or self._old.get("email") != self.get("email")):
+                from codeyard.prefs.model import KNOWN_USERS_CACHE_KEY
+
+                self.env.invalidate(KNOWN_USERS_CACHE_KEY)
+            if self.changed:
+                db("DELETE FROM session_attribute WHERE sid=%s AND authenticated=%s",
+                   (self.sid, flag))
+                if items:
+                    db.executemany("INSERT INTO session_attribute (sid, authenticated, name, value) "
+                                   "VALUES (%s, %s, %s, %s)",
+                                   [(self.sid, flag, k, v) for k, v in items])
+                elif not self.authenticated:
+                    db("DELETE FROM session WHERE sid=%s AND authenticated=0", (self.sid,))
+                    self._exists = False
+                self._old = dict(self)
+                wrote = True
+        return wrote
+
+    def _purge(self, db, now: int) -> None:
+        days = ANONYMOUS_LIFETIME(self.env.config)
+        if days <= 0:
+            return
+        from codeyard.prefs.model import purge_anonymous
+
+        purge_anonymous(self.env, now - days * 86400)
+
+
+def promote(env, anonymous_sid: str, user: str) -> None:
+    """Move an anonymous session to ``user`` unless the user already has a session."""
+    if not _SID_RE.match(anonymous_sid or ""):
+        return
+    with env.db_transaction as db:
+        if not db("SELECT 1 FROM session WHERE sid=%s AND authenticated=0", (anonymous_sid,)):
+            return
+        if db("SELECT 1 FROM session WHERE sid=%s AND authenticated=1", (user,)):
+            db("DELETE FROM session_attribute WHERE sid=%s AND authenticated=0", (anonymous_sid,))
+            db("DELETE FROM session WHERE sid=%s AND authenticated=0", (anonymous_sid,))
+            return
+        db("UPDATE session SET sid=%s, authenticated=1 WHERE sid=%s AND authenticated=0",
+           (user, anonymous_sid))
+        db("UPDATE session_attribute SET sid=%s, authenticated=1 WHERE sid=%s AND authenticated=0",
+           (user, anonymous_sid))
+
+
+def session_for(req) -> Session:
+    """The session of this request (anonymous by cookie, or the logged-in user's)."""
+    env = req.env
+    if req.is_authenticated:
+        return Session(env, req.authname, True)
+    sid = req.cookies.get(SESSION_COOKIE, "")
+    if not _SID_RE.match(sid):
+        sid = secrets.token_hex(12)
+        session = Session.__new__(Session)
+        dict.__init__(session)
+        session.env, session.sid, session.authenticated = env, sid, False
+        session.last_visit, session._old, session._exists = 0, {}, False
+        session.is_new = True  # type: ignore[attr-defined]
+        return session
+    return Session(env, sid, False)
+
+
+def finish(req) -> None:
+    """Save the session after the handler ran and (re)issue the anonymous cookie if needed."""
+    session = req._session
+    if session is None:  # never used by this request
+        return
+    try:
+        wrote = session.save()
+    except Exception:
+        req.env.log.exception("could not save session %s", session.sid)
+        return
+    if not session.authenticated and wrote and session._exists:
+        req.set_cookie(SESSION_COOKIE, session.sid, max_age=COOKIE_AGE)

@@ -1,0 +1,290 @@
+"""Site dispatch: ``application`` serves any number of projects, configured per request.
+
+The WSGI environ says which project(s) to serve — ``codeyard.env_path`` / ``trac.env_path``
+(one project), ``codeyard.env_parent_dir`` / ``trac.env_parent_dir`` (every environment in a
+directory; the first path segment names the project and moves into ``SCRIPT_NAME``), or
+``codeyard.env_paths`` / ``trac.env_paths`` (a list of project directories). Only when the
+environ names none of them do the process variables ``TRAC_ENV`` / ``TRAC_ENV_PARENT_DIR``
+apply. Nothing about the site is kept between requests except caches keyed by path.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from codeyard import __version__
+from codeyard.config import ConfigError, Configuration
+from codeyard.env import (
+    PROJECT_DESCR,
+    PROJECT_NAME,
+    EnvironmentError_,
+    is_environment,
+    open_environment,
+)
+from codeyard.web.api import HTTPBadRequest, HTTPError, HTTPInternalError, HTTPNotFound
+from codeyard.web.request import Request
+
+ENV_KEYS = ("codeyard.env_path", "trac.env_path", "codeyard.env_parent_dir", "trac.env_parent_dir",
+            "codeyard.env_paths", "trac.env_paths")
+
+
+@dataclass
+class Site:
+    """What one request says about the site it belongs to."""
+
+    env_path: str | None = None
+    parent_dir: str | None = None
+    env_paths: list[str] = field(default_factory=list)
+    index_template: str | None = None
+    template_vars: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_environ(cls, environ: dict) -> Site:
+        site = cls()
+        has_env_keys = any(environ.get(key) for key in ENV_KEYS)
+        site.env_path = environ.get("codeyard.env_path") or environ.get("trac.env_path")
+        site.parent_dir = environ.get("codeyard.env_parent_dir") or environ.get("trac.env_parent_dir")
+        paths = environ.get("codeyard.env_paths") or environ.get("trac.env_paths") or []
+        if isinstance(paths, str):
+            paths = [p for p in re.split(r"[,%s]" % re.escape(os.pathsep), paths) if p.strip()]
+        site.env_paths = [os.path.abspath(p.strip()) for p in paths]
+        site.index_template = environ.get("trac.env_index_template") or environ.get(
+            "codeyard.env_index_template")
+        if not has_env_keys:
+            site.env_path = os.environ.get("TRAC_ENV") or None
+            site.parent_dir = os.environ.get("TRAC_ENV_PARENT_DIR") or None
+            if not site.index_template:
+                site.index_template = os.environ.get("TRAC_ENV_INDEX_TEMPLATE") or None
+        site.template_vars = parse_template_vars(environ.get("trac.template_vars"))
+        if site.parent_dir:
+            site.parent_dir = os.path.abspath(site.parent_dir)
+        return site
+
+
+def parse_template_vars(value: Any) -> dict[str, str]:
+    """``a=1,b=2`` (mod_wsgi SetEnv), ``a,1 b,2`` (mod_python PythonOption), or a dict."""
+    if not value:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    text = str(value).strip()
+    out: dict[str, str] = {}
+    if "=" in text:
+        for pair in text.split(","):
+            key, sep, val = pair.partition("=")
+            if sep and key.strip():
+                out[key.strip()] = val.strip()
+    else:
+        for pair in text.split():
+            key, sep, val = pair.partition(",")
+            if sep and key.strip():
+                out[key.strip()] = val.strip()
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Project listing without opening databases
+
+
+@dataclass
+class _Listed:
+    stamp: Any
+    is_env: bool
+    config: Configuration | None = None
+    error: str | None = None
+
+
+_listing: dict[str, _Listed] = {}
+_listing_lock = threading.Lock()
+
+
+def ignore_patterns(parent: str) -> list[str]:
+    try:
+        with open(os.path.join(parent, ".tracignore"), encoding="utf-8") as fh:
+            lines = [line.strip() for line in fh]
+    except OSError:
+        return [".*"]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _probe(path: str) -> _Listed:
+    """Whether ``path`` is an environment, and its trac.ini, cached by modification times."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return _Listed(None, False)
+    conf = os.path.join(path, "conf", "trac.ini")
+    try:
+        cst = os.stat(conf)
+        conf_stamp: Any = (cst.st_mtime_ns, cst.st_size)
+    except OSError:
+        conf_stamp = None
+    stamp = (st.st_mtime_ns, st.st_ino, conf_stamp)
+    found = _listing.get(path)
+    if found is not None and found.stamp == stamp:
+        if found.config is not None:
+            try:
+                found.config.reload_if_changed()  # inherited files
+            except ConfigError as exc:
+                found.error = str(exc)
+        return found
+    listed = _Listed(stamp, is_environment(path))
+    if listed.is_env:
+        try:
+            listed.config = Configuration(conf)
+        except ConfigError as exc:
+            listed.error = str(exc)
+    with _listing_lock:
+        _listing[path] = listed
+    return listed
+
+
+def project_names(parent: str) -> list[str]:
+    patterns = ignore_patterns(parent)
+    try:
+        entries = [e.name for e in os.scandir(parent) if e.is_dir()]
+    except OSError:
+        return []
+    names = [n for n in entries if not any(fnmatch.fnmatch(n, p) for p in patterns)]
+    return [n for n in names if _probe(os.path.join(parent, n)).is_env]
+
+
+def project_info(name: str, path: str, href: str | None) -> dict[str, Any]:
+    listed = _probe(path)
+    if listed.error or listed.config is None:
+        return {"name": name, "description": listed.error or "not a project environment",
+                "href": None, "dirname": name}
+    return {"name": PROJECT_NAME(listed.config) or name, "description": PROJECT_DESCR(listed.config),
+            "href": href, "dirname": name}
+
+
+def site_projects(site: Site, base_path: str) -> list[dict[str, Any]]:
+    from urllib.parse import quote
+
+    projects = []
+    if site.parent_dir:
+        for name in project_names(site.parent_dir):
+            projects.append(project_info(name, os.path.join(site.parent_dir, name),
+                                         f"{base_path}/{quote(name)}"))
+    for path in site.env_paths:
+        name = os.path.basename(path.rstrip("/"))
+        if _probe(path).is_env:
+            projects.append(project_info(name, path, f"{base_path}/{quote(name)}"))
+    projects.sort(key=lambda p: p["name"].lower())
+    return projects
+
+
+def find_project(site: Site, name: str) -> str | None:
+    if not name or name.startswith(".") or "/" in name or "\\" in name or "\0" in name:
+        return None
+    if site.parent_dir:
+        if any(fnmatch.fnmatch(name, p) for p in ignore_patterns(site.parent_dir)):
+            return None
+        path = os.path.join(site.parent_dir, name)
+        if os.path.isdir(path) and _probe(path).is_env:
+            return path
+    for path in site.env_paths:
+        if os.path.basename(path.rstrip("/")) == name and _probe(path).is_env:
+            return path
+    return None
+
+
+# ---------------------------------------------------------------------------
+# The application
+
+
+def check_path(environ: dict) -> str:
+    """PATH_INFO as text; refuse invalid UTF-8, encoded slashes and dot segments."""
+    raw = environ.get("PATH_INFO", "")
+    try:
+        path = raw.encode("latin-1").decode("utf-8")
+    except UnicodeEncodeError:
+        path = raw  # already text
+    except UnicodeDecodeError:
+        raise HTTPBadRequest("The requested URL is not valid UTF-8.") from None
+    request_uri = environ.get("REQUEST_URI") or environ.get("RAW_URI") or ""
+    raw_path = request_uri.split("?", 1)[0].lower()
+    if "%2f" in raw_path or "%5c" in raw_path or "%00" in raw_path or "\0" in path:
+        raise HTTPBadRequest("Encoded slashes and NUL characters are not allowed in URLs.")
+    if any(segment in (".", "..") for segment in path.split("/")) or "\\" in path:
+        raise HTTPNotFound("No such page.")
+    return path
+
+
+def index_response(req: Request, site: Site) -> Response:
+    from codeyard.web.chrome import site_template_env
+
+    template = "index.html"
+    directory = None
+    if site.index_template:
+        directory, template = os.path.split(os.path.abspath(site.index_template))
+    projects = site_projects(site, req.script_root.rstrip("/"))
+    data = {"projects": projects, "req": req, "href": req.script_root.rstrip("/") or "",
+            "trac": {"version": __version__, "time": time.strftime("%Y-%m-%d %H:%M:%S")},
+            "codeyard": {"version": __version__}}
+    data.update(site.template_vars)
+    body = site_template_env(directory).get_template(template).render(data)
+    content_type = "text/xml" if template.endswith(".xml") else "text/html"
+    return Response(body, content_type=content_type + "; charset=utf-8",
+                    headers={"Cache-Control": "no-cache"})
+
+
+def site_dispatch(environ: dict) -> Response:
+    from codeyard.web.main import dispatch
+
+    site = Site.from_environ(environ)
+    path = check_path(environ)
+    if site.env_path:
+        env_path = site.env_path
+    elif site.parent_dir or site.env_paths:
+        segments = path.lstrip("/").split("/", 1)
+        name = segments[0]
+        if not name:
+            return index_response(Request(environ), site)
+        found = find_project(site, name)
+        if found is None:
+            raise HTTPNotFound(f"There is no project named {name!r} here.", title="No such project")
+        env_path = found
+        rest = "/" + segments[1] if len(segments) > 1 else ""
+        environ = dict(environ)
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "").rstrip("/") + "/" + name
+        environ["PATH_INFO"] = rest.encode("utf-8").decode("latin-1")
+    else:
+        raise HTTPInternalError(
+            "No project is configured: set codeyard.env_path, codeyard.env_parent_dir (or "
+            "trac.env_path / trac.env_parent_dir) in the WSGI environ, or TRAC_ENV / "
+            "TRAC_ENV_PARENT_DIR in the process environment.", title="Not configured")
+    try:
+        env = open_environment(env_path)
+    except EnvironmentError_ as exc:
+        raise HTTPInternalError(f"The project cannot be opened: {exc}",
+                                title="Project unavailable") from None
+    return dispatch(env, environ)
+
+
+def application(environ: dict, start_response):
+    """The WSGI entry point (``codeyard.web.wsgi:application``)."""
+    try:
+        response = site_dispatch(environ)
+    except HTTPError as exc:
+        from codeyard.web.main import render_error
+
+        response = render_error(Request(environ), exc)
+    except Exception:
+        import logging
+        import traceback
+
+        logging.getLogger("codeyard.web").error("site error:\n%s", traceback.format_exc())
+        from codeyard.web.main import render_error
+
+        response = render_error(Request(environ), HTTPInternalError(
+            "Something went wrong while answering this request."))
+    return response(environ, start_response)

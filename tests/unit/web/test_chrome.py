@@ -1,0 +1,134 @@
+"""The page chrome: layout, project templates, logo, footer, navigation."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.web.conftest import text
+
+pytestmark = pytest.mark.db
+
+
+def test_layout_landmarks_and_accessibility(served):
+    _, site = served()
+    page = text(site.get("/about"))
+    for landmark in ('<header class="site-header">', '<nav class="metanav"', '<main id="main"',
+                     '<footer class="site-footer">'):
+        assert landmark in page
+    assert '<a class="skip-link" href="#main">' in page
+    assert 'name="viewport" content="width=device-width, initial-scale=1"' in page
+    css = text(site.get("/chrome/common/codeyard.css"))
+    assert "prefers-color-scheme: dark" in css and ":focus-visible" in css and "@media (max-width" in css
+
+
+def test_project_templates_override_and_site_includes(served, tmp_path):
+    env, site = served(options=[("project", "footer", "<em>Hosted by us</em>")])
+    with open(f"{env.templates_dir}/site_footer.html", "w") as fh:
+        fh.write("<p id='custom-footer'>{{ project.name }} footer</p>")
+    with open(f"{env.templates_dir}/site_head.html", "w") as fh:
+        fh.write("<meta name='x-site' content='1'>")
+    page = text(site.get("/about"))
+    assert "<p id='custom-footer'>project footer</p>" in page
+    assert "<meta name='x-site' content='1'>" in page
+    assert "<em>Hosted by us</em>" in page
+    shared = tmp_path / "shared-templates"
+    shared.mkdir()
+    (shared / "about.html").write_text("{% extends 'layout.html' %}{% block content %}SHARED ABOUT{% endblock %}")
+    env.config.set("inherit", "templates_dir", str(shared))
+    env.config.save()
+    assert "SHARED ABOUT" in text(site.get("/about"))
+    with open(f"{env.templates_dir}/about.html", "w") as fh:
+        fh.write("{% extends 'layout.html' %}{% block content %}PROJECT ABOUT{% endblock %}")
+    assert "PROJECT ABOUT" in text(site.get("/about"))
+
+
+def test_header_logo_from_site_htdocs(served):
+    env, site = served(options=[("header_logo", "src", "site/logo.png"),
+                                ("header_logo", "alt", "Our logo"),
+                                ("header_logo", "width", "120")])
+    page = text(site.get("/about"))
+    assert "<img" not in page.split("</header>")[0]  # the file does not exist yet: the name shows
+    with open(f"{env.htdocs_dir}/logo.png", "wb") as fh:
+        fh.write(b"\x89PNG\r\n")
+    page = text(site.get("/about"))
+    assert '<img src="/chrome/site/logo.png" alt="Our logo" width="120">' in page
+    logo = site.get("/chrome/site/logo.png")
+    assert logo.status_code == 200 and logo.mimetype == "image/png"
+
+
+def test_shared_htdocs(served, tmp_path):
+    env, site = served()
+    shared = tmp_path / "shared-htdocs"
+    shared.mkdir()
+    (shared / "brand.css").write_text("body{}")
+    assert site.get("/chrome/shared/brand.css").status_code == 404
+    env.config.set("inherit", "htdocs_dir", str(shared))
+    env.config.save()
+    assert site.get("/chrome/shared/brand.css").status_code == 200
+
+
+def test_start_page_falls_back_to_wikistart_text(served):
+    # Without a routable WikiModule the root shows the WikiStart text (or a placeholder).
+    env, site = served(options=[("components", "codeyard.wiki.web", "disabled")])
+    page = site.get("/")
+    assert page.status_code == 200
+    with env.db_query as db:
+        rows = db("SELECT text FROM wiki WHERE name='WikiStart'")
+    if rows:
+        assert '<pre class="wiki-source">' in text(page)
+    else:
+        assert "start page of the project" in text(page)
+
+
+def test_default_handler_option_and_session_choice(served):
+    env, site = served(options=[("trac", "default_handler", "AboutModule")])
+    assert "<h1>About codeyard</h1>" in text(site.get("/"))
+    site.get("/login", environ={"REMOTE_USER": "dana"})
+    site.post("/prefs", {"name": "Dana"})
+    with env.db_transaction as db:
+        db("INSERT INTO session_attribute (sid, authenticated, name, value) "
+           "VALUES ('dana', 1, 'default_handler', 'PreferencesModule')")
+    assert "<h1>Preferences</h1>" in text(site.get("/"))
+
+
+def test_plugin_template_static_and_authenticator_hooks(served, tmp_path):
+    from werkzeug.routing import Rule
+
+    from codeyard.core import hookimpl
+
+    templates = tmp_path / "plugin-templates"
+    templates.mkdir()
+    (templates / "hello.html").write_text(
+        "{% extends 'layout.html' %}{% block content %}<p id='hi'>Hi {{ authname }}: {{ url_for('hello') }}</p>{% endblock %}")
+    static = tmp_path / "plugin-static"
+    static.mkdir()
+    (static / "thing.js").write_text("console.log(1)")
+
+    class Plugin:
+        @hookimpl
+        def web_routes(self):
+            def hello(req):
+                """/hello — a page from a plugin template."""
+                return "hello.html", {}
+
+            return [(Rule("/hello", endpoint="hello"), hello)]
+
+        @hookimpl
+        def template_dirs(self):
+            return [str(templates)]
+
+        @hookimpl
+        def static_dirs(self):
+            return {"myplugin": str(static)}
+
+        @hookimpl
+        def request_authenticators(self):
+            return [lambda req: req.headers.get("X-Test-User")]
+
+    env, site = served()
+    env.plugins.register(Plugin())
+    env._memo.clear()
+    page = site.get("/hello", headers={"X-Test-User": "robot", "Accept": "text/html"})
+    assert "<p id='hi'>Hi robot: /hello</p>" in text(page)
+    js = site.get("/chrome/myplugin/thing.js")
+    assert js.status_code == 200 and text(js) == "console.log(1)"
