@@ -295,7 +295,7 @@ class Configuration:
 
     # -- loading
     def _file_stamp(self) -> tuple:
-        stamps = []
+        stamps: list[object] = []
         try:
             st = os.stat(self.filename)
             stamps.append((st.st_mtime_ns, st.st_size))

@@ -32,17 +32,34 @@ SPEC_MODULES = [
     "codeyard.env_api",
     "codeyard.perm",
     "codeyard.admin.api",
+    "codeyard.web.api",
+    "codeyard.wiki.model_api",
+    "codeyard.attachment.api",
 ]
 
 # Built-in plugins, enabled unless [components] disables them.
 BUILTIN_PLUGINS = [
     "codeyard.env_setup",
     "codeyard.perm_setup",
+    "codeyard.web.auth",
+    "codeyard.web.pages",
+    "codeyard.prefs.web",
+    "codeyard.admin.web_ui",
     "codeyard.admin.env_commands",
+    "codeyard.admin.db_commands",
     "codeyard.admin.perm_commands",
     "codeyard.admin.session_commands",
+    "codeyard.admin.deploy_commands",
     "codeyard.ticket.admin",
     "codeyard.wiki.setup",
+    "codeyard.wiki.builtin_links",
+    "codeyard.wiki.processors",
+    "codeyard.wiki.macro_lib",
+    "codeyard.wiki.admin",
+    "codeyard.attachment.realms",
+    "codeyard.attachment.admin",
+    "codeyard.wiki.web",
+    "codeyard.attachment.web",
 ]
 
 
@@ -85,7 +102,7 @@ def load_module(name: str) -> ModuleType:
 
 
 def entry_point_plugins() -> list[tuple[str, Any]]:
-    found = []
+    found: list[tuple[str, Any]] = []
     try:
         eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
     except Exception:  # pragma: no cover - broken metadata in site-packages

@@ -45,8 +45,8 @@ SUBDIRS = ("conf", "db", "htdocs", "log", "plugins", "templates", "files")
 DATABASE = Option("trac", "database", "sqlite:db/trac.db",
                   "Database connection string: `sqlite:db/trac.db` (relative to the environment) "
                   "or `postgres://user:password@host:port/database?schema=name`.")
-BACKUP_DIR = PathOption("trac", "backup_dir", "db",
-                        "Directory (relative to the environment) where `upgrade` puts its database backup.")
+BACKUP_DIR = Option("trac", "backup_dir", "db",
+                    "Directory (relative to the environment) where `upgrade` puts its database backup.")
 DEBUG = BoolOption("trac", "debug", False,
                    "Show tracebacks on error pages. Never enable this on a public site.")
 BASE_URL = Option("trac", "base_url", "",
@@ -215,9 +215,9 @@ class Environment:
 
     def _setup_log(self) -> logging.Logger:
         logger = logging.getLogger(f"codeyard.env.{self.path}")
-        for handler in list(logger.handlers):
-            logger.removeHandler(handler)
-            handler.close()
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+            old.close()
         logger.propagate = False
         try:
             log_type = LOG_TYPE(self.config).lower()
@@ -363,12 +363,20 @@ class Environment:
             path = self.backup()
             out(f"Database backed up to {path}")
         done = []
-        with self.db_transaction as db:
-            for doc, apply in steps:
-                apply(self, db, out)
-                done.append(doc)
-            db("UPDATE system SET value=%s WHERE name='database_version'", (str(DB_VERSION),))
-        self.config.save()
+        before = format_ini(self.config.sections)
+        try:
+            with self.db_transaction as db:
+                for doc, apply in steps:
+                    apply(self, db, out)
+                    done.append(doc)
+                db("UPDATE system SET value=%s WHERE name='database_version'", (str(DB_VERSION),))
+        except BaseException:
+            self.config.parse()  # forget settings the rolled-back steps changed
+            raise
+        if format_ini(self.config.sections) != before:
+            # Keep the file as it was, as Trac does when an upgrade rewrites settings.
+            shutil.copy2(self.config.filename, f"{self.config.filename}.db{version}.bak")
+            self.config.save()
         self.ensure_own_tables()
         self.log.info("upgraded the database to version %s", DB_VERSION)
         return done

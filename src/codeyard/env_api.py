@@ -11,11 +11,6 @@ def environment_created(env, db):
 
 
 @hookspec
-def environment_upgrade_steps(env):
-    """Return (name, current_version, target_version, apply(env, db)) tuples for this plugin's own schema."""
-
-
-@hookspec
 def environment_opened(env):
     """Called once each time a process opens the environment (register caches, listeners)."""
 

@@ -126,7 +126,7 @@ class Shell(cmd.Cmd):
     def emptyline(self) -> bool:
         return False
 
-    def default(self, line: str) -> bool:
+    def default(self, line: str) -> bool:  # type: ignore[override]
         if line.strip() in ("quit", "exit", "EOF"):
             return True
         try:

@@ -51,7 +51,7 @@ def step_43(env, db, out) -> None:
     """Switch the default permission policies to the wiki and ticket policies."""
     policies = env.config.getlist("trac", "permission_policies")
     if policies == _OLD_POLICIES or not env.config.has_option("trac", "permission_policies"):
-        env.config.set("trac", "permission_policies", ", ".join(_NEW_POLICIES))
+        env.config.set("trac", "permission_policies", ",".join(_NEW_POLICIES))  # as Trac writes it
         return
     missing = [p for p in ("DefaultWikiPolicy", "DefaultTicketPolicy") if p not in policies]
     if missing:

@@ -1,0 +1,102 @@
+"""The real Trac 1.6, installed by the suite into a side virtualenv (``var/trac-venv``).
+
+The environment is built once with ``python3 -m venv`` and ``pip install trac==1.6
+psycopg2-binary`` and reused while it works. A failed installation fails the tests that
+need it, with pip's output: the compatibility tests must not pass without Trac.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TRAC_VENV = REPO_ROOT / "var" / "trac-venv"
+TRAC_REQUIREMENTS = ["trac==1.6", "psycopg2-binary"]
+_PROBE = "import trac, psycopg2; assert trac.__version__ == '1.6', trac.__version__"
+
+
+@dataclass
+class TracInstall:
+    venv: Path
+
+    @property
+    def python(self) -> str:
+        return str(self.venv / "bin" / "python")
+
+    @property
+    def trac_admin_path(self) -> str:
+        return str(self.venv / "bin" / "trac-admin")
+
+    def admin(self, env_path, *args: str, check: bool = True, stdin: str | None = None
+              ) -> subprocess.CompletedProcess:
+        """Run ``trac-admin ENV args...``; with ``check`` a failure fails the test."""
+        result = subprocess.run([self.trac_admin_path, str(env_path), *args], capture_output=True,
+                                text=True, input=stdin if stdin is not None else "",
+                                env=_clean_env(), timeout=300)
+        if check and result.returncode != 0:
+            pytest.fail(f"trac-admin {env_path} {' '.join(args)} exited with "
+                        f"{result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def out(self, env_path, *args: str) -> str:
+        return self.admin(env_path, *args).stdout
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def _works(venv: Path) -> bool:
+    python = venv / "bin" / "python"
+    if not python.exists() or not (venv / "bin" / "trac-admin").exists():
+        return False
+    probe = subprocess.run([str(python), "-c", _PROBE], capture_output=True, env=_clean_env())
+    return probe.returncode == 0
+
+
+def _base_python() -> str:
+    return shutil.which("python3") or sys.executable
+
+
+def ensure_trac(venv: Path = TRAC_VENV) -> TracInstall:
+    """Build (or reuse) the side virtualenv; calls pytest.fail with the output on failure."""
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(venv) + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers build it once
+        try:
+            if _works(venv):
+                return TracInstall(venv)
+            shutil.rmtree(venv, ignore_errors=True)
+            log = []
+            for step in ([_base_python(), "-m", "venv", str(venv)],
+                         [str(venv / "bin" / "python"), "-m", "pip", "install",
+                          "--disable-pip-version-check", *TRAC_REQUIREMENTS]):
+                result = subprocess.run(step, capture_output=True, text=True, env=_clean_env())
+                log.append(f"$ {' '.join(step)}\n{result.stdout}{result.stderr}")
+                if result.returncode != 0:
+                    shutil.rmtree(venv, ignore_errors=True)
+                    pytest.fail("could not install Trac 1.6 for the compatibility tests:\n"
+                                + "\n".join(log), pytrace=False)
+            if not _works(venv):
+                pytest.fail("Trac 1.6 installed but does not import:\n" + "\n".join(log),
+                            pytrace=False)
+            return TracInstall(venv)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def trac() -> TracInstall:
+    """The real Trac 1.6 (``trac.admin(env, ...)`` runs trac-admin)."""
+    return ensure_trac()
