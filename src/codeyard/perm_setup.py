@@ -27,9 +27,7 @@ def environment_created(env, db):
 def permission_policies():
     return {
         "DefaultPermissionPolicy": default_permission_policy,
-        "DefaultWikiPolicy": _no_opinion,
         "DefaultTicketPolicy": _no_opinion,
-        "LegacyAttachmentPolicy": _no_opinion,
         "ReadonlyWikiPolicy": _no_opinion,
         "AuthzPolicy": authz_policy,
     }

@@ -13,3 +13,8 @@ def attachment_parent_exists(env, realm, id):
 @hookspec
 def attachment_changed(env, event, attachment, old_realm, old_id, old_filename):
     """An attachment was added, deleted or moved (event); for moved, the old_* arguments name where it was."""
+
+
+@hookspec
+def attachment_permission_map():
+    """Return {realm: (view_action, create_action, delete_action)} for attachments of your realms."""

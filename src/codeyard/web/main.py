@@ -113,6 +113,9 @@ def dispatch(env, environ: dict) -> Response:
         response = req.redirect(exc.new_url, code=308)
     except Exception as exc:  # every failure becomes a readable page
         response = error_response(req, exc)
+    finally:
+        if "files" in req.__dict__:  # uploads parsed by the form: close their temp files
+            req.close()
     apply_cookies(req, response)
     return response
 

@@ -1,0 +1,85 @@
+"""Debian's Chromium, driven by Playwright: edit a wiki page with the live preview, save it."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from codeyard.demo import ADMIN_PASSWORD, ADMIN_USER, DEMO_PROJECT, create_demo
+from tests.support.codeyard_server import CodeyardServer
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def demo_server(tmp_path):
+    parent = str(tmp_path / "demo")
+    create_demo(parent, out=lambda *a: None)
+    with CodeyardServer("-e", parent) as server:
+        yield server
+
+
+@pytest.fixture
+def browser_context(tmp_path):
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (Debian's chromium package)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def test_edit_with_live_preview_then_save(demo_server, browser_context):
+    project = demo_server.url + DEMO_PROJECT
+    page = browser_context.new_page()
+    page.set_default_timeout(20_000)
+    renders = []
+    page.on("request", lambda r: renders.append(r) if r.url.endswith("/wiki_render") else None)
+
+    page.goto(project + "/login")
+    page.get_by_label("User name").fill(ADMIN_USER)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
+
+    page.goto(project + "/wiki/BrowserNotes")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Create this page").click()
+    assert "action=edit" in page.url
+
+    editor = page.get_by_label("Page source")
+    editor.fill("")
+    editor.press_sequentially("= Live heading =\n * first point\n * see WikiStart\n", delay=5)
+    preview = page.locator("#preview")
+    preview.locator("h1", has_text="Live heading").wait_for()
+    assert preview.locator("li").count() == 2
+    assert preview.locator('a.wiki[href$="/wiki/WikiStart"]').count() == 1
+    assert renders, "the preview came from /wiki_render"
+    assert all(r.method == "POST" for r in renders)
+
+    # Typing more updates the same pane.
+    editor.press_sequentially(" * '''bold''' third\n", delay=5)
+    preview.locator("li strong", has_text="bold").wait_for()
+
+    page.get_by_label("Comment about this change").fill("written in a browser")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save changes").click()
+    assert page.url.endswith("/wiki/BrowserNotes")
+    content = page.locator("#wikipage")
+    assert content.locator("h1", has_text="Live heading").count() == 1
+    assert content.locator("li strong", has_text="bold").count() == 1
+
+    history = page.goto(project + "/wiki/BrowserNotes?action=history")
+    assert history is not None and history.status == 200
+    assert "written in a browser" in page.inner_text("body")
