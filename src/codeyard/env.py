@@ -514,17 +514,25 @@ class Environment:
             if created_db is not None:
                 _drop_created_database(created_db)
                 created_db.dispose()
-            if existed:
-                for entry in os.listdir(path):
-                    full = os.path.join(path, entry)
-                    shutil.rmtree(full) if os.path.isdir(full) else os.unlink(full)
-            else:
-                shutil.rmtree(path, ignore_errors=True)
+            remove_created_tree(path, existed)
             if isinstance(exc, DatabaseError):
                 raise EnvironmentError_(str(exc)) from None
             if isinstance(exc, OSError):
                 raise EnvironmentError_(f"{exc.filename or path}: {exc.strerror}") from None
             raise
+
+
+def remove_created_tree(path: str, existed: bool) -> None:
+    """Undo a directory a failed command filled: empty it if it existed before, else remove it."""
+    if not existed:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    for entry in os.listdir(path):
+        full = os.path.join(path, entry)
+        if os.path.isdir(full) and not os.path.islink(full):
+            shutil.rmtree(full)
+        else:
+            os.unlink(full)
 
 
 def _drop_created_database(manager: DatabaseManager) -> None:

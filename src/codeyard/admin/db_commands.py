@@ -42,7 +42,7 @@ def _convert_in_place(ctx: AdminContext, env, dburi: str) -> None:
 def _convert_to_new_env(ctx: AdminContext, env, dburi: str, new_env: str) -> None:
     from codeyard.config import Configuration
     from codeyard.db.convert import convert_database
-    from codeyard.env import SUBDIRS
+    from codeyard.env import SUBDIRS, remove_created_tree
 
     target = os.path.abspath(new_env)
     existed = os.path.isdir(target) and not os.listdir(target)
@@ -72,12 +72,7 @@ def _convert_to_new_env(ctx: AdminContext, env, dburi: str, new_env: str) -> Non
         config.save()
         convert_database(env, dburi, base_dir=target, out=ctx.print)
     except BaseException as exc:
-        if existed:
-            for entry in os.listdir(target):
-                full = os.path.join(target, entry)
-                shutil.rmtree(full) if os.path.isdir(full) and not os.path.islink(full) else os.unlink(full)
-        else:
-            shutil.rmtree(target, ignore_errors=True)
+        remove_created_tree(target, existed)
         if isinstance(exc, DatabaseError):
             raise AdminCommandError(str(exc)) from None
         if isinstance(exc, OSError):
