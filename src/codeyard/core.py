@@ -34,6 +34,7 @@ SPEC_MODULES = [
     "codeyard.admin.api",
     "codeyard.web.api",
     "codeyard.wiki.model_api",
+    "codeyard.wiki.api",
     "codeyard.attachment.api",
 ]
 

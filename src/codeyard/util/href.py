@@ -6,12 +6,17 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 
+# Characters left unquoted, as Trac leaves them, so links compare equal across the two.
+PATH_SAFE = "/!~*'()"
+QUERY_SAFE = "!~*'()"
+
+
 class Href:
     """Builds URLs under ``base`` (a path like ``/projects/demo`` or an absolute URL).
 
     Positional arguments are path segments (quoted, ``/`` kept inside a segment), keyword
-    arguments the query string (``None`` values dropped, lists repeated, a trailing ``_``
-    stripped so ``class_`` works). Attribute access makes a sub-builder: ``href.wiki('Page')``.
+    arguments the query string, sorted by name (``None`` values dropped, lists repeated, a
+    trailing ``_`` stripped so ``class_`` works). Attribute access makes a sub-builder: ``href.wiki('Page')``.
     """
 
     def __init__(self, base: str = "") -> None:
@@ -29,11 +34,11 @@ class Href:
                 continue
             if part is None or part == "":
                 continue
-            segments.append(quote(str(part).strip("/") if str(part) != "/" else "", safe="/!~*'()@:,;=+$"))
+            segments.append(quote(str(part).strip("/") if str(part) != "/" else "", safe=PATH_SAFE))
         url = self.base + ("/" + "/".join(s for s in segments if s) if any(segments) else "")
         if not url:
             url = "/"
-        for name, value in query.items():
+        for name, value in sorted(query.items()):
             name = name[:-1] if name.endswith("_") else name
             if value is None:
                 continue
@@ -42,7 +47,7 @@ class Href:
             else:
                 params.append((name, value))
         if params:
-            url += "?" + urlencode([(k, "" if v is True else str(v)) for k, v in params])
+            url += "?" + urlencode([(k, "" if v is True else str(v)) for k, v in params], safe=QUERY_SAFE)
         return url
 
     def __getattr__(self, name: str) -> Href:

@@ -1,0 +1,178 @@
+"""The regular expressions of Trac's WikiFormatting, compiled once.
+
+One big alternation is tried on every line, in Trac's order: font styles first, then the
+link shorthands (WikiPageNames, ``#1``, ``{1}``, ``[1]``/``r1``, ``[1:2]``), then the
+remaining inline and line-start rules. Each alternative is one named group wrapping its
+helper groups, so ``match.lastgroup`` names the rule that matched.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def _chars(test) -> str:
+    """A regex character class body for every BMP character passing ``test``."""
+    out: list[tuple[int, int]] = []
+    start = prev = -2
+    for code in range(0x10000):
+        if test(chr(code)):
+            if code == prev + 1:
+                prev = code
+                continue
+            if start >= 0:
+                out.append((start, prev))
+            start = prev = code
+    if start >= 0:
+        out.append((start, prev))
+    parts = []
+    for a, b in out:
+        parts.append(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}")
+    return "".join(parts)
+
+
+UPPER = _chars(str.isupper)
+LOWER = _chars(str.islower)
+
+LINK_SCHEME = r"[a-zA-Z][-a-zA-Z0-9+._]*"
+INTERTRAC_SCHEME = r"[a-zA-Z.+-]*?"
+QUOTED_STRING = r"'[^']+'|\"[^\"]+\""
+SHREF_TARGET_FIRST = r"[\w/?!#@](?<!_)"
+SHREF_TARGET_MIDDLE = r"(?:\|(?=[^|\s])|[^|<>\s])"
+SHREF_TARGET_LAST = r"[\w/=](?<!_)"
+XML_NAME = r"[\w:](?<!\d)[\w:.-]*?"
+PAGE_XML_NAME = r"[\w:](?<!\d)(?:[\w:.-]*[\w-])?"
+EMAIL = r"[a-zA-Z0-9.'+_-]+@(?:[a-zA-Z0-9_-]+\.)+[a-zA-Z](?:[-a-zA-Z\d]*[a-zA-Z\d])?"
+RANGES = r"[0-9]+(?:[-:][0-9]+)?(?:,\u200b?[0-9]+(?:[-:][0-9]+)?)*"
+CHANGESET_ID = r"(?:[0-9]+|[a-fA-F0-9]{8,})"
+PROCESSOR_PARAM = r"""(?P<proc_pname>[-\w]+)=(?P<proc_pval>".*?"|'.*?'|[-,\w]+)"""
+BULLET_CHARS = "-*\u2022"
+
+
+def _relative_target(sep: str) -> str:
+    return rf"[/\?#][^{sep}\]]*|\.\.?(?:[/\?#][^{sep}\]]*)?"
+
+
+WIKI_PAGE_NAME = (
+    rf"(?:[{UPPER}](?:[{LOWER}])+/?){{2,}}"
+    r"(?:@[0-9]+)?"
+    rf"(?:#{PAGE_XML_NAME})?"
+    rf"(?=:(?:\Z|\s)|[^:\w{UPPER}{LOWER}]|\s|\Z)"
+)
+
+REL_SPACE = _relative_target(r"\s")
+REL_PIPE = _relative_target("|")
+
+_RULES = [
+    # font styles
+    r"(?P<bolditalic>!?''''')",
+    r"(?P<bold>!?''')",
+    r"(?P<bold_wc>!?\*\*)",
+    r"(?P<italic>!?'')",
+    r"(?P<italic_wc>!?//)",
+    r"(?P<underline>!?__)",
+    r"(?P<strike>!?~~)",
+    r"(?P<subscript>!?,,)",
+    r"(?P<superscript>!?\^)",
+    r"(?P<inlinecode>!?\{\{\{(?P<inline>.*?)\}\}\})",
+    r"(?P<inlinecode2>!?`(?P<inline2>.*?)`)",
+    # link shorthands, in the order Trac's components provide them
+    r"(?P<camel>!?(?<![\w/])(?:\.?\.?/)*" + WIKI_PAGE_NAME + ")",
+    rf"(?P<wikilabel>!?\[(?P<wiki_page>{WIKI_PAGE_NAME})\s+(?P<wiki_label>{QUOTED_STRING}|[^\]]+)\])",
+    rf"(?P<freelink>!?\[(?P<ifl_page>{QUOTED_STRING})(?:\s+(?P<ifl_label>{QUOTED_STRING}|[^\]]+))?\])",
+    rf"(?P<ticket>!?(?<!&)#(?P<it_ticket>{INTERTRAC_SCHEME}){RANGES})",
+    rf"(?P<report>!?\{{(?P<it_report>{INTERTRAC_SCHEME}\s*)[0-9]+\}})",
+    rf"(?P<changeset>!?\[(?P<it_changeset>{INTERTRAC_SCHEME}\s*){CHANGESET_ID}"
+    r"(?:/[^\]]*)?(?:\?[^\]]*)?(?:#[^\]]*)?\]|(?:\b|!)r[0-9]+\b(?!:[0-9])(?:/[a-zA-Z0-9_/+-]+)?)",
+    rf"(?P<log>!?\[(?P<it_log>{INTERTRAC_SCHEME}\s*)(?P<log_revs>{RANGES}|{CHANGESET_ID}"
+    rf"(?:[:-]{CHANGESET_ID})?)(?P<log_path>[/?][^\]]*)?\]|"
+    rf"(?:\b|!)r{RANGES}\b(?:/[a-zA-Z0-9_/+-]+)?)",
+    # other inline rules
+    r"(?P<linebreak_wc>!?\\\\)",
+    rf"(?P<email>!?{EMAIL})",
+    rf"(?P<shrefbr>!?<(?P<snsbr>{LINK_SCHEME}):(?P<stgtbr>[^>]+)>)",
+    r"(?P<htmlescape>[&<>])",
+    rf"(?P<shref>!?((?P<sns>{LINK_SCHEME}):(?P<stgt>{LINK_SCHEME}:(?:{QUOTED_STRING})|"
+    rf"{QUOTED_STRING}|{SHREF_TARGET_FIRST}(?:{SHREF_TARGET_MIDDLE}*{SHREF_TARGET_LAST})?)))",
+    rf"(?P<lhref>!?\[(?:(?P<rel>{REL_SPACE})|(?P<lns>{LINK_SCHEME}):"
+    rf"(?P<ltgt>{LINK_SCHEME}:(?:{QUOTED_STRING})|{QUOTED_STRING}|[^\]\s\u200b]*))"
+    rf"(?:[\s\u200b]+(?P<label>{QUOTED_STRING}|[^\]]*))?\])",
+    rf"(?P<anchor>!?\[=#(?P<anchorname>{XML_NAME})(?:\s+(?P<anchorlabel>[^\]]*))?\])",
+    r"(?P<macrolink>!?\[\[(?:[^]]|][^]])+\]\])",
+    rf"(?P<heading>^\s*(?P<hdepth>={{1,6}})\s(?P<htext>.*?)(?P<hanchor>#{XML_NAME})?\s*$)",
+    rf"(?P<list>^(?P<ldepth>\s*)(?:[{BULLET_CHARS}]|(?P<lstart>[0-9]+|[a-zA-Z]|[ivxIVX]{{1,5}})\.)\s)",
+    r"(?P<definition>^\s+((?:`[^`]*`|\{\{\{(?:}{,2}[^}])*?\}\}\}|[^`{:]|:[^:])+::)(?:\s+|$))",
+    rf"(?P<table_row_sep>!?\s*\|-+\s*(?P<table_row_params>{PROCESSOR_PARAM}\s*)*)",
+    r"(?P<indent>^(?P<idepth>\s+)(?=\S))",
+    r"(?P<table_cell>!?(?P<table_cell_sep>=?(?:\|\|)+=?)(?P<table_cell_last>\s*\\?$)?)",
+]
+
+RULES_RE = re.compile("(?:" + "|".join(_RULES) + ")")
+
+# Where a rule can start: the start of a run of e-mail or scheme characters, the start of a
+# word, a markup character, or blanks before a table separator. Every rule's first
+# character is covered, so trying RULES_RE only there (and right after the previous match)
+# finds exactly what finditer would.
+CANDIDATE_RE = re.compile(r"(?<![a-zA-Z0-9.'+_-])[a-zA-Z0-9.'+_-]|(?<![a-zA-Z])[a-zA-Z]|(?<!\w)\w"
+                          r"|[!'*/_~,^{`\[#\\<>&=|]|\s(?=\s*\|)")
+
+PROCESSOR_RE = re.compile(r"(\s*)#\!([\w+-][\w+-/]*)")
+STARTBLOCK_RE = re.compile(r"\s*\{\{\{(?:(\s*)#\!([\w+-][\w+-/]*)|\s*$)")
+PROCESSOR_PARAM_RE = re.compile(PROCESSOR_PARAM)
+ANCHOR_STRIP_RE = re.compile(r"[^\w:.-]+")
+MACRO_RE = re.compile(r"(?P<macroname>[\w/+-]+\??|\?)(?:\((?P<macroargs>.*?)\))?$")
+CREOLE_LINK_RE = re.compile(
+    rf"(?:(?P<rel>{REL_PIPE})|(?:(?P<lns>{LINK_SCHEME}):)?"
+    rf"(?P<ltgt>{LINK_SCHEME}:(?:{QUOTED_STRING})|{QUOTED_STRING}|[^|]+)?)"
+    r"\s*(?:\|(?P<label>.*))?$")
+SET_ANCHOR_WC_RE = re.compile(rf"=#(?P<anchorname>{XML_NAME})(?:\|\s*(?P<anchorlabel>[^\]]*))?$")
+PAGE_SPLIT_RE = re.compile(r"([a-z])([A-Z])(?=[a-z])")
+NORMALIZE_RE = re.compile(r"[\v\f]")
+_PNAME_RE = re.compile(r"[-\w]+$")
+
+
+def parse_processor_args(text: str) -> dict:
+    """``a=1 b="x y" flag -off`` -> {'a': '1', 'b': 'x y', 'flag': True, 'off': False}."""
+    parts = PROCESSOR_PARAM_RE.split(text)
+    keys = [str(k) for k in parts[1::3]]
+    values: list = [v[1:-1] if v[:1] + v[-1:] in ('""', "''") else v for v in parts[2::3]]
+    for flags in parts[::3]:
+        for flag in flags.strip().split():
+            if _PNAME_RE.match(flag):
+                if flag[0] == "-":
+                    if len(flag) > 1:
+                        keys.append(flag[1:])
+                        values.append(False)
+                else:
+                    keys.append(flag)
+                    values.append(True)
+    return dict(zip(keys, values, strict=False))
+
+
+def unquote_label(text: str | None) -> str | None:
+    if text and len(text) > 1 and text[0] in "'\"" and text[0] == text[-1]:
+        return text[1:-1]
+    return text
+
+
+def split_url(target: str) -> tuple[str, str, str]:
+    """``path?query#frag`` -> (path, '?query', '#frag')."""
+    query = fragment = ""
+    idx = target.find("#")
+    if idx >= 0:
+        target, fragment = target[:idx], target[idx:]
+    idx = target.find("?")
+    if idx >= 0:
+        target, query = target[:idx], target[idx:]
+    return target, query, fragment
+
+
+def concat_path_query_fragment(path: str, query: str, fragment: str = "") -> str:
+    p, q, f = split_url(path)
+    if query:
+        q += ("&" if q else "?") + query.lstrip("?&")
+    if fragment:
+        f = fragment
+    return p + q + ("" if f == "#" else f)
+
+

@@ -1,0 +1,154 @@
+"""Render wiki text with the real Trac 1.6 formatter, to write and check golden cases.
+
+Run with the Python of a virtualenv where ``trac==1.6`` is installed::
+
+    /path/to/tracvenv/bin/python tools/trac_oracle.py tests/unit/wiki/golden/*.txt   # fill/refresh
+    /path/to/tracvenv/bin/python tools/trac_oracle.py --check tests/unit/wiki/golden/*.txt
+    /path/to/tracvenv/bin/python tools/trac_oracle.py --text "'''bold'''"
+
+The environment is made by Trac's own ``trac-admin initenv`` in a temporary directory, emptied
+of Trac's default pages, tickets, milestones and reports, and filled from
+``tests/unit/wiki/golden/fixture.sql`` (the same rows the golden test inserts into codeyard).
+Cases whose header carries ``keep`` are left as written (deliberate differences). The test
+suite never imports this file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GOLDEN = os.path.join(HERE, "..", "tests", "unit", "wiki", "golden")
+CASE_MARK = "~~~~~~~~ case: "
+HTML_MARK = "~~~~~~~~ html"
+
+
+def read_cases(path):
+    """[(header, text, html)] of one golden file (header = 'name | opt=val | flag')."""
+    cases = []
+    header = text = html = None
+    target = None
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.read().split("\n")
+    for line in lines:
+        if line.startswith(CASE_MARK):
+            if header is not None:
+                cases.append((header, "\n".join(text), "\n".join(html)))
+            header, text, html, target = line[len(CASE_MARK):].strip(), [], [], "text"
+        elif line == HTML_MARK and header is not None:
+            target = "html"
+        elif target == "text":
+            text.append(line)
+        elif target == "html":
+            html.append(line)
+    if header is not None:
+        cases.append((header, "\n".join(text), "\n".join(html)))
+    return [(h, t, x.rstrip("\n")) for h, t, x in cases]
+
+
+def write_cases(path, cases, preamble):
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(preamble)
+        for header, text, html in cases:
+            fh.write(f"{CASE_MARK}{header}\n{text}\n{HTML_MARK}\n{html}\n")
+
+
+def parse_header(header):
+    parts = [p.strip() for p in header.split("|")]
+    opts = {}
+    for part in parts[1:]:
+        if "=" in part:
+            k, v = part.split("=", 1)
+            opts[k.strip()] = v.strip()
+        elif part:
+            opts[part] = True
+    return parts[0], opts
+
+
+def make_env(tmp):
+    path = os.path.join(tmp, "p")
+    admin = os.path.join(os.path.dirname(sys.executable), "trac-admin")
+    subprocess.run([admin, path, "initenv", "p", "sqlite:db/trac.db"], check=True,
+                   stdout=subprocess.DEVNULL)
+    from trac.env import Environment
+
+    env = Environment(path)
+    env.config.set("trac", "base_url", "http://example.org/p")
+    env.config.set("intertrac", "tr.url", "http://trac.example.org")
+    env.config.set("intertrac", "tr.title", "Example Trac")
+    env.config.set("intertrac", "t", "trac")
+    env.config.save()
+    env = Environment(path)
+    with open(os.path.join(GOLDEN, "fixture.sql"), encoding="utf-8") as fh:
+        statements = [s for s in fh.read().split("\nINSERT ") if s.strip()]
+    with env.db_transaction as db:
+        for table in ("wiki", "ticket", "milestone", "report", "component", "version", "attachment"):
+            db("DELETE FROM %s" % table)
+        for stmt in statements:
+            stmt = stmt.strip()
+            if not stmt.startswith("INSERT "):
+                stmt = "INSERT " + stmt
+            db(stmt)
+    from trac.wiki.api import WikiSystem
+
+    del WikiSystem(env).pages
+    return env
+
+
+def render(env, text, opts):
+    from trac.resource import Resource
+    from trac.test import MockRequest
+    from trac.web.chrome import web_context
+    from trac.wiki.formatter import format_to_html, format_to_oneliner
+
+    kwargs = {"script_name": "/p"}
+    if opts.get("perm") == "anonymous":
+        kwargs["authname"] = "anonymous"
+    req = MockRequest(env, **kwargs)
+    realm, _, rid = str(opts.get("page", "wiki:WikiStart")).partition(":")
+    context = web_context(req, Resource(realm, rid))
+    flavor = opts.get("flavor", "html")
+    if flavor == "oneliner":
+        return str(format_to_oneliner(env, context, text, shorten=bool(opts.get("shorten"))))
+    return str(format_to_html(env, context, text, escape_newlines=bool(opts.get("newlines"))))
+
+
+def main(argv):
+    tmp = tempfile.mkdtemp(prefix="trac-oracle-")
+    try:
+        env = make_env(tmp)
+        if argv[:1] == ["--text"]:
+            print(render(env, argv[1], dict(a.split("=", 1) for a in argv[2:])))
+            return 0
+        check = argv[:1] == ["--check"]
+        files = argv[1:] if check else argv
+        bad = 0
+        for path in files:
+            with open(path, encoding="utf-8") as fh:
+                content = fh.read()
+            preamble = content[:content.find(CASE_MARK)] if CASE_MARK in content else ""
+            cases = read_cases(path)
+            out = []
+            for header, text, html in cases:
+                _name, opts = parse_header(header)
+                if opts.get("keep"):
+                    out.append((header, text, html))
+                    continue
+                got = render(env, text, opts).rstrip("\n")
+                if check and got != html:
+                    bad += 1
+                    print(f"{path}: {header}: differs\n--- trac\n{got}\n--- file\n{html}\n")
+                out.append((header, text, got))
+            if not check:
+                write_cases(path, out, preamble)
+        return 1 if bad else 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
