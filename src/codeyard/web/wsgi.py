@@ -148,17 +148,22 @@ def _probe(path: str) -> _Listed:
 
 
 def project_names(parent: str) -> list[str]:
+    return [name for name, _ in _project_dirs(parent)]
+
+
+def _project_dirs(parent: str) -> list[tuple[str, _Listed]]:
     patterns = ignore_patterns(parent)
     try:
         entries = [e.name for e in os.scandir(parent) if e.is_dir()]
     except OSError:
         return []
     names = [n for n in entries if not any(fnmatch.fnmatch(n, p) for p in patterns)]
-    return [n for n in names if _probe(os.path.join(parent, n)).is_env]
+    probed = [(n, _probe(os.path.join(parent, n))) for n in names]
+    return [(n, listed) for n, listed in probed if listed.is_env]
 
 
-def project_info(name: str, path: str, href: str | None) -> dict[str, Any]:
-    listed = _probe(path)
+def project_info(name: str, path: str, href: str | None, listed: _Listed | None = None) -> dict[str, Any]:
+    listed = listed or _probe(path)
     if listed.error or listed.config is None:
         return {"name": name, "description": listed.error or "not a project environment",
                 "href": None, "dirname": name}
@@ -166,14 +171,46 @@ def project_info(name: str, path: str, href: str | None) -> dict[str, Any]:
             "href": href, "dirname": name}
 
 
+# The index of a large parent directory is rebuilt at most once a second per process
+# unless the directory itself or its .tracignore changed (a project added, removed or
+# hidden shows at once); a project's new name or description shows within the second.
+INDEX_TTL = 1.0
+_index_cache: dict[tuple, tuple[float, tuple, list[dict[str, Any]]]] = {}
+
+
+def _dir_stamp(parent: str | None) -> tuple:
+    stamps: list[Any] = []
+    if parent:
+        for path in (parent, os.path.join(parent, ".tracignore")):
+            try:
+                st = os.stat(path)
+                stamps.append((st.st_mtime_ns, st.st_ino, st.st_size))
+            except OSError:
+                stamps.append(None)
+    return tuple(stamps)
+
+
 def site_projects(site: Site, base_path: str) -> list[dict[str, Any]]:
+    key = (site.parent_dir, tuple(site.env_paths), base_path)
+    now = time.monotonic()
+    stamp = _dir_stamp(site.parent_dir)
+    hit = _index_cache.get(key)
+    if hit is not None and now - hit[0] < INDEX_TTL and hit[1] == stamp:
+        return hit[2]
+    projects = _list_projects(site, base_path)
+    with _listing_lock:
+        _index_cache[key] = (now, stamp, projects)
+    return projects
+
+
+def _list_projects(site: Site, base_path: str) -> list[dict[str, Any]]:
     from urllib.parse import quote
 
     projects = []
     if site.parent_dir:
-        for name in project_names(site.parent_dir):
+        for name, listed in _project_dirs(site.parent_dir):
             projects.append(project_info(name, os.path.join(site.parent_dir, name),
-                                         f"{base_path}/{quote(name)}"))
+                                         f"{base_path}/{quote(name)}", listed))
     for path in site.env_paths:
         name = os.path.basename(path.rstrip("/"))
         if _probe(path).is_env:

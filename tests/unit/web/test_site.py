@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 
 import pytest
@@ -133,11 +134,16 @@ def test_index_of_1000_projects_opens_no_database(tmp_path, monkeypatch):
     assert opened == []
     assert not any((parent / f"p{i:04d}" / "db").exists() for i in range(1000))
     assert first < 10 and cached < 2, (first, cached)
-    # a changed trac.ini is seen without restart
+    # a changed trac.ini is seen without restart, once the index's one-second reuse is over
     ini = parent / "p0001" / "conf" / "trac.ini"
     ini.write_text("[project]\nname = Renamed One\n")
     os.utime(ini, (time.time() + 5, time.time() + 5))
+    monkeypatch.setattr(wsgi, "INDEX_TTL", 0)
     assert "Renamed One" in text(site.get("/"))
+    # a new project shows at once: the parent directory changed
+    monkeypatch.setattr(wsgi, "INDEX_TTL", 3600)
+    shutil.copytree(parent / "p0002", parent / "p1000")
+    assert text(site.get("/")).count("<li>") == 1001
 
 
 def test_environment_needing_upgrade_gets_a_503_page(served):
