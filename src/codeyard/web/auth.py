@@ -106,6 +106,15 @@ def password_file_path(env) -> str:
     return path or ""
 
 
+def _basic_password_file(req) -> str:
+    """The htpasswd file HTTP Basic is checked against: the project's, else `serve --basic-auth`'s."""
+    path = password_file_path(req.env)
+    if path:
+        return path
+    basic = req.environ.get("codeyard.basic_auth")
+    return basic[0] if basic else ""
+
+
 def normalise_user(env, user: str) -> str:
     user = user.strip()
     return user.lower() if IGNORE_AUTH_CASE(env.config) else user
@@ -119,12 +128,16 @@ def authenticate(req) -> str | None:
         req.auth_method = "remote"
         return normalise_user(env, remote)
     header = req.headers.get("Authorization", "")
-    if header[:6].lower() == "basic ":
-        user = _check_basic_header(req, header, password_file_path(env))
+    basic_file = _basic_password_file(req)
+    if header[:6].lower() == "basic " and basic_file:
+        user = _check_basic_header(req, header, basic_file)
         if user is None:
             raise _challenge(req, "Wrong user name or password.")
         req.auth_method = "basic"
         return user
+    # Without a password file of ours, a Basic header belongs to the front server (a browser
+    # repeats the credentials Apache asked for on /login to every page below it): the
+    # auth cookie that /login set is what identifies the user.
     cookie = req.cookies.get(AUTH_COOKIE)
     if cookie:
         name = cookie_user(req, cookie)
