@@ -3,7 +3,7 @@
 # Needs root (CI and these machines run as root); otherwise says what to install.
 set -euo pipefail
 packages=(apache2 apache2-utils libapache2-mod-wsgi-py3 libapache2-mod-python brz git chromium
-          postgresql sqlite3)
+          postgresql sqlite3 openssl nginx)
 missing=()
 for pkg in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
@@ -23,6 +23,6 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
 # The Debian service scripts must not hold the ports or files the tests use.
-for svc in apache2 postgresql; do
+for svc in apache2 nginx postgresql; do
     if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
 done

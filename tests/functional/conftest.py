@@ -1,0 +1,58 @@
+"""Sites on disk for the functional tests: a parent directory of projects and accounts."""
+
+from __future__ import annotations
+
+import os
+
+import bcrypt
+import pytest
+
+from codeyard.env import Environment
+
+USER, PASSWORD = "alice", "wonder-land"
+
+
+def write_htpasswd(path: str, entries: dict[str, str]) -> str:
+    with open(path, "w", encoding="ascii") as fh:
+        for user, password in entries.items():
+            hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+            fh.write(f"{user}:$2y${hashed[4:]}\n")
+    return path
+
+
+def make_project(parent: str, name: str, title: str, options=()) -> str:
+    env = Environment.create(os.path.join(parent, name), [
+        ("project", "name", title),
+        ("project", "descr", f"The {title} description"),
+        ("logging", "log_type", "none"),
+        *options,
+    ])
+    env.shutdown()
+    return env.path
+
+
+class Site:
+    """``parent``: alpha (Basic auth from the server, trusts X-Forwarded-*), beta (login
+    form against ``htpasswd``), gamma (login form, trusts X-Forwarded-*), and a directory
+    that is not a project."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.parent = os.path.join(root, "projects")
+        os.makedirs(self.parent)
+        self.htpasswd = write_htpasswd(os.path.join(root, "htpasswd"), {USER: PASSWORD})
+        self.alpha = make_project(self.parent, "alpha", "Alpha Project", [
+            ("trac", "use_xforwarded_headers", "true")])
+        self.beta = make_project(self.parent, "beta", "Beta Project", [
+            ("account-manager", "password_file", self.htpasswd)])
+        self.gamma = make_project(self.parent, "gamma", "Gamma Project", [
+            ("account-manager", "password_file", self.htpasswd),
+            ("trac", "use_xforwarded_headers", "true")])
+        os.makedirs(os.path.join(self.parent, "not-a-project"))
+        with open(os.path.join(self.alpha, "htdocs", "hello.txt"), "w", encoding="utf-8") as fh:
+            fh.write("static hello from alpha\n")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Site:
+    return Site(str(tmp_path_factory.mktemp("site")))
