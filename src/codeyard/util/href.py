@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlencode
 
-
 # Characters left unquoted, as Trac leaves them, so links compare equal across the two.
 PATH_SAFE = "/!~*'()"
 QUERY_SAFE = "!~*'()"
