@@ -39,6 +39,7 @@ test-postgres: $(STAMP)
 
 bench: system-deps $(STAMP)
 	$(PY) -m bench.run
+	$(PY) -m bench.wiki
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

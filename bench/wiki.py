@@ -3,8 +3,7 @@
 1. Renders one realistic page of at least 100 KB (headings, paragraphs with inline styles,
    nested and numbered lists, definition lists, tables, code and processor blocks, links of
    every common kind, macros) with codeyard's formatter and with Trac 1.6's formatter on the
-   same text, in the same run (Trac in its side virtualenv ``var/trac-venv``, or
-   ``/tmp/tracvenv``), and reports milliseconds per render and the ratio.
+   same text, in the same run (Trac in its side virtualenv ``var/trac-venv``), and reports milliseconds per render and the ratio.
 2. Serves the page with ``codeyard serve`` and loads ``/wiki/<page>`` twice: with the
    rendered-page cache on (what every view after the first costs) and off
    (``[wiki] render_cache_size = 0``: every view renders).
@@ -156,8 +155,7 @@ print(json.dumps({"median_ms": statistics.median(times), "min_ms": min(times),
 
 def trac_python() -> str | None:
     """The Python of a virtualenv holding trac 1.6 (building var/trac-venv if needed)."""
-    for candidate in (os.path.join(REPO, "var", "trac-venv", "bin", "python"),
-                      "/tmp/tracvenv/bin/python"):
+    for candidate in (os.path.join(REPO, "var", "trac-venv", "bin", "python"),):
         if os.access(candidate, os.X_OK):
             probe = subprocess.run([candidate, "-c", "import trac; assert trac.__version__ == '1.6'"],
                                    capture_output=True)

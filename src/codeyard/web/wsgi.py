@@ -176,6 +176,7 @@ def project_info(name: str, path: str, href: str | None, listed: _Listed | None 
 # hidden shows at once); a project's new name or description shows within the second.
 INDEX_TTL = 1.0
 _index_cache: dict[tuple, tuple[float, tuple, list[dict[str, Any]]]] = {}
+_index_pages: dict[tuple, tuple[list[dict[str, Any]], str]] = {}
 
 
 def _dir_stamp(parent: str | None) -> tuple:
@@ -264,11 +265,21 @@ def index_response(req: Request, site: Site) -> Response:
     if site.index_template:
         directory, template = os.path.split(os.path.abspath(site.index_template))
     projects = site_projects(site, req.script_root.rstrip("/"))
-    data = {"projects": projects, "req": req, "href": req.script_root.rstrip("/") or "",
-            "trac": {"version": __version__, "time": time.strftime("%Y-%m-%d %H:%M:%S")},
-            "codeyard": {"version": __version__}}
-    data.update(site.template_vars)
-    body = site_template_env(directory).get_template(template).render(data)
+    # The page depends on the listing, the template and its variables only: while the listing
+    # is reused, so is the page.
+    body_key = (site.parent_dir, tuple(site.env_paths), req.script_root, site.index_template,
+                tuple(sorted(site.template_vars.items())))
+    cached = _index_pages.get(body_key)
+    if cached is not None and cached[0] is projects:
+        body = cached[1]
+    else:
+        data = {"projects": projects, "req": req, "href": req.script_root.rstrip("/") or "",
+                "trac": {"version": __version__, "time": time.strftime("%Y-%m-%d %H:%M:%S")},
+                "codeyard": {"version": __version__}}
+        data.update(site.template_vars)
+        body = site_template_env(directory).get_template(template).render(data)
+        with _listing_lock:
+            _index_pages[body_key] = (projects, body)
     content_type = "text/xml" if template.endswith(".xml") else "text/html"
     return Response(body, content_type=content_type + "; charset=utf-8",
                     headers={"Cache-Control": "no-cache"})
