@@ -24,7 +24,8 @@ run: $(STAMP)
 	else echo "Demo site created in var/demo (the web server arrives with the web site)."; fi
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench tools
+	$(VENV)/bin/mypy src/codeyard
 
 # The whole suite on SQLite, then the database-facing tests on a PostgreSQL the suite starts.
 test: system-deps $(STAMP) lint

@@ -44,28 +44,17 @@ def write_htpasswd(path: str, user: str, password: str) -> None:
 
 
 def _fill_tickets(env, out) -> None:
-    """Components, milestones and tickets through the ticket model where it offers them."""
-    try:
-        from codeyard.ticket import model
-    except ImportError:
-        model = None
+    """Components and milestones through the ticket model; tickets as rows until the
+    ticket system offers a model to create them."""
+    from codeyard.ticket import model
+
     now = _now_us()
     day = 86_400_000_000
     with env.db_transaction as db:
         for name, owner in COMPONENTS:
-            add = getattr(model, "add_component", None)
-            if add is not None:
-                add(env, name, owner or None)
-            else:
-                db("INSERT INTO component (name, owner, description) VALUES (%s, %s, '')",
-                   (name, owner))
+            model.add_component(env, name, owner or None)
         for name, days in MILESTONES:
-            add = getattr(model, "add_milestone", None)
-            if add is not None:
-                add(env, name, due=now + days * day)
-            else:
-                db("INSERT INTO milestone (name, due, completed, description) "
-                   "VALUES (%s, %s, 0, '')", (name, now + days * day))
+            model.add_milestone(env, name, due=now + days * day)
         for ttype, component, milestone, severity, summary, description in TICKETS:
             db("INSERT INTO ticket (type, time, changetime, component, severity, priority, "
                "owner, reporter, cc, version, milestone, status, resolution, summary, "
@@ -73,11 +62,7 @@ def _fill_tickets(env, out) -> None:
                "'new', '', %s, %s, '')",
                (ttype, now, now, component, severity, "major", "", ADMIN_USER, milestone,
                 summary, description))
-    for key in ("ticket.fields", "ticket.milestones"):
-        try:
-            env.invalidate(key)
-        except Exception:  # the cache table is optional for a brand-new project
-            pass
+    model.invalidate_ticket_fields(env)
     out(f"  {len(COMPONENTS)} components, {len(MILESTONES)} milestones, {len(TICKETS)} tickets")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -100,7 +101,7 @@ def _reflected_table(conn: sa.Connection, name: str, md: sa.MetaData) -> sa.Tabl
 _CAST_RE = re.compile(r"\bCAST\(\s*([^\s)]+)\s+AS\s+(integer|int|bigint)\s*\)", re.IGNORECASE)
 
 
-def _rewrite_casts(query: str | None, dialect: str) -> str | None:
+def _rewrite_casts(query: Any, dialect: str) -> Any:
     """Report SQL written for one engine, with its integer casts spelled for the other."""
     if not query:
         return query

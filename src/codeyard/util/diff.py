@@ -163,7 +163,8 @@ def _group(codes, context: int):
     if codes[-1][0] == "equal":
         tag, i1, i2, j1, j2 = codes[-1]
         codes[-1] = tag, i1, min(i2, i1 + context), j1, min(j2, j1 + context)
-    groups, group = [], []
+    groups: list[list[tuple]] = []
+    group: list[tuple] = []
     for tag, i1, i2, j1, j2 in codes:
         # An equal run longer than twice the context splits the hunk (lengths may differ
         # when blank lines were ignored: use the longer side).

@@ -19,6 +19,7 @@ import site
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import click
 
@@ -100,7 +101,7 @@ def export_static(target_htdocs: str, env_path: str | None = None,
             os.makedirs(dest, exist_ok=True)
 
 
-def write_script(cgi_bin: str, site_environ: dict[str, str], python_path: Iterable[str] = ()) -> str:
+def write_script(cgi_bin: str, site_environ: dict[str, Any], python_path: Iterable[str] = ()) -> str:
     os.makedirs(cgi_bin, exist_ok=True)
     path = os.path.join(cgi_bin, SCRIPT_NAME)
     with open(path, "w", encoding="utf-8") as fh:
