@@ -89,7 +89,7 @@ def test_start_page_is_the_project_root_and_wiki_nav(project):
     assert "Welcome" in start.text or start.text.splitlines()[0][:10] in body(root)
     wiki = site.get("/wiki")
     assert article(wiki) == article(root)
-    assert re.search(r'<li class="wiki active"><a href="/wiki" aria-current="page">Wiki</a>', body(wiki))
+    assert re.search(r'<li class="nav-wiki active"><a href="/wiki" aria-current="page">Wiki</a>', body(wiki))
 
 
 def test_missing_page_offers_creation_only_to_creators(project):
