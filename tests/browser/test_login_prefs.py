@@ -8,6 +8,7 @@ from codeyard.demo import ADMIN_PASSWORD, ADMIN_USER, DEMO_PROJECT
 
 pytestmark = pytest.mark.slow
 
+
 def test_login_form_then_preference_is_kept(demo_server, browser_context):
     project = demo_server.url + DEMO_PROJECT
     page = browser_context.new_page()
