@@ -241,17 +241,22 @@ def add_component(env, name: str, owner: str | None = None,
     return Component(name, owner, description)
 
 
-def rename_component(env, name: str, new_name: str) -> None:
+def _rename_with_tickets(env, field: str, label: str, get, name: str, new_name: str) -> None:
+    """Rename a component or version (table and ticket column share the name) and its tickets."""
     with env.db_transaction as db:
-        get_component(env, name)
-        new_name = _clean_name(new_name, "component")
+        get(env, name)
+        new_name = _clean_name(new_name, field)
         if new_name == name:
             return
-        if _name_taken(db, "component", new_name):
-            raise ResourceExists(f'Component "{new_name}" already exists.')
-        db("UPDATE component SET name=%s WHERE name=%s", (new_name, name))
-        db("UPDATE ticket SET component=%s WHERE component=%s", (new_name, name))
+        if _name_taken(db, field, new_name):
+            raise ResourceExists(f'{label} "{new_name}" already exists.')
+        db(f"UPDATE {field} SET name=%s WHERE name=%s", (new_name, name))
+        db(f"UPDATE ticket SET {field}=%s WHERE {field}=%s", (new_name, name))
         invalidate_ticket_fields(env)
+
+
+def rename_component(env, name: str, new_name: str) -> None:
+    _rename_with_tickets(env, "component", "Component", get_component, name, new_name)
 
 
 def set_component_owner(env, name: str, owner: str | None) -> None:
@@ -421,16 +426,7 @@ def add_version(env, name: str, time: int | None = None,
 
 
 def rename_version(env, name: str, new_name: str) -> None:
-    with env.db_transaction as db:
-        get_version(env, name)
-        new_name = _clean_name(new_name, "version")
-        if new_name == name:
-            return
-        if _name_taken(db, "version", new_name):
-            raise ResourceExists(f'Version "{new_name}" already exists.')
-        db("UPDATE version SET name=%s WHERE name=%s", (new_name, name))
-        db("UPDATE ticket SET version=%s WHERE version=%s", (new_name, name))
-        invalidate_ticket_fields(env)
+    _rename_with_tickets(env, "version", "Version", get_version, name, new_name)
 
 
 def set_version_time(env, name: str, time: int | None) -> None:
