@@ -2,9 +2,9 @@
 
 Run with the Python of a virtualenv where ``trac==1.6`` is installed::
 
-    /path/to/tracvenv/bin/python tools/trac_oracle.py tests/unit/wiki/golden/*.txt   # fill/refresh
-    /path/to/tracvenv/bin/python tools/trac_oracle.py --check tests/unit/wiki/golden/*.txt
-    /path/to/tracvenv/bin/python tools/trac_oracle.py --text "'''bold'''"
+    var/trac-venv/bin/python tools/trac_oracle.py tests/unit/wiki/golden/*.txt   # fill/refresh
+    var/trac-venv/bin/python tools/trac_oracle.py --check tests/unit/wiki/golden/*.txt
+    var/trac-venv/bin/python tools/trac_oracle.py --text "'''bold'''"
 
 The environment is made by Trac's own ``trac-admin initenv`` in a temporary directory, emptied
 of Trac's default pages, tickets, milestones and reports, and filled from
