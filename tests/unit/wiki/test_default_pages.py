@@ -51,3 +51,13 @@ def test_slashes_in_page_names(tmp_path):
     assert default_pages(str(tmp_path)) == {"Plain": "a", "Docs/Install": "b", "Guide/Chapter": "c"}
     assert page_name_for("A%2FB") == "A/B"
     assert DEFAULT_PAGES_DIR.endswith("default-pages")
+
+
+def test_every_default_page_renders_without_an_error_box(env):
+    from codeyard.perm import Resource
+    from codeyard.wiki.formatter import FormatContext, format_to_html
+
+    for name, text in default_pages().items():
+        html = str(format_to_html(FormatContext(env, resource=Resource("wiki", name)), text))
+        assert "system-message" not in html, name
+        assert len(html) > len(text) / 2, name
