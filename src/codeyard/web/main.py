@@ -93,6 +93,11 @@ def dispatch(env, environ: dict) -> Response:
         check_utf8(environ.get("QUERY_STRING", ""), "query string")
         if req.method == "POST" and req.mimetype == "application/x-www-form-urlencoded":
             check_utf8(req.get_data(cache=True), "form data")
+        elif req.method == "POST" and req.mimetype == "multipart/form-data":
+            # The multipart parser replaces undecodable bytes with U+FFFD: refuse those
+            # fields rather than store text the user never typed.
+            if any("\ufffd" in value for value in req.form.values()):
+                raise HTTPBadRequest("The form data is not valid UTF-8.")
         req.authname = auth.authenticate(req) or "anonymous"
         req.perm = PermissionCache(env, req.authname)
         the_router = router(env)

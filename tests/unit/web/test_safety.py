@@ -135,6 +135,17 @@ def test_invalid_utf8_in_path_query_and_form(served):
     assert raw.status_code == 400
     good = site.post("/echo", {"value": "café"})
     assert text(good) == "got café"
+    token = site.form_token().encode()
+    boundary = b"XyZ"
+    parts = (b"--XyZ\r\nContent-Disposition: form-data; name=\"value\"\r\n\r\ncaf\xc3\r\n"
+             b"--XyZ\r\nContent-Disposition: form-data; name=\"__FORM_TOKEN\"\r\n\r\n" + token +
+             b"\r\n--XyZ--\r\n")
+    multipart = site.request("POST", "/echo", data=parts,
+                             content_type="multipart/form-data; boundary=" + boundary.decode())
+    assert multipart.status_code == 400 and "UTF-8" in text(multipart)
+    fine = site.request("POST", "/echo", data=parts.replace(b"caf\xc3", "café".encode()),
+                        content_type="multipart/form-data; boundary=XyZ")
+    assert text(fine) == "got café"
 
 
 def test_oversized_body_is_413(served):
