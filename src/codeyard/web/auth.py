@@ -17,6 +17,7 @@ import time
 import urllib.parse
 
 from sqlalchemy import Column, Index, Integer, MetaData, Table, Text
+from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import Rule
 
 from codeyard.config import BoolOption, IntOption, Option, PathOption, registry
@@ -62,6 +63,14 @@ LOGIN_FAILURE = Table(
     Index("codeyard_login_failure_subject_time_idx", "subject", "time"),
 )
 
+# Digest answers already accepted, so that a captured one cannot be replayed (in any process)
+# while its nonce is fresh.
+DIGEST_SEEN = Table(
+    "codeyard_digest_seen", _metadata,
+    Column("answer", Text, primary_key=True),
+    Column("time", INT64),
+)
+
 _USER_RE = re.compile(r"^[^\s:/\\]{1,64}$")
 
 
@@ -71,7 +80,7 @@ _USER_RE = re.compile(r"^[^\s:/\\]{1,64}$")
 
 @hookimpl
 def database_tables():
-    return [LOGIN_FAILURE]
+    return [LOGIN_FAILURE, DIGEST_SEEN]
 
 
 @hookimpl
@@ -321,9 +330,25 @@ def _digest_user(req, htdigest: str, realm: str) -> str | None:
         data = f"{ha1}:{fields.get('nonce')}:{ha2}"
     expected = hashlib.md5(data.encode()).hexdigest()
     if ha1 and hmac.compare_digest(expected, fields.get("response", "")):
+        if not _first_use(req.env, f"{fields.get('nonce')}:{fields.get('nc', '')}:{fields.get('cnonce', '')}"):
+            return None  # a replayed answer
         return normalise_user(req.env, user)
     record_failure(req, user)
     return None
+
+
+def _first_use(env, answer: str) -> bool:
+    """Record a Digest (nonce, count, client nonce); False when it was seen before."""
+    now = int(time.time() * 1_000_000)
+    try:
+        with env.db_transaction as db:
+            db("DELETE FROM codeyard_digest_seen WHERE time < %s", (now - 3600 * 1_000_000,))
+            if db("SELECT 1 FROM codeyard_digest_seen WHERE answer=%s", (answer,)):
+                return False
+            db("INSERT INTO codeyard_digest_seen (answer, time) VALUES (%s, %s)", (answer, now))
+    except IntegrityError:  # the same answer arrived at another process at the same moment
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------

@@ -264,3 +264,5 @@ def test_tracd_style_digest_auth_on_login(served, tmp_path):
     ok = site.get("/login", environ=environ, headers=answer("s3cret"))
     assert ok.status_code == 303
     assert "logged in as carol" in text(site.get("/about"))
+    # the same answer sent again (a captured request replayed) is refused
+    assert site.get("/login", environ=environ, headers=answer("s3cret")).status_code == 401
