@@ -212,10 +212,20 @@ def _edit_form(req, page: WikiPage):
     resource = Resource("wiki", page.name)
     req.perm.require("WIKI_MODIFY" if page.exists else "WIKI_CREATE", resource)
     text = page.text
+    comment = ""
     template = req.args.get("template", "")
     if not page.exists:
         text = model.template_text(req.env, template or None)
-    return _editor(req, page, text=text, comment="", base_version=page.version,
+    elif req.args.get("version"):
+        # "Revert to this version": the editor starts from an old text, saved over the latest.
+        wanted = _int(req.args.get("version"))
+        old = WikiPage(req.env, page.name, wanted) if wanted else None
+        if old is None or not old.exists or old.version != wanted:
+            raise HTTPNotFound(f'No version "{req.args.get("version")}" for Wiki page "{page.name}"')
+        text = old.text
+        if wanted != page.version:
+            comment = f"Reverted to version {wanted}"
+    return _editor(req, page, text=text, comment=comment, base_version=page.version,
                    readonly=page.readonly, template=template)
 
 

@@ -226,6 +226,24 @@ def test_history_lists_versions(project):
     assert html.count('name="old_version"') == 3 and "to BETA" in html
 
 
+def test_revert_to_an_old_version(project, alice):
+    env, site = project
+    _three_versions(env)
+    old = body(site.get("/wiki/Doc?version=1"))
+    assert 'href="/wiki/Doc?action=edit&amp;version=1">Revert to this version</a>' in old
+    assert "Revert to this version" not in body(site.get("/wiki/Doc"))
+    editor = body(site.get("/wiki/Doc?action=edit&version=1"))
+    assert "alpha\nbeta\ngamma" in editor  # the old text, in the editor
+    assert 'name="version" value="3"' in editor  # saved over the latest version
+    assert "Reverted to version 1" in editor
+    saved = site.save("Doc", "alpha\nbeta\ngamma\n", 3, "Reverted to version 1")
+    assert saved.status_code in (302, 303), body(saved)[:2000]
+    latest = WikiPage(env, "Doc")
+    assert (latest.version, latest.text, latest.comment) == (4, "alpha\nbeta\ngamma\n",
+                                                             "Reverted to version 1")
+    assert site.get("/wiki/Doc?action=edit&version=9").status_code == 404
+
+
 def diff_table(response) -> str:
     html = body(response)
     assert response.status_code == 200, html[:2000]
