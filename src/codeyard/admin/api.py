@@ -68,6 +68,27 @@ class AdminCommand:
         return low, high
 
 
+def write_new_file(path: str, write: Callable[[Any], None]) -> None:
+    """Create ``path`` (it must not exist yet) and fill it with ``write(binary_file)``; on any
+    failure remove what was written, so no half-written file is left."""
+    import os
+
+    try:
+        fh = open(path, "xb")
+    except FileExistsError:
+        raise AdminCommandError(f"File '{path}' exists") from None
+    except OSError as exc:
+        raise AdminCommandError(f"cannot write '{path}': {exc.strerror}") from None
+    try:
+        with fh:
+            write(fh)
+    except BaseException as exc:
+        os.unlink(path)
+        if isinstance(exc, OSError):
+            raise AdminCommandError(f"cannot write '{path}': {exc.strerror}") from None
+        raise
+
+
 class AdminContext:
     """What a command gets: the environment path (opened on first use) and output."""
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 import os
 import shutil
 
-from codeyard.admin.api import AdminCommand, AdminCommandError, AdminContext, format_datetime
+from codeyard.admin.api import (
+    AdminCommand,
+    AdminCommandError,
+    AdminContext,
+    format_datetime,
+    write_new_file,
+)
 from codeyard.attachment import model
 from codeyard.core import hookimpl
 
@@ -83,20 +89,7 @@ def _export(ctx: AdminContext, resource: str, name: str, destination: str | None
         if destination is None:
             _copy_to_stdout(ctx, source)
             return
-        try:
-            out = open(destination, "xb")
-        except FileExistsError:
-            raise AdminCommandError(f"File '{destination}' exists") from None
-        except OSError as exc:
-            raise AdminCommandError(f"cannot write '{destination}': {exc.strerror}") from None
-        try:
-            with out:
-                shutil.copyfileobj(source, out)
-        except BaseException as exc:
-            os.unlink(destination)
-            if isinstance(exc, OSError):
-                raise AdminCommandError(f"cannot write '{destination}': {exc.strerror}") from None
-            raise
+        write_new_file(destination, lambda out: shutil.copyfileobj(source, out))
 
 
 def _copy_to_stdout(ctx: AdminContext, source) -> None:

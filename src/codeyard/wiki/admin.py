@@ -11,7 +11,13 @@ import os
 import sys
 import urllib.parse
 
-from codeyard.admin.api import AdminCommand, AdminCommandError, AdminContext, format_datetime
+from codeyard.admin.api import (
+    AdminCommand,
+    AdminCommandError,
+    AdminContext,
+    format_datetime,
+    write_new_file,
+)
 from codeyard.core import hookimpl
 from codeyard.wiki.model import WikiError, WikiPage, page_names
 
@@ -42,20 +48,8 @@ def _read_text(path: str) -> str:
 
 def _write_new_file(path: str, data: str | bytes) -> None:
     """Write ``data`` to ``path``, which must not exist; on failure remove what was written."""
-    try:
-        fh = open(path, "xb")
-    except FileExistsError:
-        raise AdminCommandError(f"File '{path}' exists") from None
-    except OSError as exc:
-        raise AdminCommandError(f"cannot write '{path}': {exc.strerror}") from None
-    try:
-        with fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-    except BaseException as exc:
-        os.unlink(path)
-        if isinstance(exc, OSError):
-            raise AdminCommandError(f"cannot write '{path}': {exc.strerror}") from None
-        raise
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    write_new_file(path, lambda fh: fh.write(raw))
 
 
 def _page_or_error(env, name: str) -> WikiPage:
