@@ -232,20 +232,20 @@ _files: dict[tuple[str, str], _PasswordFile] = {}
 _files_lock = threading.Lock()
 
 
-def htpasswd_file(path: str) -> HtpasswdFile:
-    """The (process-wide, stat-checked) reader of one htpasswd file."""
-    key = ("htpasswd", os.path.abspath(path))
+def _shared_reader(kind: str, path: str, make: type[_PasswordFile]) -> _PasswordFile:
+    key = (kind, os.path.abspath(path))
     with _files_lock:
         found = _files.get(key)
         if found is None:
-            found = _files[key] = HtpasswdFile(key[1])
-    return found  # type: ignore[return-value]
+            found = _files[key] = make(key[1])
+    return found
+
+
+def htpasswd_file(path: str) -> HtpasswdFile:
+    """The (process-wide, stat-checked) reader of one htpasswd file."""
+    return _shared_reader("htpasswd", path, HtpasswdFile)  # type: ignore[return-value]
 
 
 def htdigest_file(path: str) -> HtdigestFile:
-    key = ("htdigest", os.path.abspath(path))
-    with _files_lock:
-        found = _files.get(key)
-        if found is None:
-            found = _files[key] = HtdigestFile(key[1])
-    return found  # type: ignore[return-value]
+    """The (process-wide, stat-checked) reader of one htdigest file."""
+    return _shared_reader("htdigest", path, HtdigestFile)  # type: ignore[return-value]
