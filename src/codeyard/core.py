@@ -1,10 +1,16 @@
 """The extension mechanism: one pluggy plugin manager per environment.
 
 Every feature, built-in or third-party, is a *plugin*: a module (or object) with functions
-marked ``@hookimpl``. The hooks each area offers are declared in that area's ``api``
-module as stubs marked ``@hookspec`` with a one-line doc string. ``[components]`` in
-trac.ini enables or disables plugins per project by dotted name, with ``*`` wildcards, the
-longest matching rule winning (as Trac does).
+marked ``@hookimpl``, announced by its distribution in the ``codeyard.plugins`` entry point
+group. The hooks an area offers are declared in that area's ``api`` module as stubs marked
+``@hookspec`` with a one-line doc string, announced in the ``codeyard.hookspecs`` group. The
+core names no feature: it finds them all through those two groups, codeyard's own exactly as
+a third party's.
+
+``[components]`` in trac.ini enables or disables plugins per project by dotted name, with
+``*`` wildcards, the longest matching rule winning (as Trac does). Plugins that codeyard's
+own distribution ships are on unless disabled; other distributions' plugins are off until
+a project turns them on.
 """
 
 from __future__ import annotations
@@ -13,66 +19,26 @@ import fnmatch
 import importlib
 import importlib.metadata
 import logging
+import sys
+import threading
 from collections.abc import Iterable
-from types import ModuleType
+from dataclasses import dataclass
 from typing import Any
 
 import pluggy
 
 PROJECT = "codeyard"
 ENTRY_POINT_GROUP = "codeyard.plugins"
+HOOKSPEC_GROUP = "codeyard.hookspecs"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 log = logging.getLogger(__name__)
 
-# Modules holding @hookspec catalogues, one per area.
-SPEC_MODULES = [
-    "codeyard.env_api",
-    "codeyard.perm",
-    "codeyard.admin.api",
-    "codeyard.web.api",
-    "codeyard.wiki.model_api",
-    "codeyard.wiki.api",
-    "codeyard.attachment.api",
-]
 
-# Built-in plugins, enabled unless [components] disables them.
-BUILTIN_PLUGINS = [
-    "codeyard.env_setup",
-    "codeyard.perm_setup",
-    "codeyard.web.auth",
-    "codeyard.web.pages",
-    "codeyard.prefs.web",
-    "codeyard.admin.web_ui",
-    "codeyard.admin.env_commands",
-    "codeyard.admin.db_commands",
-    "codeyard.admin.perm_commands",
-    "codeyard.admin.session_commands",
-    "codeyard.admin.deploy_commands",
-    "codeyard.ticket.admin",
-    "codeyard.wiki.setup",
-    "codeyard.wiki.builtin_links",
-    "codeyard.wiki.processors",
-    "codeyard.wiki.macro_lib",
-    "codeyard.wiki.admin",
-    "codeyard.attachment.realms",
-    "codeyard.attachment.admin",
-    "codeyard.wiki.web",
-    "codeyard.attachment.web",
-]
-
-
-def register_spec_module(name: str) -> None:
-    """Let a feature package add its hook catalogue (call at import time)."""
-    if name not in SPEC_MODULES:
-        SPEC_MODULES.append(name)
-
-
-def register_builtin_plugin(name: str) -> None:
-    if name not in BUILTIN_PLUGINS:
-        BUILTIN_PLUGINS.append(name)
+class PluginSetupError(RuntimeError):
+    """The installation announces no plugins: codeyard's own metadata is missing."""
 
 
 class ComponentRules:
@@ -98,39 +64,83 @@ class ComponentRules:
         return default if best is None else best[1]
 
 
-def load_module(name: str) -> ModuleType:
-    return importlib.import_module(name)
+@dataclass(frozen=True)
+class PluginInfo:
+    """One announced plugin: its name (the module's dotted name), where it comes from, and
+    whether it is codeyard's own (on by default)."""
+
+    name: str
+    target: str  # the entry point's value, "module" or "module:attribute"
+    distribution: str
+    builtin: bool
+
+    def load(self) -> Any:
+        module_name, _, attr = self.target.partition(":")
+        obj: Any = importlib.import_module(module_name)
+        for part in filter(None, attr.split(".")):
+            obj = getattr(obj, part)
+        return obj
 
 
-def entry_point_plugins() -> list[tuple[str, Any]]:
-    found: list[tuple[str, Any]] = []
-    try:
-        eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-    except Exception:  # pragma: no cover - broken metadata in site-packages
-        log.exception("could not read entry points")
-        return found
-    for ep in eps:
-        try:
-            found.append((ep.value.split(":")[0] if ":" not in ep.value else ep.value, ep.load()))
-        except Exception:
-            log.exception("plugin %s failed to load", ep.value)
-    return found
+# Entry points are read once per sys.path (a plugin installed into a new path entry, as the
+# tests do, is seen; the scan itself costs milliseconds, so it is not repeated per project).
+_announced: dict[tuple[str, ...], tuple[list[PluginInfo], list[PluginInfo]]] = {}
+_announced_lock = threading.Lock()
+
+
+def _read_group(group: str) -> list[PluginInfo]:
+    found: dict[str, PluginInfo] = {}
+    for ep in importlib.metadata.entry_points(group=group):
+        dist = ep.dist.name if ep.dist is not None else ""
+        module_name, _, attr = ep.value.partition(":")
+        name = module_name if not attr else f"{module_name}.{attr}"
+        builtin = dist.lower() == PROJECT
+        if name in found and found[name].builtin and not builtin:
+            continue  # codeyard's own name cannot be taken over by another distribution
+        found[name] = PluginInfo(name, ep.value, dist, builtin)
+    return sorted(found.values(), key=lambda p: (not p.builtin, p.name))
+
+
+def announced() -> tuple[list[PluginInfo], list[PluginInfo]]:
+    """(hook catalogues, plugins) that the installed distributions announce."""
+    key = tuple(sys.path)
+    hit = _announced.get(key)
+    if hit is None:
+        with _announced_lock:
+            hit = _announced.get(key)
+            if hit is None:
+                specs, plugins = _read_group(HOOKSPEC_GROUP), _read_group(ENTRY_POINT_GROUP)
+                if not any(p.builtin for p in plugins):
+                    raise PluginSetupError(
+                        "codeyard's features are not registered: install codeyard "
+                        "(`pip install codeyard`, or `pip install -e .` in a checkout) "
+                        "rather than running it from a bare source tree")
+                if len(_announced) > 8:
+                    _announced.clear()
+                hit = _announced[key] = (specs, plugins)
+    return hit
 
 
 def make_plugin_manager(rules: ComponentRules, extra: Iterable[Any] = ()) -> pluggy.PluginManager:
-    """Build a plugin manager with every spec and the plugins the rules enable."""
+    """Build a plugin manager with every announced catalogue and the plugins the rules enable."""
     pm = pluggy.PluginManager(PROJECT)
-    for spec_module in SPEC_MODULES:
-        pm.add_hookspecs(load_module(spec_module))
-    for name in BUILTIN_PLUGINS:
-        if rules.decide(name, True):
-            module = load_module(name)
-            if pm.get_plugin(name) is None:
-                pm.register(module, name=name)
-    for name, plugin in entry_point_plugins():
-        plugin_name = getattr(plugin, "__name__", name)
-        if rules.decide(plugin_name, False) and pm.get_plugin(plugin_name) is None:
-            pm.register(plugin, name=plugin_name)
+    specs, plugins = announced()
+    for spec in specs:
+        try:
+            pm.add_hookspecs(spec.load())
+        except Exception:
+            log.exception("hook catalogue %s (from %s) failed to load", spec.name, spec.distribution)
+    for info in plugins:
+        if not rules.decide(info.name, info.builtin) or pm.get_plugin(info.name) is not None:
+            continue
+        try:
+            plugin = info.load()
+        except Exception:
+            if info.builtin:
+                raise
+            log.exception("plugin %s (from %s) failed to load", info.name, info.distribution)
+            continue
+        pm.register(plugin, name=info.name)
     for plugin in extra:
         pm.register(plugin)
     return pm
@@ -138,18 +148,21 @@ def make_plugin_manager(rules: ComponentRules, extra: Iterable[Any] = ()) -> plu
 
 def known_plugins() -> list[tuple[str, bool]]:
     """(name, built-in?) for every plugin this installation knows of."""
-    names = [(name, True) for name in BUILTIN_PLUGINS]
-    names += [(getattr(p, "__name__", n), False) for n, p in entry_point_plugins()]
-    return names
+    return [(p.name, p.builtin) for p in announced()[1]]
+
+
+def builtin_plugins() -> list[str]:
+    """The names of the plugins codeyard itself ships."""
+    return [p.name for p in announced()[1] if p.builtin]
 
 
 def spec_catalogue() -> list[tuple[str, str, str]]:
     """(module, hook name, doc) for every declared hook."""
     out = []
-    for spec_module in SPEC_MODULES:
-        module = load_module(spec_module)
+    for spec in announced()[0]:
+        module = spec.load()
         for attr in dir(module):
             fn = getattr(module, attr)
             if callable(fn) and getattr(fn, PROJECT + "_spec", None) is not None:
-                out.append((spec_module, attr, (fn.__doc__ or "").strip()))
+                out.append((spec.name, attr, (fn.__doc__ or "").strip()))
     return out

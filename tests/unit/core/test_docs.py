@@ -30,5 +30,5 @@ def test_every_option_has_a_doc():
 
 def test_builtin_plugins_all_load():
     pm = make_plugin_manager(ComponentRules([]))
-    for name in core.BUILTIN_PLUGINS:
+    for name in core.builtin_plugins():
         assert pm.get_plugin(name) is not None, name

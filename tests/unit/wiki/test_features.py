@@ -270,11 +270,11 @@ def test_report_needs_report_view(wenv):
 
 
 def test_hook_catalogue_and_plugins_are_registered():
-    from codeyard.core import BUILTIN_PLUGINS, spec_catalogue
+    from codeyard.core import builtin_plugins, spec_catalogue
 
     hooks = {(module, name) for module, name, _doc in spec_catalogue()}
     for name in ("wiki_link_resolvers", "wiki_macros", "wiki_processors"):
         assert ("codeyard.wiki.api", name) in hooks
     for plugin in ("codeyard.wiki.builtin_links", "codeyard.wiki.processors",
                    "codeyard.wiki.macro_lib"):
-        assert plugin in BUILTIN_PLUGINS
+        assert plugin in builtin_plugins()
