@@ -1,8 +1,11 @@
 """trac.ini: reading, typed options, inheritance, writing that keeps what it does not know.
 
 Options are declared once, next to the code that reads them, with a type, a default and a
-doc string. The declarations form a registry from which the sample ``trac.ini`` and the
-option reference (the ``TracIni`` macro) are generated.
+doc string. A declaration registers nothing by itself: each plugin names the declarations it
+reads (the ``config_options`` hook, usually ``options_in(module, ...)``), and an
+environment's ``OptionRegistry`` holds those of its *enabled* plugins. From it come the
+defaults written into a new ``trac.ini``, the sample file and the option reference (the
+``TracIni`` macro), the same whatever a process happened to import before.
 """
 
 from __future__ import annotations
@@ -11,20 +14,22 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "BoolOption",
     "ChoiceOption",
+    "ConfigSection",
     "ConfigError",
     "Configuration",
     "FloatOption",
     "IntOption",
     "ListOption",
     "Option",
+    "OptionRegistry",
     "PathOption",
-    "registry",
+    "options_in",
 ]
 
 TRUE_WORDS = {"yes", "true", "enabled", "on", "aye", "1"}
@@ -73,17 +78,8 @@ class Option:
     name: str
     default: Any = ""
     doc: str = ""
-    owner: str = field(default="", compare=False)
 
     kind = "text"
-
-    def __post_init__(self) -> None:
-        if not self.owner:
-            import sys
-
-            frame = sys._getframe(2)
-            self.owner = frame.f_globals.get("__name__", "")
-        registry.add(self)
 
     def convert(self, raw: str) -> Any:
         return raw
@@ -156,7 +152,6 @@ class ChoiceOption(Option):
     def __post_init__(self) -> None:
         if not self.default and self.choices:
             self.default = self.choices[0]
-        super().__post_init__()
 
     def convert(self, raw: str) -> str:
         value = raw.strip()
@@ -180,15 +175,42 @@ class PathOption(Option):
         return config.resolve_path(self.section, self.name, value)
 
 
-class OptionRegistry:
-    """Every declared option, by (section, name)."""
+@dataclass(frozen=True)
+class ConfigSection:
+    """The doc string of a whole ``[section]`` (for sections of free-form options)."""
 
-    def __init__(self) -> None:
+    name: str
+    doc: str
+
+
+Declaration = Option | ConfigSection
+
+
+def options_in(*namespaces: Any) -> list[Declaration]:
+    """The option and section declarations found in modules (or classes), in name order."""
+    found: list[Declaration] = []
+    for namespace in namespaces:
+        for attr in sorted(vars(namespace)):
+            value = getattr(namespace, attr)
+            if isinstance(value, Option | ConfigSection) and value not in found:
+                found.append(value)
+    return found
+
+
+class OptionRegistry:
+    """The declared options of one environment's enabled plugins, by (section, name)."""
+
+    def __init__(self, declarations: Iterable[Declaration] = ()) -> None:
         self._options: dict[tuple[str, str], Option] = {}
         self.section_docs: dict[str, str] = {}
+        for declaration in declarations:
+            self.add(declaration)
 
-    def add(self, option: Option) -> None:
-        self._options[(option.section, option.name)] = option
+    def add(self, declaration: Declaration) -> None:
+        if isinstance(declaration, ConfigSection):
+            self.section_docs[declaration.name] = declaration.doc
+        else:
+            self._options[(declaration.section, declaration.name)] = declaration
 
     def get(self, section: str, name: str) -> Option | None:
         return self._options.get((section, name))
@@ -196,14 +218,21 @@ class OptionRegistry:
     def __iter__(self):
         return iter(sorted(self._options.values(), key=lambda o: (o.section, o.name)))
 
-    def document_section(self, section: str, doc: str) -> None:
-        self.section_docs[section] = doc
+    def __len__(self) -> int:
+        return len(self._options)
 
     def sections(self) -> list[str]:
-        return sorted({o.section for o in self._options.values()})
+        return sorted({o.section for o in self._options.values()} | set(self.section_docs))
+
+    def defaults(self) -> dict[str, dict[str, str]]:
+        """Every option's default, as trac.ini sections."""
+        sections: dict[str, dict[str, str]] = {}
+        for option in self:
+            sections.setdefault(option.section, {})[option.name] = option.default_text()
+        return sections
 
 
-registry = OptionRegistry()
+_EMPTY_REGISTRY = OptionRegistry()
 
 
 # ---------------------------------------------------------------------------
@@ -291,7 +320,14 @@ class Configuration:
         self._extra_parents = list(self.parents)
         self._stamp: tuple = ()
         self.listeners: list[Callable[[Configuration], None]] = []
+        # Where the declared options come from whose defaults ``get*`` fall back to: the
+        # environment sets it to its enabled plugins' registry.
+        self.registry_source: Callable[[], OptionRegistry] | None = None
         self.parse()
+
+    @property
+    def registry(self) -> OptionRegistry:
+        return self.registry_source() if self.registry_source is not None else _EMPTY_REGISTRY
 
     # -- loading
     def _file_stamp(self) -> tuple:
@@ -350,7 +386,7 @@ class Configuration:
             if parent.has_option(section, name):
                 return parent.get(section, name)
         if default == "":
-            option = registry.get(section, name)
+            option = self.registry.get(section, name)
             if option is not None:
                 return option.default_text()
         return default
@@ -358,7 +394,7 @@ class Configuration:
     def getbool(self, section: str, name: str, default: bool | None = None) -> bool:
         raw = self.get(section, name, None)
         if raw is None:
-            option = registry.get(section, name)
+            option = self.registry.get(section, name)
             if default is None and option is not None:
                 return bool(option.default)
             return bool(default)
@@ -367,7 +403,7 @@ class Configuration:
     def getint(self, section: str, name: str, default: int | None = None) -> int:
         raw = self.get(section, name, None)
         if raw is None or str(raw).strip() == "":
-            option = registry.get(section, name)
+            option = self.registry.get(section, name)
             if default is None and option is not None:
                 return int(option.default)
             return int(default or 0)
@@ -379,7 +415,7 @@ class Configuration:
     def getlist(self, section: str, name: str, default: Any = None, sep: str = ",") -> list[str]:
         raw = self.get(section, name, None)
         if raw is None:
-            option = registry.get(section, name)
+            option = self.registry.get(section, name)
             if default is None and option is not None:
                 return as_list(option.default, sep)
             return as_list(default, sep)
@@ -438,10 +474,8 @@ class Configuration:
             listener(self)
 
 
-def sample_ini(project_name: str = "My Project") -> str:
+def sample_ini(registry: OptionRegistry, project_name: str = "My Project") -> str:
     """Every declared option with its default, for a sample file."""
-    sections: dict[str, dict[str, str]] = {}
-    for option in registry:
-        sections.setdefault(option.section, {})[option.name] = option.default_text()
+    sections = registry.defaults()
     sections.setdefault("project", {})["name"] = project_name
     return format_ini(sections)

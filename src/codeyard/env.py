@@ -20,13 +20,14 @@ from codeyard.config import (
     BoolOption,
     ChoiceOption,
     ConfigError,
+    ConfigSection,
     Configuration,
     IntOption,
     ListOption,
     Option,
+    OptionRegistry,
     PathOption,
     format_ini,
-    registry,
     sample_ini,
 )
 from codeyard.core import ComponentRules, make_plugin_manager
@@ -70,35 +71,10 @@ LOG_LEVEL = ChoiceOption("logging", "log_level", "INFO", "Least severe level log
 LOG_FORMAT = Option("logging", "log_format", "", "Log line format (Python logging syntax); `$(project)s` etc. as Trac allows.")
 REFRESH_CHECK = IntOption("codeyard", "config_check_interval", 1,
                           "Seconds between checks of trac.ini for changes made by other processes.")
-registry.document_section("trac", "Core settings of the project environment.")
-registry.document_section("project", "How the project presents itself.")
-registry.document_section("logging", "Where and how much the project logs.")
-registry.document_section("inherit", "Settings and files shared between several projects.")
-
-DEFAULT_WORKFLOW = {
-    "accept": "new,assigned,accepted,reopened -> accepted",
-    "accept.operations": "set_owner_to_self",
-    "accept.permissions": "TICKET_MODIFY",
-    "create": "<none> -> new",
-    "create.default": "1",
-    "create_and_assign": "<none> -> assigned",
-    "create_and_assign.label": "assign",
-    "create_and_assign.operations": "may_set_owner",
-    "create_and_assign.permissions": "TICKET_MODIFY",
-    "leave": "* -> *",
-    "leave.default": "1",
-    "leave.operations": "leave_status",
-    "reassign": "new,assigned,accepted,reopened -> assigned",
-    "reassign.operations": "set_owner",
-    "reassign.permissions": "TICKET_MODIFY",
-    "reopen": "closed -> reopened",
-    "reopen.operations": "del_resolution",
-    "reopen.permissions": "TICKET_CREATE",
-    "resolve": "new,assigned,accepted,reopened -> closed",
-    "resolve.operations": "set_resolution",
-    "resolve.permissions": "TICKET_MODIFY",
-}
-
+TRAC_SECTION = ConfigSection("trac", "Core settings of the project environment.")
+PROJECT_SECTION = ConfigSection("project", "How the project presents itself.")
+LOGGING_SECTION = ConfigSection("logging", "Where and how much the project logs.")
+INHERIT_SECTION = ConfigSection("inherit", "Settings and files shared between several projects.")
 
 class EnvironmentError_(Exception):
     """The environment cannot be created, opened or used; the message says why."""
@@ -137,6 +113,7 @@ class Environment:
         self.caches: dict[str, tuple[int, Any]] = {}
         self._memo: dict[str, Any] = {}
         self.config.listeners.append(self._config_changed)
+        self.config.registry_source = lambda: self.options
 
     # -- identity
     @property
@@ -268,6 +245,12 @@ class Environment:
     @property
     def hook(self):
         return self.plugins.hook
+
+    @property
+    def options(self) -> OptionRegistry:
+        """The options declared by this project's enabled plugins."""
+        return self.memo("config.options", lambda: OptionRegistry(
+            declaration for found in self.hook.config_options() for declaration in found or ()))
 
     def is_enabled(self, plugin_name: str) -> bool:
         return self.plugins.get_plugin(plugin_name) is not None
@@ -466,29 +449,15 @@ class Environment:
                 sections.setdefault(section, {})[name] = value
             sections.setdefault("trac", {}).setdefault("database", "sqlite:db/trac.db")
             if inherit:
+                if not os.path.exists(inherit):
+                    raise EnvironmentError_(f"{inherit}: the file to inherit from does not exist")
                 sections.setdefault("inherit", {})["file"] = inherit
-            inherited = Configuration(inherit) if inherit and os.path.exists(inherit) else None
-            if inherit and inherited is None:
-                raise EnvironmentError_(f"{inherit}: the file to inherit from does not exist")
-            # Write the defaults of every declared option that no inherited file sets, so
-            # the file documents itself as Trac's does.
-            for option in registry:
-                if option.section in ("inherit",) and option.name == "file":
-                    continue
-                if inherited is not None and inherited.has_option(option.section, option.name):
-                    continue
-                sections.setdefault(option.section, {}).setdefault(option.name, option.default_text())
-            if not (inherited and inherited.sections.get("ticket-workflow")):
-                workflow = sections.setdefault("ticket-workflow", {})
-                for key, value in DEFAULT_WORKFLOW.items():
-                    workflow.setdefault(key, value)
             conf = os.path.join(path, "conf", "trac.ini")
             fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(format_ini(sections))
-            with open(os.path.join(path, "conf", "trac.ini.sample"), "w", encoding="utf-8") as fh:
-                fh.write(sample_ini(sections.get("project", {}).get("name", "My Project")))
             env = cls(path)
+            write_config_defaults(env)
             db_manager = env.database
             db_manager.check()
             if db_manager.url.scheme == "postgres":
@@ -520,6 +489,23 @@ class Environment:
             if isinstance(exc, OSError):
                 raise EnvironmentError_(f"{exc.filename or path}: {exc.strerror}") from None
             raise
+
+
+def write_config_defaults(env: Environment) -> None:
+    """Complete a new trac.ini: the default of every option of the enabled plugins that no
+    inherited file sets (so the file documents itself, as Trac's does), what plugins add
+    beyond option defaults, and the sample file beside it."""
+    config = env.config
+    registry = env.options
+    for option in registry:
+        if (option.section, option.name) == ("inherit", "file"):
+            continue
+        if not config.has_option(option.section, option.name):
+            config.set(option.section, option.name, option.default_text())
+    env.hook.new_environment_config(config=config)
+    config.save()
+    with open(os.path.join(env.path, "conf", "trac.ini.sample"), "w", encoding="utf-8") as fh:
+        fh.write(sample_ini(registry, PROJECT_NAME(config)))
 
 
 def remove_created_tree(path: str, existed: bool) -> None:

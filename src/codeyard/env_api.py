@@ -18,3 +18,13 @@ def environment_opened(env):
 @hookspec
 def database_tables():
     """Return SQLAlchemy Table objects this plugin adds to the schema (names start with codeyard_)."""
+
+
+@hookspec
+def config_options():
+    """Return the Option and ConfigSection declarations this plugin reads (see ``config.options_in``)."""
+
+
+@hookspec
+def new_environment_config(config):
+    """Add settings beyond option defaults to a new environment's trac.ini (before it is saved)."""

@@ -1,9 +1,16 @@
-"""The environment's own setup: nothing beyond the core rows yet, kept as a plugin so that
-``[components]`` and the plugin list show it like any other."""
+"""The environment's own settings and tables, as a plugin like any other, so that
+``[components]`` and the plugin list show it."""
 
 from __future__ import annotations
 
+from codeyard import env
+from codeyard.config import options_in
 from codeyard.core import hookimpl
+
+
+@hookimpl
+def config_options():
+    return options_in(env)
 
 
 @hookimpl

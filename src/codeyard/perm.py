@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from codeyard.config import ListOption, Option, registry
+from codeyard.config import ConfigSection, ListOption, Option
 from codeyard.core import hookspec
 
 # ---------------------------------------------------------------------------
@@ -43,9 +43,9 @@ PERMISSION_STORE = Option("trac", "permission_store", "DefaultPermissionStore",
                           "Where grants are kept (the `permission` table).")
 AUTHZ_FILE = Option("authz_policy", "authz_file", "",
                     "File of per-resource rules read by the `AuthzPolicy` policy (relative to the environment).")
-registry.document_section("extra-permissions",
-                          "Extra actions: `ACTION_ADMIN = ACTION_A, ACTION_B` makes new actions and meta-actions.")
-registry.document_section("authz_policy", "Settings of the fine-grained `AuthzPolicy` permission policy.")
+EXTRA_PERMISSIONS_SECTION = ConfigSection(
+    "extra-permissions", "Extra actions: `ACTION_ADMIN = ACTION_A, ACTION_B` makes new actions and meta-actions.")
+AUTHZ_POLICY_SECTION = ConfigSection("authz_policy", "Settings of the fine-grained `AuthzPolicy` permission policy.")
 
 CORE_ACTIONS: list[Any] = [
     "BROWSER_VIEW", "CHANGESET_VIEW", "FILE_VIEW", "LOG_VIEW",

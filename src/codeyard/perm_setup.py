@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from codeyard import perm
+from codeyard.config import options_in
 from codeyard.core import hookimpl
 from codeyard.perm import (
     CORE_ACTIONS,
@@ -10,6 +12,11 @@ from codeyard.perm import (
     authz_policy,
     default_permission_policy,
 )
+
+
+@hookimpl
+def config_options():
+    return options_in(perm)
 
 
 @hookimpl

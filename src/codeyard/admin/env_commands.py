@@ -6,7 +6,7 @@ import os
 import sys
 
 from codeyard.admin.api import AdminCommand, AdminCommandError, AdminContext
-from codeyard.config import ConfigError, Configuration, registry
+from codeyard.config import ConfigError, Configuration
 from codeyard.core import hookimpl
 from codeyard.db.api import DatabaseError, parse_db_url
 
@@ -141,11 +141,11 @@ def _config_remove(ctx: AdminContext, section: str, option: str | None = None) -
 
 def _complete_config(ctx: AdminContext, args: list[str]) -> list[str]:
     if len(args) <= 1:
-        return sorted(set(ctx.env.config.section_names()) | set(registry.sections()))
+        return sorted(set(ctx.env.config.section_names()) | set(ctx.env.options.sections()))
     if len(args) == 2:
         section = args[0]
         names = {n for n, _ in ctx.env.config.options(section)}
-        names |= {o.name for o in registry if o.section == section}
+        names |= {o.name for o in ctx.env.options if o.section == section}
         return sorted(names)
     return []
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import sys
 import urllib.parse
 
 from markupsafe import Markup, escape
@@ -19,7 +20,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
 from codeyard.attachment import model
-from codeyard.config import BoolOption, IntOption
+from codeyard.config import BoolOption, IntOption, options_in
 from codeyard.core import hookimpl
 from codeyard.perm import PermissionError_, Resource
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound
@@ -418,6 +419,11 @@ def _http_date(us: int) -> str:
 
 # ---------------------------------------------------------------------------
 # Hooks
+
+
+@hookimpl
+def config_options():
+    return options_in(model, sys.modules[__name__])
 
 
 @hookimpl

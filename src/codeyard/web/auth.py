@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import sys
 import time
 import urllib.parse
 
@@ -20,7 +21,7 @@ from sqlalchemy import Column, Index, Integer, MetaData, Table, Text
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import Rule
 
-from codeyard.config import BoolOption, IntOption, Option, PathOption, registry
+from codeyard.config import BoolOption, ConfigSection, IntOption, Option, PathOption, options_in
 from codeyard.core import hookimpl
 from codeyard.db.schema import INT64
 from codeyard.web.api import HTTPBadRequest, HTTPTooManyRequests, HTTPUnauthorized, NavItem
@@ -52,7 +53,7 @@ MAX_FAILURES = IntOption("account-manager", "login_attempt_max_count", 5,
                          "Failed logins allowed per account and per address within the window.")
 FAILURE_WINDOW = IntOption("account-manager", "login_attempt_window", 300,
                            "Seconds over which failed logins are counted.")
-registry.document_section("account-manager", "Accounts kept in an Apache htpasswd file.")
+ACCOUNT_MANAGER_SECTION = ConfigSection("account-manager", "Accounts kept in an Apache htpasswd file.")
 
 _metadata = MetaData()
 LOGIN_FAILURE = Table(
@@ -81,6 +82,11 @@ _USER_RE = re.compile(r"^[^\s:/\\]{1,64}$")
 @hookimpl
 def database_tables():
     return [LOGIN_FAILURE, DIGEST_SEEN]
+
+
+@hookimpl
+def config_options():
+    return options_in(sys.modules[__name__])
 
 
 @hookimpl

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from codeyard import __version__
-from codeyard.config import IntOption, Option, registry
+from codeyard.config import ConfigSection, IntOption, Option
 from codeyard.env import (
     INHERIT_HTDOCS,
     INHERIT_TEMPLATES,
@@ -42,9 +42,9 @@ LOGO_WIDTH = IntOption("header_logo", "width", -1, "Width of the logo in pixels 
 LOGO_HEIGHT = IntOption("header_logo", "height", -1, "Height of the logo in pixels (-1: the image's own).")
 STATIC_MAX_AGE = IntOption("codeyard", "static_max_age", 7 * 86400,
                            "Seconds browsers may cache files under /chrome/ without asking again.")
-registry.document_section("header_logo", "The logo in the page header.")
-registry.document_section("mainnav", "Main navigation: `name = disabled`, `name.label`, `name.href`, `name.order`.")
-registry.document_section("metanav", "Meta navigation (login, preferences…), configured as [mainnav].")
+HEADER_LOGO_SECTION = ConfigSection("header_logo", "The logo in the page header.")
+MAINNAV_SECTION = ConfigSection("mainnav", "Main navigation: `name = disabled`, `name.label`, `name.href`, `name.order`.")
+METANAV_SECTION = ConfigSection("metanav", "Meta navigation (login, preferences…), configured as [mainnav].")
 
 
 # ---------------------------------------------------------------------------

@@ -8,7 +8,9 @@ import re
 from werkzeug.routing import Rule
 
 from codeyard import __version__
+from codeyard.config import options_in
 from codeyard.core import hookimpl, known_plugins
+from codeyard.web import chrome, main, request, session
 from codeyard.web.api import NavItem
 from codeyard.web.chrome import serve_static
 
@@ -33,6 +35,12 @@ def about(req):
 def _mask(value: str) -> str:
     """Hide the password of a database URL."""
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", value)
+
+
+@hookimpl
+def config_options():
+    # The web layer's own settings: page chrome, dispatch, requests and sessions.
+    return options_in(chrome, main, request, session)
 
 
 @hookimpl

@@ -458,8 +458,6 @@ def macro_list(fmt, name, content, args):
 def trac_ini(fmt, name, content, args):
     import fnmatch
 
-    from codeyard.config import registry
-
     pos, kw = parse_args(content or "")
     filters = {}
     for key, index in (("section", 0), ("option", 1)):
@@ -472,6 +470,7 @@ def trac_ini(fmt, name, content, args):
             filters[key] = re.compile(re.escape(prefix), re.I).match
     section_ok = filters.get("section", lambda v: True)
     option_ok = filters.get("option", lambda v: True)
+    registry = fmt.env.options
     sections: dict[str, list] = {}
     for option in registry:
         if section_ok(option.section) and option_ok(option.name):

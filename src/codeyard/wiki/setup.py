@@ -11,7 +11,9 @@ import os
 import time
 import urllib.parse
 
+from codeyard.config import options_in
 from codeyard.core import hookimpl
+from codeyard.wiki import links, model, render_cache
 
 DEFAULT_PAGES_DIR = os.path.join(os.path.dirname(__file__), "default-pages")
 DEFAULT_AUTHOR = "codeyard"
@@ -36,6 +38,11 @@ def default_pages(directory: str = DEFAULT_PAGES_DIR) -> dict[str, str]:
                 text = fh.read()
             pages[page_name_for(os.path.relpath(path, directory))] = text
     return pages
+
+
+@hookimpl
+def config_options():
+    return options_in(links, model, render_cache)
 
 
 @hookimpl
