@@ -11,8 +11,8 @@ import sys
 
 import codeyard
 from codeyard.env import Environment
-from codeyard.wiki.formatter import format_to_html
 from codeyard.wiki.api import FormatContext
+from codeyard.wiki.formatter import format_to_html
 
 
 def _read(env: Environment, name: str) -> str:
