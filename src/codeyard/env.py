@@ -174,12 +174,28 @@ class Environment:
             self.config.reload_if_changed()
 
     def memo(self, key: str, compute: Callable[[], Any]) -> Any:
-        """A value derived from configuration and plugins only: kept until either changes."""
+        """A value derived from configuration and plugins only: kept until either changes.
+
+        Computed once even when many threads ask at the same moment."""
         try:
             return self._memo[key]
         except KeyError:
-            value = self._memo[key] = compute()
-            return value
+            pass
+        with self._lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            return self._memo[key]
+
+    def memo_stamped(self, key: str, stamp: Any, compute: Callable[[], Any]) -> Any:
+        """As ``memo``, but also recomputed when ``stamp`` (e.g. a directory's mtime) changes."""
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        with self._lock:
+            hit = self._memo.get(key)
+            if hit is None or hit[0] != stamp:
+                hit = self._memo[key] = (stamp, compute())
+            return hit[1]
 
     def _config_changed(self, config: Configuration) -> None:
         self._plugins = None

@@ -43,6 +43,9 @@ PERMISSION_STORE = Option("trac", "permission_store", "DefaultPermissionStore",
                           "Where grants are kept (the `permission` table).")
 AUTHZ_FILE = Option("authz_policy", "authz_file", "",
                     "File of per-resource rules read by the `AuthzPolicy` policy (relative to the environment).")
+# The generation of the permission table's contents, bumped by every grant and revocation.
+GRANTS_CACHE_KEY = "perm.grants"
+
 EXTRA_PERMISSIONS_SECTION = ConfigSection(
     "extra-permissions", "Extra actions: `ACTION_ADMIN = ACTION_A, ACTION_B` makes new actions and meta-actions.")
 AUTHZ_POLICY_SECTION = ConfigSection("authz_policy", "Settings of the fine-grained `AuthzPolicy` permission policy.")
@@ -107,7 +110,7 @@ def is_group_name(action: str) -> bool:
     return not action.isupper()
 
 
-def _no_opinion(env, action, username, resource, perm):
+def no_opinion(env, action, username, resource, perm):
     return None
 
 
@@ -196,10 +199,10 @@ class PermissionSystem:
             with self.env.db_query as db:
                 return [tuple(r) for r in db("SELECT username, action FROM permission")]
 
-        return self.env.cached("perm.grants", compute)
+        return self.env.cached(GRANTS_CACHE_KEY, compute)
 
     def _changed(self) -> None:
-        self.env.invalidate("perm.grants")
+        self.env.invalidate(GRANTS_CACHE_KEY)
 
     def subjects_of(self, username: str) -> list[str]:
         """The user and every group it belongs to, transitively (with anonymous/authenticated).

@@ -8,9 +8,9 @@ from codeyard.core import hookimpl
 from codeyard.perm import (
     CORE_ACTIONS,
     DEFAULT_GRANTS,
-    _no_opinion,
     authz_policy,
     default_permission_policy,
+    no_opinion,
 )
 
 
@@ -34,7 +34,7 @@ def environment_created(env, db):
 def permission_policies():
     return {
         "DefaultPermissionPolicy": default_permission_policy,
-        "DefaultTicketPolicy": _no_opinion,
-        "ReadonlyWikiPolicy": _no_opinion,
+        "DefaultTicketPolicy": no_opinion,
+        "ReadonlyWikiPolicy": no_opinion,
         "AuthzPolicy": authz_policy,
     }

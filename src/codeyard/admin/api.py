@@ -7,6 +7,7 @@ Feature plugins contribute commands through the ``admin_commands`` hook. A comma
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -71,8 +72,6 @@ class AdminCommand:
 def write_new_file(path: str, write: Callable[[Any], None]) -> None:
     """Create ``path`` (it must not exist yet) and fill it with ``write(binary_file)``; on any
     failure remove what was written, so no half-written file is left."""
-    import os
-
     try:
         fh = open(path, "xb")
     except FileExistsError:
@@ -264,3 +263,22 @@ def format_date(ts: int | None) -> str:
 def format_datetime(ts: int | None) -> str:
     dt = from_utimestamp(ts)
     return dt.astimezone(_local_tz()).strftime("%Y-%m-%d %H:%M:%S") if dt else ""
+
+
+def path_candidates(prefix: str, dirs_only: bool = False) -> list[str]:
+    """Completions of a file or directory path typed so far (directories end with a slash)."""
+    directory, start = os.path.split(prefix)
+    try:
+        entries = os.listdir(directory or ".")
+    except OSError:
+        return []
+    out = []
+    for entry in entries:
+        if not entry.startswith(start):
+            continue
+        full = os.path.join(directory, entry)
+        if os.path.isdir(full):
+            out.append(full + os.sep)
+        elif not dirs_only:
+            out.append(full)
+    return sorted(out)

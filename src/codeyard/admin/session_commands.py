@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from codeyard import sessions as model
 from codeyard.admin.api import (
     AdminCommand,
     AdminCommandError,
@@ -10,7 +11,7 @@ from codeyard.admin.api import (
     parse_date,
 )
 from codeyard.core import hookimpl
-from codeyard.prefs import model
+from codeyard.web.api import start_page_endpoints
 
 SID_HELP = ("A sid ending in ':0' names an anonymous session, one ending in ':1' (the default)\n"
             "an authenticated one.")
@@ -41,7 +42,7 @@ def _add(ctx: AdminContext, sid: str, name: str | None = None, email: str | None
 def _set(ctx: AdminContext, attribute: str, sid: str, value: str) -> None:
     if attribute not in model.ADMIN_ATTRIBUTES:
         raise AdminCommandError(f"Invalid attribute '{attribute}'")
-    if attribute == "default_handler" and value and value not in model.DEFAULT_HANDLERS:
+    if attribute == "default_handler" and value and value not in start_page_endpoints(ctx.ready_env()):
         raise AdminCommandError(f"Invalid default_handler '{value}'")
     sid, authenticated = model.split_sid(sid)
     try:
@@ -84,7 +85,7 @@ def _complete_set(ctx: AdminContext, args: list[str]) -> list[str]:
     if len(args) == 2:
         return _all_sids(ctx)
     if len(args) == 3 and args[0] == "default_handler":
-        return list(model.DEFAULT_HANDLERS)
+        return sorted(start_page_endpoints(ctx.env))
     return []
 
 

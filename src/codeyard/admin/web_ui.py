@@ -233,6 +233,11 @@ def _save(req) -> None:
 
 
 @hookimpl
+def start_pages():
+    return {"AdminModule": "admin"}
+
+
+@hookimpl
 def web_routes():
     return [
         (Rule("/admin", endpoint="admin", methods=["GET"]), admin),

@@ -11,6 +11,7 @@ from codeyard.admin.api import (
     AdminCommandError,
     AdminContext,
     format_datetime,
+    path_candidates,
     write_new_file,
 )
 from codeyard.attachment import model
@@ -128,9 +129,7 @@ def _complete(ctx: AdminContext, args: list[str], kinds: str) -> list[str]:
     if kind == "n":
         return _names(ctx, args[0])
     if kind == "p":
-        from codeyard.wiki.admin import _path_candidates
-
-        return _path_candidates(args[-1] if args else "")
+        return path_candidates(args[-1] if args else "")
     return []
 
 

@@ -30,6 +30,9 @@ __all__ = [
     "pretty_size", "insert", "select", "delete_all", "reparent_all",
 ]
 
+# The generation of the set of attachments, bumped by every add, delete and move.
+CHANGES_CACHE_KEY = "attachment.changes"
+
 MAX_SIZE = IntOption("attachment", "max_size", 262144,
                      "Largest file, in bytes, that may be attached; a negative value means no limit.")
 
@@ -450,5 +453,6 @@ def _prune(env, directory: str) -> None:
 
 
 def _notify(env, event: str, attachment: Attachment, old_realm, old_id, old_filename) -> None:
+    env.invalidate(CHANGES_CACHE_KEY)
     env.hook.attachment_changed(env=env, event=event, attachment=attachment,
                                 old_realm=old_realm, old_id=old_id, old_filename=old_filename)

@@ -5,13 +5,21 @@ Other realms answer through their own ``attachment_parent_exists`` implementatio
 
 from __future__ import annotations
 
+from codeyard.attachment.model import CHANGES_CACHE_KEY
 from codeyard.core import hookimpl
+from codeyard.wiki.api import RenderDependencies
 
 _QUERIES = {
     "wiki": "SELECT 1 FROM wiki WHERE name=%s LIMIT 1",
     "milestone": "SELECT 1 FROM milestone WHERE name=%s",
     "ticket": "SELECT 1 FROM ticket WHERE id=%s",
 }
+
+
+@hookimpl
+def wiki_render_dependencies():
+    # Attachment links and images show whether their file exists.
+    return RenderDependencies(cache_keys=(CHANGES_CACHE_KEY,))
 
 
 @hookimpl(trylast=True)

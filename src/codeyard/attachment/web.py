@@ -259,8 +259,8 @@ def _file_data(req, attachment: model.Attachment) -> dict:
 
 
 def _preview(req, attachment: model.Attachment):
+    from codeyard.wiki.api import format_context
     from codeyard.wiki.formatter import format_to_oneliner
-    from codeyard.wiki.web import format_context
 
     data = _file_data(req, attachment)
     mimetype = guess_type(attachment.filename)
@@ -440,10 +440,3 @@ def web_routes():
 @hookimpl
 def permission_policies():
     return {"LegacyAttachmentPolicy": legacy_attachment_policy}
-
-
-@hookimpl
-def attachment_changed(env, event, attachment, old_realm, old_id, old_filename):
-    from codeyard.wiki.render_cache import ATTACHMENTS_CACHE_KEY
-
-    env.invalidate(ATTACHMENTS_CACHE_KEY)

@@ -300,7 +300,7 @@ class DatabaseManager:
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("SELECT 1")
         except sa.exc.SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot connect to {self.url.display()}: {_first_line(exc)}") from None
+            raise DatabaseError(f"cannot connect to {self.url.display()}: {first_line(exc)}") from None
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -326,7 +326,7 @@ class DatabaseManager:
         try:
             conn = self.engine.connect()
         except sa.exc.SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot connect to {self.url.display()}: {_first_line(exc)}") from None
+            raise DatabaseError(f"cannot connect to {self.url.display()}: {first_line(exc)}") from None
         conn.info["write"] = write
         trans = conn.begin()
         state = _ScopeState(Db(conn, self.dialect), conn, write)
@@ -381,7 +381,7 @@ class DatabaseManager:
         )
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip().splitlines()
     return text[0] if text else exc.__class__.__name__

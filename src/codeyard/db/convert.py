@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from codeyard.db.api import DatabaseError, DatabaseManager, Db, _first_line, parse_db_url
+from codeyard.db.api import DatabaseError, DatabaseManager, Db, first_line, parse_db_url
 from codeyard.db.schema import INT64, TRAC_METADATA
 
 __all__ = ["copy_database", "convert_database", "dump_to_sqlite", "target_has_tables",
@@ -265,7 +265,7 @@ def convert_database(env, target_url: str, base_dir: str | None = None,
             target.check()
         return copy_database(source, target, plugin_tables(env), out)
     except sa.exc.SQLAlchemyError as exc:
-        raise DatabaseError(f"copying to {target.url.display()} failed: {_first_line(exc)}") from None
+        raise DatabaseError(f"copying to {target.url.display()} failed: {first_line(exc)}") from None
     finally:
         target.dispose()
 

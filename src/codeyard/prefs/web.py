@@ -78,6 +78,11 @@ def preferences(req):
 
 
 @hookimpl
+def start_pages():
+    return {"PreferencesModule": "prefs"}
+
+
+@hookimpl
 def web_routes():
     return [(Rule("/prefs", endpoint="prefs", methods=["GET", "POST"]), preferences),
             (Rule("/prefs/<panel>", endpoint="prefs.panel", methods=["GET", "POST"]), preference_panel)]

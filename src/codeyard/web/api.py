@@ -32,6 +32,28 @@ def navigation_items(req):
 
 
 @hookspec
+def start_pages():
+    """Return {Trac module name: route endpoint} of pages that can be a project's start page."""
+
+
+@hookspec(firstresult=True)
+def start_page_text(env, perm):
+    """Return the text shown at the project's root when no start page route answers."""
+
+
+def start_page_endpoints(env) -> dict[str, str]:
+    """Trac module name (``WikiModule``, ``AboutModule``, …) -> endpoint, for the
+    ``[trac] default_handler`` option and the ``default_handler`` session attribute."""
+    def compute():
+        pages: dict[str, str] = {}
+        for found in env.hook.start_pages():
+            pages.update(found or {})
+        return pages
+
+    return env.memo("web.start_pages", compute)
+
+
+@hookspec
 def template_dirs():
     """Return directories of Jinja2 templates this plugin provides."""
 

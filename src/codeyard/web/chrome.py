@@ -77,11 +77,6 @@ def _dir_stamp(path: str) -> int:
 def template_env(env) -> jinja2.Environment:
     """The Jinja2 environment of one project (rebuilt when its configuration changes, or
     when a template is added to the project's templates directory)."""
-    stamp = _dir_stamp(env.templates_dir)
-    if env._memo.get("web.jinja.stamp") != stamp:
-        env._memo.pop("web.jinja", None)
-        env._memo["web.jinja.stamp"] = stamp
-
     def build() -> jinja2.Environment:
         dirs = [env.templates_dir]
         shared = INHERIT_TEMPLATES(env.config)
@@ -96,7 +91,7 @@ def template_env(env) -> jinja2.Environment:
         _filters(jenv)
         return jenv
 
-    return env.memo("web.jinja", build)
+    return env.memo_stamped("web.jinja", _dir_stamp(env.templates_dir), build)
 
 
 _site_env: jinja2.Environment | None = None

@@ -23,6 +23,7 @@ from codeyard.web.api import (
     HTTPNotFound,
     HTTPRequestEntityTooLarge,
     HTTPServiceUnavailable,
+    start_page_endpoints,
 )
 from codeyard.web.request import FORM_TOKEN_FIELD, Request, check_utf8
 
@@ -32,14 +33,6 @@ DEFAULT_HANDLER = Option(
     "The page shown at the project's root: a route endpoint name or Trac's module name "
     "(`WikiModule`, `TimelineModule`, `RoadmapModule`, …). A user may choose another in "
     "the session attribute `default_handler`.")
-# Trac's module names for the start page, and the route endpoints that answer for them.
-TRAC_HANDLER_NAMES = {
-    "AboutModule": "about", "AdminModule": "admin", "BrowserModule": "browser",
-    "ChangesetModule": "changeset", "LogModule": "log", "MilestoneModule": "milestone",
-    "PreferencesModule": "prefs", "QueryModule": "query", "ReportModule": "report",
-    "RoadmapModule": "roadmap", "SearchModule": "search", "TicketModule": "newticket",
-    "TimelineModule": "timeline", "WikiModule": "wiki",
-}
 
 
 class Router:
@@ -69,14 +62,15 @@ def router(env) -> Router:
 
 def ensure_ready(env) -> None:
     """Refuse (503) a project whose database must be upgraded; create own tables once."""
-    if env._memo.get("web.ready"):
-        return
-    try:
-        env.check_ready()
-    except EnvironmentError_ as exc:
-        raise HTTPServiceUnavailable(str(exc), title="Upgrade needed") from None
-    env.ensure_own_tables()
-    env._memo["web.ready"] = True
+    def make_ready() -> bool:
+        try:
+            env.check_ready()
+        except EnvironmentError_ as exc:
+            raise HTTPServiceUnavailable(str(exc), title="Upgrade needed") from None
+        env.ensure_own_tables()
+        return True
+
+    env.memo("web.ready", make_ready)
 
 
 def dispatch(env, environ: dict) -> Response:
@@ -154,23 +148,16 @@ def apply_cookies(req: Request, response: Response) -> None:
 def default_handler(req: Request):
     """/ — the project's start page: the ``[trac] default_handler`` route, else WikiStart."""
     handlers = router(req.env).handlers
+    trac_names = start_page_endpoints(req.env)
     choices = [req.session.get("default_handler") if req.session is not None else None,
                DEFAULT_HANDLER(req.env.config) or "WikiModule", "WikiModule"]
     for name in filter(None, choices):
-        for endpoint in (name, TRAC_HANDLER_NAMES.get(name)):
+        for endpoint in (name, trac_names.get(name)):
             handler = handlers.get(endpoint) if endpoint else None
             if handler is not None:
                 req.endpoint = endpoint
                 return handler(req)
-    text = None
-    if req.perm.has("WIKI_VIEW"):
-        try:
-            with req.env.db_query as db:
-                rows = db("SELECT text FROM wiki WHERE name='WikiStart' ORDER BY version DESC LIMIT 1")
-            text = rows[0][0] if rows else None
-        except Exception:  # the wiki table of a foreign database may differ
-            text = None
-    return "start.html", {"start_text": text}
+    return "start.html", {"start_text": req.env.hook.start_page_text(env=req.env, perm=req.perm)}
 
 
 # ---------------------------------------------------------------------------

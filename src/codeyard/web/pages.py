@@ -44,6 +44,11 @@ def config_options():
 
 
 @hookimpl
+def start_pages():
+    return {"AboutModule": "about"}
+
+
+@hookimpl
 def web_routes():
     return [
         (Rule("/chrome/<prefix>/<path:path>", endpoint="chrome", methods=["GET", "HEAD"]), chrome_file),

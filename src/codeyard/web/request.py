@@ -92,6 +92,11 @@ class Request(WerkzeugRequest):
     def session(self, value) -> None:
         self._session = value
 
+    @property
+    def loaded_session(self):
+        """The session if this request used it, else None (without loading it)."""
+        return self._session
+
     # -- where the request came from
     @property
     def is_authenticated(self) -> bool:

@@ -79,7 +79,7 @@ class Session(dict):
                 self._purge(db, now)
             if self.authenticated and (wrote or self._old.get("name") != self.get("name")
                                        or self._old.get("email") != self.get("email")):
-                from codeyard.prefs.model import KNOWN_USERS_CACHE_KEY
+                from codeyard.sessions import KNOWN_USERS_CACHE_KEY
 
                 self.env.invalidate(KNOWN_USERS_CACHE_KEY)
             if self.changed:
@@ -100,7 +100,7 @@ class Session(dict):
         days = ANONYMOUS_LIFETIME(self.env.config)
         if days <= 0:
             return
-        from codeyard.prefs.model import purge_anonymous
+        from codeyard.sessions import purge_anonymous
 
         purge_anonymous(self.env, now - days * 86400)
 
@@ -141,7 +141,7 @@ def session_for(req) -> Session:
 
 def finish(req) -> None:
     """Save the session after the handler ran and (re)issue the anonymous cookie if needed."""
-    session = req._session
+    session = req.loaded_session
     if session is None:  # never used by this request
         return
     try:

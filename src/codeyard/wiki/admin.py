@@ -16,6 +16,7 @@ from codeyard.admin.api import (
     AdminCommandError,
     AdminContext,
     format_datetime,
+    path_candidates,
     write_new_file,
 )
 from codeyard.core import hookimpl
@@ -232,35 +233,17 @@ def _complete_page(ctx: AdminContext, args: list[str]) -> list[str]:
 def _complete_page_file(ctx: AdminContext, args: list[str]) -> list[str]:
     if len(args) <= 1:
         return page_names(ctx.env)
-    return _path_candidates(args[-1])
+    return path_candidates(args[-1])
 
 
 def _complete_dump(ctx: AdminContext, args: list[str]) -> list[str]:
     if len(args) <= 1:
-        return _path_candidates(args[-1] if args else "", dirs_only=True)
+        return path_candidates(args[-1] if args else "", dirs_only=True)
     return page_names(ctx.env)
 
 
 def _complete_paths(ctx: AdminContext, args: list[str]) -> list[str]:
-    return _path_candidates(args[-1] if args else "")
-
-
-def _path_candidates(prefix: str, dirs_only: bool = False) -> list[str]:
-    directory, start = os.path.split(prefix)
-    try:
-        entries = os.listdir(directory or ".")
-    except OSError:
-        return []
-    out = []
-    for entry in entries:
-        if not entry.startswith(start):
-            continue
-        full = os.path.join(directory, entry)
-        if os.path.isdir(full):
-            out.append(full + os.sep)
-        elif not dirs_only:
-            out.append(full)
-    return sorted(out)
+    return path_candidates(args[-1] if args else "")
 
 
 @hookimpl

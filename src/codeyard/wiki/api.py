@@ -7,9 +7,12 @@ Feature packages extend wiki text through these hooks: TracLinks namespaces
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from markupsafe import Markup
 
 from codeyard.core import hookspec
 from codeyard.util.href import Href
@@ -28,6 +31,30 @@ def wiki_macros():
 @hookspec
 def wiki_processors():
     """Return {name: WikiMacro} for the ``{{{#!name}}}`` processors this plugin provides."""
+
+
+@hookspec
+def wiki_render_dependencies():
+    """Return a RenderDependencies: what wiki text using your links and macros depends on."""
+
+
+@dataclass(frozen=True)
+class RenderDependencies:
+    """What rendered wiki text depends on, for the rendered-page cache.
+
+    ``cache_keys``: generations (rows of the ``cache`` table) that every rendered page
+    depends on, bumped by whoever changes that data. ``namespaces`` and ``macros``: for each
+    TracLinks namespace and macro or processor name, None when its output depends only on
+    those generations, the configuration and the reader's permissions, or the name of a
+    ``probes`` query whose answer changes whenever its output may. Names nobody declares make
+    a page uncacheable. ``wiki_text``: processors whose content is wiki text (scanned too).
+    """
+
+    cache_keys: tuple[str, ...] = ()
+    namespaces: Mapping[str, str | None] = field(default_factory=dict)
+    macros: Mapping[str, str | None] = field(default_factory=dict)
+    probes: Mapping[str, str] = field(default_factory=dict)
+    wiki_text: frozenset[str] = frozenset()
 
 
 class MacroError(Exception):
@@ -101,3 +128,41 @@ class FormatContext:
         if resource is not None:
             changes["resource"] = resource
         return replace(self, **changes)
+
+
+def format_context(req, resource, **kw) -> FormatContext:
+    """The rendering context of a request: its links, its reader's permissions."""
+    return FormatContext(req.env, href=req.href, abs_href=req.abs_href,
+                         perm=req.perm(resource), resource=resource, req=req, **kw)
+
+
+_SPLIT_ARGS_RE = re.compile(r"(?<!\\),")
+_STRICT_KW_RE = re.compile(r"\s*[a-zA-Z_]\w+=")
+_LOOSE_KW_RE = re.compile(r"\s*[^=]+=")
+
+
+def parse_args(args: str | None, strict: bool = True) -> tuple[list[str], dict[str, str]]:
+    """Split macro arguments as Trac does: ``a, b=c, d\\,e`` -> (['a', ' d,e'], {'b': 'c'}).
+
+    Commas separate arguments unless escaped with a backslash; ``name=value`` makes a keyword
+    argument (``strict`` requires a Python-like name).
+    """
+    positional: list[str] = []
+    keywords: dict[str, str] = {}
+    if not args:
+        return positional, keywords
+    for arg in _SPLIT_ARGS_RE.split(args):
+        arg = arg.replace("\\,", ",")
+        m = (_STRICT_KW_RE if strict else _LOOSE_KW_RE).match(arg)
+        if m:
+            keywords[arg[:m.end() - 1].strip()] = arg[m.end():]
+        else:
+            positional.append(arg)
+    return positional, keywords
+
+
+def system_message(message, text=None) -> Markup:
+    body = Markup("<strong>%s</strong>") % message
+    if text:
+        body += Markup("<pre>%s</pre>") % text
+    return Markup('<div class="system-message">%s</div>') % body

@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 
 from codeyard.core import hookimpl
 from codeyard.wiki import syntax as S
+from codeyard.wiki.api import RenderDependencies
 from codeyard.wiki.links import make_label_from_target, shorthand_intertrac, wiki_link
 
 _RANGES_RE = re.compile(rf"^{S.RANGES}$")
@@ -329,6 +330,25 @@ def timeline_resolver(fmt, ns, target, label, link=None):
     stamp = dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return _a(label, fmt.href.timeline(**{"from": stamp, "precision": precision}) + fragment,
               "timeline", f"See timeline at {stamp}")
+
+
+@hookimpl
+def wiki_render_dependencies():
+    # Links answered from pages, attachments, configuration and permissions alone, and the
+    # stand-ins whose answer follows the tickets, milestones and reports tables.
+    stable = ("wiki", "attachment", "raw-attachment", "htdocs", "search", "mailto", "http",
+              "https", "ftp", "query", "timeline")
+    probed = {"ticket": "tickets", "bug": "tickets", "issue": "tickets", "comment": "tickets",
+              "milestone": "milestones", "report": "reports"}
+    return RenderDependencies(
+        namespaces={**dict.fromkeys(stable), **probed},
+        macros={"TicketQuery": "tickets"},
+        probes={
+            "tickets": "SELECT COUNT(*), MAX(changetime) FROM ticket",
+            "milestones": "SELECT COUNT(*), SUM(COALESCE(due, 0)), SUM(COALESCE(completed, 0)) "
+                          "FROM milestone",
+            "reports": "SELECT COUNT(*), MAX(id), MIN(id) FROM report",
+        })
 
 
 @hookimpl(trylast=True)

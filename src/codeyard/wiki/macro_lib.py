@@ -9,7 +9,7 @@ from datetime import datetime
 from markupsafe import Markup, escape
 
 from codeyard.core import hookimpl
-from codeyard.wiki.api import MacroError, WikiMacro
+from codeyard.wiki.api import MacroError, RenderDependencies, WikiMacro, parse_args, system_message
 from codeyard.wiki.links import (
     SAFE_ORIGINS,
     format_page_name,
@@ -18,7 +18,6 @@ from codeyard.wiki.links import (
     interwiki_url,
     page_names,
 )
-from codeyard.wiki.macros import parse_args
 
 _SPLIT_RE = r"""((?:[^%s"']|"[^"]*"|'[^']*')+)"""
 _SPLIT_ARGS_RE = re.compile(_SPLIT_RE % ",")
@@ -349,8 +348,6 @@ def image(fmt, name, content, args):
         resource = fmt.ctx.resource
         attachment = (resource.realm, resource.id, filespec)
     else:
-        from codeyard.wiki.processors import system_message
-
         return system_message("No filespec given")
     if attachment:
         realm, rid, filename = attachment
@@ -626,6 +623,12 @@ MACROS = [
     WikiMacro("TracAdminHelp", admin_help, "Display help for the `codeyard admin` commands.\n\n"
               "Argument: a command name prefix."),
 ]
+
+
+@hookimpl
+def wiki_render_dependencies():
+    # Every built-in macro answers from pages, attachments, configuration and permissions.
+    return RenderDependencies(macros=dict.fromkeys(m.name for m in MACROS))
 
 
 @hookimpl(trylast=True)

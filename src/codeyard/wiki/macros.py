@@ -5,36 +5,11 @@ The built-in macros live in ``macro_lib`` (a plugin on ``wiki_macros`` like any 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from codeyard.wiki.api import MacroError
-
-_SPLIT_ARGS_RE = re.compile(r"(?<!\\),")
-_STRICT_KW_RE = re.compile(r"\s*[a-zA-Z_]\w+=")
-_LOOSE_KW_RE = re.compile(r"\s*[^=]+=")
-
-
-def parse_args(args: str | None, strict: bool = True) -> tuple[list[str], dict[str, str]]:
-    """Split macro arguments as Trac does: ``a, b=c, d\\,e`` -> (['a', ' d,e'], {'b': 'c'}).
-
-    Commas separate arguments unless escaped with a backslash; ``name=value`` makes a keyword
-    argument (``strict`` requires a Python-like name).
-    """
-    positional: list[str] = []
-    keywords: dict[str, str] = {}
-    if not args:
-        return positional, keywords
-    for arg in _SPLIT_ARGS_RE.split(args):
-        arg = arg.replace("\\,", ",")
-        m = (_STRICT_KW_RE if strict else _LOOSE_KW_RE).match(arg)
-        if m:
-            keywords[arg[:m.end() - 1].strip()] = arg[m.end():]
-        else:
-            positional.append(arg)
-    return positional, keywords
+from codeyard.wiki.api import MacroError, system_message
 
 
 @dataclass
@@ -65,12 +40,6 @@ def registry(env) -> Registry:
     return env.memo("wiki.registry", compute)
 
 
-def system_message(message, text=None) -> Markup:
-    from codeyard.wiki.processors import system_message as sm
-
-    return sm(message, text)
-
-
 def linebreak(args: str | None) -> str:
     if args:
         sep = ":" if ":" in args else "="
@@ -82,9 +51,13 @@ def linebreak(args: str | None) -> str:
 
 
 def find_macro(fmt, name: str):
-    from codeyard.wiki.processors import find_processor
+    """A processor, a macro, or a highlighter for a language or MIME type (or None)."""
+    proc = fmt.processors.get(name) or fmt.macros.get(name)
+    if proc is not None:
+        return proc
+    from codeyard.wiki.highlight import highlighter
 
-    return find_processor(fmt, name)
+    return highlighter(name)
 
 
 def render_macro(fmt, node) -> tuple[Markup, bool]:

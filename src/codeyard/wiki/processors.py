@@ -12,8 +12,9 @@ import nh3
 from markupsafe import Markup, escape
 
 from codeyard.core import hookimpl
-from codeyard.wiki.api import MacroError, WikiMacro
+from codeyard.wiki.api import MacroError, RenderDependencies, WikiMacro, parse_args, system_message
 from codeyard.wiki.links import RENDER_UNSAFE, SAFE_SCHEMES
+from codeyard.wiki.macros import find_macro
 
 _STYLE_PROPS = {
     "background", "background-color", "border", "border-bottom", "border-collapse",
@@ -46,13 +47,6 @@ _CSS_URL_RE = re.compile(r"url\s*\(\s*(['\"]?)(.*?)\1\s*\)", re.I)
 _INNER_TABLE_RE = re.compile(r"\s*<table[^>]*>\s*((?:<tr[^>]*>)?(.*?)(?:</tr>)?)\s*</table>\s*$",
                              re.S)
 _MULTI_TABLE_RE = re.compile(r"</table>.*?<table", re.S)
-
-
-def system_message(message, text=None) -> Markup:
-    body = Markup("<strong>%s</strong>") % message
-    if text:
-        body += Markup("<pre>%s</pre>") % text
-    return Markup('<div class="system-message">%s</div>') % body
 
 
 def sanitize_html(fmt, text: str) -> Markup:
@@ -178,7 +172,6 @@ def _rtl(fmt, name, content, args):
 
 def _span(fmt, name, content, args):
     if args is None:
-        from codeyard.wiki.macros import parse_args
 
         pos, args = parse_args(content or "", strict=True)
         content = ", ".join(pos)
@@ -262,6 +255,14 @@ BUILTIN = {
 }
 
 
+@hookimpl
+def wiki_render_dependencies():
+    # Every built-in processor's output follows from its text (and the wiki text inside).
+    stable = tuple(BUILTIN)
+    return RenderDependencies(macros=dict.fromkeys(stable),
+                              wiki_text=frozenset({"div", "span", "td", "th", "tr", "table", "rtl"}))
+
+
 @hookimpl(trylast=True)
 def wiki_processors():
     return dict(BUILTIN)
@@ -270,7 +271,7 @@ def wiki_processors():
 def run_processor(fmt, node) -> Markup:
     """HTML of a ``{{{#!name}}}`` block (errors become an error box)."""
     name = node.name or "default"
-    proc = find_processor(fmt, name)
+    proc = find_macro(fmt, name)
     if proc is None:
         return system_message(Markup("Error: Failed to load processor <code>%s</code>") % name,
                               f"No macro or processor named '{name}' found")
@@ -291,11 +292,3 @@ def run_processor(fmt, node) -> Markup:
     return result if isinstance(result, Markup) else escape(result)
 
 
-def find_processor(fmt, name: str):
-    """A processor, a macro, or a highlighter for a language or MIME type (or None)."""
-    proc = fmt.processors.get(name) or fmt.macros.get(name)
-    if proc is not None:
-        return proc
-    from codeyard.wiki.highlight import highlighter
-
-    return highlighter(name)

@@ -2,13 +2,14 @@
 
 A version of a page never changes its text, but its HTML depends on the world around it:
 which pages exist (``missing wiki`` links, ``TitleIndex``, ``RecentChanges``, the
-``InterMapTxt`` page), which attachments exist, and the reader's permissions. Each entry
-is stored with the generations of those cache keys (``wiki.pages``, attachments,
-``perm.grants``) read from the database, so a page created, renamed or deleted by *any*
-process makes every entry stale at once. Pages linking tickets, milestones or reports also
-store the answer of a small probe query (e.g. the tickets' latest ``changetime``), so a
-ticket closed anywhere shows as closed on the next view. Pages whose HTML depends on what
-nothing tracks (changesets, source files, unknown macros) are rendered every time.
+``InterMapTxt`` page), which attachments exist, and the reader's permissions. What it
+depends on is declared by the plugins that provide the links and macros
+(``wiki_render_dependencies``): the cache keys every page depends on, which namespaces and
+macros need nothing more, and small probe queries (e.g. the tickets' latest ``changetime``)
+for those whose output follows other tables. Each entry is stored with the generations of
+those keys, read from the database, and the probes' answers, so a change made by *any*
+process makes the entries it affects stale at once. Pages using links or macros nobody
+declared (changesets, source files, unknown macros) are rendered every time.
 """
 
 from __future__ import annotations
@@ -16,42 +17,55 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 
 from markupsafe import Markup
 
 from codeyard.config import IntOption
 from codeyard.db.api import key_to_id
 
-__all__ = ["render_page_html", "is_cacheable", "ATTACHMENTS_CACHE_KEY", "DEPENDENCIES"]
+__all__ = ["render_page_html", "is_cacheable"]
 
 RENDER_CACHE_SIZE = IntOption(
     "wiki", "render_cache_size", 256,
     "How many rendered page versions each server process keeps (0 turns the cache off). "
     "Entries are dropped as soon as any page is created, renamed or deleted.")
 
-ATTACHMENTS_CACHE_KEY = "attachment.changes"
-DEPENDENCIES = ("wiki.pages", ATTACHMENTS_CACHE_KEY, "perm.grants")
 
-# TracLinks namespaces whose rendering depends only on pages, attachments, configuration
-# and permissions.
-STABLE_NAMESPACES = frozenset({"wiki", "attachment", "raw-attachment", "htdocs", "search",
-                               "mailto", "http", "https", "ftp", "query", "timeline"})
-STABLE_MACROS = frozenset({"BR", "br", "PageOutline", "Image", "TitleIndex", "RecentChanges",
-                           "MacroList", "TracIni", "KnownMimeTypes", "TracGuideToc", "InterTrac",
-                           "InterWiki", "TracAdminHelp", "html", "div", "span", "td", "th", "tr",
-                           "table", "rtl", "comment", "htmlcomment", "default"})
-WIKI_TEXT_PROCESSORS = frozenset({"div", "span", "td", "th", "tr", "table", "rtl"})
+@dataclass(frozen=True)
+class _Dependencies:
+    """The merged declarations of a project's enabled plugins."""
 
-# What else a link or macro depends on: a query whose answer changes whenever the output
-# may (every ticket change moves ``changetime``; reports and milestones are few rows).
-PROBES = {
-    "tickets": "SELECT COUNT(*), MAX(changetime) FROM ticket",
-    "milestones": "SELECT COUNT(*), SUM(COALESCE(due, 0)), SUM(COALESCE(completed, 0)) FROM milestone",
-    "reports": "SELECT COUNT(*), MAX(id), MIN(id) FROM report",
-}
-NAMESPACE_PROBES = {"ticket": "tickets", "bug": "tickets", "issue": "tickets",
-                    "comment": "tickets", "milestone": "milestones", "report": "reports"}
-MACRO_PROBES = {"TicketQuery": "tickets"}
+    cache_keys: tuple[str, ...]
+    namespaces: dict[str, str | None]
+    macros: dict[str, str | None]
+    probes: dict[str, str]
+    wiki_text: frozenset[str]
+
+
+def dependencies(env) -> _Dependencies:
+    def compute():
+        keys: list[str] = []
+        namespaces: dict[str, str | None] = {}
+        macros: dict[str, str | None] = {}
+        probes: dict[str, str] = {}
+        wiki_text: set[str] = set()
+        for found in env.hook.wiki_render_dependencies():
+            if found is None:
+                continue
+            keys.extend(k for k in found.cache_keys if k not in keys)
+            namespaces.update(found.namespaces)
+            macros.update(found.macros)
+            probes.update(found.probes)
+            wiki_text |= found.wiki_text
+        # A name probed by a query nobody declared cannot be trusted to be current.
+        for names in (namespaces, macros):
+            for name, probe in list(names.items()):
+                if probe is not None and probe not in probes:
+                    del names[name]
+        return _Dependencies(tuple(sorted(keys)), namespaces, macros, probes, frozenset(wiki_text))
+
+    return env.memo("wiki.render_dependencies", compute)
 
 
 class _LRU:
@@ -83,19 +97,23 @@ def _cache(env) -> _LRU:
 
 def generations(env) -> tuple[int, ...]:
     """The current generations of the keys rendered pages depend on (one query)."""
-    ids = [key_to_id(key) for key in DEPENDENCIES]
+    ids = [key_to_id(key) for key in dependencies(env).cache_keys]
+    if not ids:
+        return ()
+    marks = ", ".join(["%s"] * len(ids))
     with env.db_query as db:
-        rows = dict(db("SELECT id, generation FROM cache WHERE id IN (%s, %s, %s)", tuple(ids)))
+        rows = dict(db(f"SELECT id, generation FROM cache WHERE id IN ({marks})", tuple(ids)))
     return tuple(rows.get(i, -1) for i in ids)
 
 
 def is_cacheable(env, text: str) -> frozenset[str] | None:
     """None when the HTML of ``text`` depends on something no generation or probe tracks;
-    otherwise the names of the PROBES it depends on besides DEPENDENCIES."""
+    otherwise the names of the probes it depends on besides the cache keys."""
     from codeyard.wiki.macros import registry
     from codeyard.wiki.parser import parse
 
     reg = registry(env)
+    deps = dependencies(env)
     probes: set[str] = set()
     pending = [parse(text)]
     while pending:
@@ -103,17 +121,21 @@ def is_cacheable(env, text: str) -> frozenset[str] | None:
         for node in tree.walk():
             kind = node.kind
             if kind == "link":
-                if node.ns in NAMESPACE_PROBES:
-                    probes.add(NAMESPACE_PROBES[node.ns])
-                elif node.ns in reg.resolvers and node.ns not in STABLE_NAMESPACES:
+                if node.ns in deps.namespaces:
+                    probe = deps.namespaces[node.ns]
+                    if probe is not None:
+                        probes.add(probe)
+                elif node.ns in reg.resolvers:
                     return None
             elif kind in ("macro", "processor") and node.name:
                 name = node.name
-                if kind == "processor" and name in WIKI_TEXT_PROCESSORS:
+                if kind == "processor" and name in deps.wiki_text:
                     pending.append(parse(node.text or ""))
-                elif name in MACRO_PROBES:
-                    probes.add(MACRO_PROBES[name])
-                elif name in reg.macros and name not in STABLE_MACROS:
+                elif name in deps.macros:
+                    probe = deps.macros[name]
+                    if probe is not None:
+                        probes.add(probe)
+                elif name in reg.macros or name in reg.processors:
                     return None
     return frozenset(probes)
 
@@ -138,9 +160,10 @@ def _authz_stamp(env) -> tuple:
 def _stamp(env, probes: frozenset[str]) -> tuple:
     stamp: tuple = generations(env) + _authz_stamp(env)
     if probes:
+        queries = dependencies(env).probes
         with env.db_query as db:
             for name in sorted(probes):
-                stamp += tuple(db(PROBES[name])[0])
+                stamp += tuple(db(queries[name])[0])
     return stamp
 
 

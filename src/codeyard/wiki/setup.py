@@ -13,7 +13,9 @@ import urllib.parse
 
 from codeyard.config import options_in
 from codeyard.core import hookimpl
+from codeyard.perm import GRANTS_CACHE_KEY
 from codeyard.wiki import links, model, render_cache
+from codeyard.wiki.api import RenderDependencies
 
 DEFAULT_PAGES_DIR = os.path.join(os.path.dirname(__file__), "default-pages")
 DEFAULT_AUTHOR = "codeyard"
@@ -52,3 +54,18 @@ def environment_created(env, db):
     db.executemany(
         "INSERT INTO wiki (name, version, time, author, text, comment, readonly) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+
+
+@hookimpl
+def wiki_render_dependencies():
+    # A page's links show whether their pages exist and what the reader may see.
+    return RenderDependencies(cache_keys=(model.PAGES_CACHE_KEY, GRANTS_CACHE_KEY))
+
+
+@hookimpl
+def start_page_text(env, perm):
+    """Without the wiki's pages, the root still shows the WikiStart text to its readers."""
+    if perm is not None and not perm.has("WIKI_VIEW"):
+        return None
+    page = model.WikiPage(env, "WikiStart")
+    return page.text if page.exists else None

@@ -17,7 +17,7 @@ from codeyard.perm import PermissionError_, Resource
 from codeyard.util.diff import DiffOptions, diff_hunks
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
 from codeyard.wiki import model
-from codeyard.wiki.api import FormatContext
+from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_to_html, format_to_oneliner
 from codeyard.wiki.model import WikiPage, validate_page_name
 from codeyard.wiki.render_cache import render_page_html
@@ -28,12 +28,6 @@ START_PAGE = "WikiStart"
 VIEW_ACTIONS = {"wiki": "WIKI_VIEW", "ticket": "TICKET_VIEW", "milestone": "MILESTONE_VIEW",
                 "changeset": "CHANGESET_VIEW", "source": "FILE_VIEW", "report": "REPORT_VIEW",
                 "query": "TICKET_VIEW"}
-
-
-def format_context(req, resource: Resource, **kw) -> FormatContext:
-    """The rendering context of a request: its links, its reader's permissions."""
-    return FormatContext(req.env, href=req.href, abs_href=req.abs_href,
-                         perm=req.perm(resource), resource=resource, req=req, **kw)
 
 
 def _int(value, default=None):
@@ -392,6 +386,11 @@ def default_wiki_policy(env, action, username, resource, perm):
 
 # ---------------------------------------------------------------------------
 # Hooks
+
+
+@hookimpl
+def start_pages():
+    return {"WikiModule": "wiki"}
 
 
 @hookimpl

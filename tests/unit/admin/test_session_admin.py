@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from codeyard.prefs import model
+from codeyard import sessions as model
 from tests.unit.admin.helpers import snapshot, table_lines
 
 pytestmark = pytest.mark.db

@@ -61,3 +61,9 @@ def test_builtin_plugins_all_load():
     assert len(names) >= 10
     for name in names:
         assert pm.get_plugin(name) is not None, name
+
+
+def test_every_implemented_hook_is_declared():
+    # A hook implementation without a spec (a typo, or a catalogue nobody announced) would
+    # silently never be checked against its documented signature.
+    make_plugin_manager(ComponentRules([])).check_pending()

@@ -8,8 +8,8 @@ import pytest
 
 from codeyard.wiki import syntax as S
 from codeyard.wiki import tree as T
+from codeyard.wiki.api import parse_args
 from codeyard.wiki.formatter import format_to_text, parse, parse_oneliner
-from codeyard.wiki.macros import parse_args
 from codeyard.wiki.parser import shorten_line
 
 

@@ -12,7 +12,7 @@ import time as _time
 from dataclasses import dataclass, field
 
 __all__ = [
-    "ADMIN_ATTRIBUTES", "DEFAULT_HANDLERS", "KNOWN_USERS_CACHE_KEY", "PURGE_AGE",
+    "ADMIN_ATTRIBUTES", "KNOWN_USERS_CACHE_KEY", "PURGE_AGE",
     "UPDATE_INTERVAL", "Session", "SessionError", "SessionExists", "SessionNotFound",
     "split_sid", "get_session", "session_exists", "get_attribute", "create_session",
     "set_attribute", "save_session", "touch_session", "delete_session", "delete_anonymous",
@@ -27,12 +27,6 @@ PURGE_AGE = 90 * 86400
 
 ADMIN_ATTRIBUTES = ("name", "email", "default_handler")
 """The attributes ``session set`` may change."""
-
-DEFAULT_HANDLERS = ("AboutModule", "AdminModule", "AnyDiffModule", "BrowserModule",
-                    "ChangesetModule", "LogModule", "MilestoneModule", "PreferencesModule",
-                    "QueryModule", "ReportModule", "RoadmapModule", "SearchModule",
-                    "TicketModule", "TimelineModule", "WikiModule")
-"""Page handlers a user may choose as start page (Trac's names, kept in the database)."""
 
 KNOWN_USERS_CACHE_KEY = "session.known_users"
 
