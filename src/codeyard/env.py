@@ -586,15 +586,21 @@ def open_environment(path: str, use_cache: bool = True) -> Environment:
     path = os.path.abspath(path)
     if not use_cache:
         return Environment(path)
-    env = _env_cache.get(path)
+    with _env_cache_lock:
+        env = _env_cache.get(path)
     if env is not None:
         if is_environment(path):
             env.refresh_config()
             return env
-        with _env_cache_lock:
-            _env_cache.pop(path, None)
+        stale = env
+    else:
+        stale = None
     with _env_cache_lock:
         env = _env_cache.get(path)
+        if env is not None and env is stale:
+            # The directory went away or was replaced: open it afresh.
+            del _env_cache[path]
+            env = None
         if env is None:
             env = Environment(path)
             _env_cache[path] = env

@@ -403,12 +403,7 @@ def authz_policy(env, action, username, resource, perm):
             sections.append((name, list(options.items())))
         return sections
 
-    cache = env.caches.get("authz_policy")
-    if cache is None or cache[0] != stamp:
-        sections = load()
-        env.caches["authz_policy"] = (stamp, sections)
-    else:
-        sections = cache[1]
+    sections = env.memo_stamped("perm.authz_policy", (filename, stamp), load)
     path = _resource_path(resource)
     groups = {name for name, opts in sections if name == "groups"}
     members: dict[str, list[str]] = {}

@@ -27,6 +27,7 @@ from codeyard.env import (
     PROJECT_ICON,
     PROJECT_URL,
 )
+from codeyard.util.lru import BoundedCache
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
 
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -94,32 +95,26 @@ def template_env(env) -> jinja2.Environment:
     return env.memo_stamped("web.jinja", _dir_stamp(env.templates_dir), build)
 
 
-_site_env: jinja2.Environment | None = None
+
+
+# Jinja environments for pages outside any project: the built-in templates (key None) and
+# each index template directory a front server names (a handful; bounded all the same).
+_site_envs = BoundedCache(32)
 
 
 def site_template_env(extra_dir: str | None = None) -> jinja2.Environment:
     """Templates for pages outside any project (project index, site errors)."""
-    global _site_env
-    if extra_dir:
-        return _custom_index_env(extra_dir)
-    if _site_env is None:
-        jenv = jinja2.Environment(loader=jinja2.FileSystemLoader([BUILTIN_TEMPLATES]), autoescape=True,
-                                  trim_blocks=True, lstrip_blocks=True)
-        _filters(jenv)
-        _site_env = jenv
-    return _site_env
+    return _site_envs.get_or_make(extra_dir, lambda: _make_site_env(extra_dir))
 
 
-_index_envs: dict[str, jinja2.Environment] = {}
-
-
-def _custom_index_env(directory: str) -> jinja2.Environment:
-    jenv = _index_envs.get(directory)
-    if jenv is None:
+def _make_site_env(directory: str | None) -> jinja2.Environment:
+    if directory is None:
+        jenv = jinja2.Environment(loader=jinja2.FileSystemLoader([BUILTIN_TEMPLATES]),
+                                  autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    else:
         jenv = jinja2.Environment(loader=jinja2.FileSystemLoader([directory, BUILTIN_TEMPLATES]),
                                   autoescape=True, auto_reload=True)
-        _filters(jenv)
-        _index_envs[directory] = jenv
+    _filters(jenv)
     return jenv
 
 

@@ -29,6 +29,7 @@ from codeyard.env import (
     is_environment,
     open_environment,
 )
+from codeyard.util.lru import BoundedCache
 from codeyard.web.api import HTTPBadRequest, HTTPError, HTTPInternalError, HTTPNotFound
 from codeyard.web.request import Request
 
@@ -94,7 +95,7 @@ def parse_template_vars(value: Any) -> dict[str, str]:
 # Project listing without opening databases
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Listed:
     stamp: Any
     is_env: bool
@@ -102,8 +103,9 @@ class _Listed:
     error: str | None = None
 
 
-_listing: dict[str, _Listed] = {}
-_listing_lock = threading.Lock()
+# What each probed directory is (bounded: a parent directory of many thousands of projects
+# still fits; entries of removed directories age out).
+_listing = BoundedCache(20_000)
 
 
 def ignore_patterns(parent: str) -> list[str]:
@@ -130,20 +132,22 @@ def _probe(path: str) -> _Listed:
     stamp = (st.st_mtime_ns, st.st_ino, conf_stamp)
     found = _listing.get(path)
     if found is not None and found.stamp == stamp:
-        if found.config is not None:
-            try:
-                found.config.reload_if_changed()  # inherited files
-            except ConfigError as exc:
-                found.error = str(exc)
-        return found
-    listed = _Listed(stamp, is_environment(path))
-    if listed.is_env:
+        if found.config is None:
+            return found
         try:
-            listed.config = Configuration(conf)
+            with _reload_lock:
+                found.config.reload_if_changed()  # inherited files
+            return found
         except ConfigError as exc:
-            listed.error = str(exc)
-    with _listing_lock:
-        _listing[path] = listed
+            listed = _Listed(stamp, True, None, str(exc))
+    elif not is_environment(path):
+        listed = _Listed(stamp, False)
+    else:
+        try:
+            listed = _Listed(stamp, True, Configuration(conf))
+        except ConfigError as exc:
+            listed = _Listed(stamp, True, None, str(exc))
+    _listing.put(path, listed)
     return listed
 
 
@@ -175,8 +179,9 @@ def project_info(name: str, path: str, href: str | None, listed: _Listed | None 
 # unless the directory itself or its .tracignore changed (a project added, removed or
 # hidden shows at once); a project's new name or description shows within the second.
 INDEX_TTL = 1.0
-_index_cache: dict[tuple, tuple[float, tuple, list[dict[str, Any]]]] = {}
-_index_pages: dict[tuple, tuple[list[dict[str, Any]], str]] = {}
+_index_cache = BoundedCache(64)  # (site, base path) -> (time, directory stamp, listing)
+_index_pages = BoundedCache(64)  # (site, base path, template, vars) -> (listing, page)
+_reload_lock = threading.Lock()
 
 
 def _dir_stamp(parent: str | None) -> tuple:
@@ -199,8 +204,7 @@ def site_projects(site: Site, base_path: str) -> list[dict[str, Any]]:
     if hit is not None and now - hit[0] < INDEX_TTL and hit[1] == stamp:
         return hit[2]
     projects = _list_projects(site, base_path)
-    with _listing_lock:
-        _index_cache[key] = (now, stamp, projects)
+    _index_cache.put(key, (now, stamp, projects))
     return projects
 
 
@@ -278,8 +282,7 @@ def index_response(req: Request, site: Site) -> Response:
                 "codeyard": {"version": __version__}}
         data.update(site.template_vars)
         body = site_template_env(directory).get_template(template).render(data)
-        with _listing_lock:
-            _index_pages[body_key] = (projects, body)
+        _index_pages.put(body_key, (projects, body))
     content_type = "text/xml" if template.endswith(".xml") else "text/html"
     return Response(body, content_type=content_type + "; charset=utf-8",
                     headers={"Cache-Control": "no-cache"})

@@ -15,14 +15,13 @@ declared (changesets, source files, unknown macros) are rendered every time.
 from __future__ import annotations
 
 import os
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from markupsafe import Markup
 
 from codeyard.config import IntOption
 from codeyard.db.api import key_to_id
+from codeyard.util.lru import BoundedCache
 
 __all__ = ["render_page_html", "is_cacheable"]
 
@@ -68,31 +67,19 @@ def dependencies(env) -> _Dependencies:
     return env.memo("wiki.render_dependencies", compute)
 
 
-class _LRU:
+_UNKNOWN = object()
+
+
+class _PageCache:
+    """Rendered HTML by (page, version, where, reader), and whether a version is cacheable."""
+
     def __init__(self) -> None:
-        self.entries: OrderedDict = OrderedDict()
-        self.lock = threading.Lock()
-        self.cacheable: dict[tuple[str, int], frozenset[str] | None] = {}
-
-    def get(self, key):
-        with self.lock:
-            hit = self.entries.get(key)
-            if hit is not None:
-                self.entries.move_to_end(key)
-            return hit
-
-    def put(self, key, value, size: int) -> None:
-        with self.lock:
-            self.entries[key] = value
-            self.entries.move_to_end(key)
-            while len(self.entries) > size:
-                self.entries.popitem(last=False)
-            if len(self.cacheable) > 4 * size:
-                self.cacheable.clear()
+        self.rendered = BoundedCache(RENDER_CACHE_SIZE.default)
+        self.cacheable = BoundedCache(4 * RENDER_CACHE_SIZE.default)
 
 
-def _cache(env) -> _LRU:
-    return env.memo("wiki.render_cache", _LRU)
+def _cache(env) -> _PageCache:
+    return env.memo("wiki.render_cache", _PageCache)
 
 
 def generations(env) -> tuple[int, ...]:
@@ -177,21 +164,21 @@ def render_page_html(ctx, page, render) -> tuple[Markup, bool]:
         return render(), False
     cache = _cache(env)
     ident = (page.name, page.version)
-    if ident in cache.cacheable:
-        probes = cache.cacheable[ident]
-    else:
-        probes = cache.cacheable[ident] = is_cacheable(env, page.text)
+    probes = cache.cacheable.get(ident, _UNKNOWN)
+    if probes is _UNKNOWN:
+        probes = is_cacheable(env, page.text)
+        cache.cacheable.put(ident, probes, 4 * size)
     if probes is None:
         return render(), False
     reader = getattr(ctx.perm, "username", None) if ctx.perm is not None else None
     key = (page.name, page.version, ctx.href.base, ctx.abs_href.base if ctx.abs_href else "",
            reader)
     stamp = _stamp(env, probes)
-    hit = cache.get(key)
+    hit = cache.rendered.get(key)
     if hit is not None and hit[0] == stamp:
         return hit[1], True
     html = render()
     # Only keep the result if nothing changed while rendering.
     if _stamp(env, probes) == stamp:
-        cache.put(key, (stamp, html), size)
+        cache.rendered.put(key, (stamp, html), size)
     return html, False
