@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from codeyard import cachekeys
 from codeyard.config import ListOption, Option, registry
 from codeyard.core import hookspec
 
@@ -192,14 +193,20 @@ class PermissionSystem:
 
     # -- grants
     def all_grants(self) -> list[tuple[str, str]]:
+        """Every (subject, action) row of the ``permission`` table.
+
+        Kept across requests under Trac's own key, which Trac's permission store bumps on
+        every grant and revocation, so ``trac-admin permission add`` and Trac's admin panel
+        are seen on the next request; codeyard's writes bump it for Trac in turn."""
+
         def compute():
             with self.env.db_query as db:
                 return [tuple(r) for r in db("SELECT username, action FROM permission")]
 
-        return self.env.cached("perm.grants", compute)
+        return self.env.cached(cachekeys.PERMISSIONS, compute)
 
     def _changed(self) -> None:
-        self.env.invalidate("perm.grants")
+        self.env.invalidate(cachekeys.PERMISSIONS)
 
     def subjects_of(self, username: str) -> list[str]:
         """The user and every group it belongs to, transitively (with anonymous/authenticated).

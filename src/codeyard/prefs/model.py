@@ -11,6 +11,8 @@ from __future__ import annotations
 import time as _time
 from dataclasses import dataclass, field
 
+from codeyard import cachekeys
+
 __all__ = [
     "ADMIN_ATTRIBUTES", "DEFAULT_HANDLERS", "KNOWN_USERS_CACHE_KEY", "PURGE_AGE",
     "UPDATE_INTERVAL", "Session", "SessionError", "SessionExists", "SessionNotFound",
@@ -34,7 +36,7 @@ DEFAULT_HANDLERS = ("AboutModule", "AdminModule", "AnyDiffModule", "BrowserModul
                     "TicketModule", "TimelineModule", "WikiModule")
 """Page handlers a user may choose as start page (Trac's names, kept in the database)."""
 
-KNOWN_USERS_CACHE_KEY = "session.known_users"
+KNOWN_USERS_CACHE_KEY = cachekeys.KNOWN_USERS
 
 
 class SessionError(ValueError):
@@ -75,7 +77,7 @@ def _now() -> int:
 
 def _users_changed(env, authenticated: bool) -> None:
     if authenticated:
-        env.invalidate(KNOWN_USERS_CACHE_KEY)
+        env.invalidate(*cachekeys.KNOWN_USERS_KEYS)
 
 
 def get_session(env, sid: str, authenticated: bool) -> Session | None:

@@ -1,13 +1,15 @@
 """Rendered wiki pages, kept per process and checked against the shared cache generations.
 
 A version of a page never changes its text, but its HTML depends on the world around it:
-which pages exist (``missing wiki`` links, ``TitleIndex``, ``RecentChanges``, the
-``InterMapTxt`` page), which attachments exist, and the reader's permissions. Each entry
-is stored with the generations of those cache keys (``wiki.pages``, attachments,
-``perm.grants``) read from the database, so a page created, renamed or deleted by *any*
-process makes every entry stale at once. Pages linking tickets, milestones or reports also
-store the answer of a small probe query (e.g. the tickets' latest ``changetime``), so a
-ticket closed anywhere shows as closed on the next view. Pages whose HTML depends on what
+which pages exist (``missing wiki`` links, ``TitleIndex``, ``RecentChanges``), the
+``InterMapTxt`` page, which attachments exist, and the reader's permissions. Each entry
+is stored with the generations of those cache keys (``codeyard.cachekeys``: the page list,
+the InterWiki map and the permissions under Trac's keys, attachments under codeyard's own)
+read from the database, so a page created, renamed or deleted by *any* process — a Trac
+one included — makes every entry stale at once. Pages linking tickets, milestones or
+reports, or listing recent changes, also store the answer of a small probe query (e.g. the
+tickets' latest ``changetime``), so a ticket closed anywhere shows as closed on the next
+view (Trac bumps the page list only when a page comes or goes, not on an edit). Pages whose HTML depends on what
 nothing tracks (changesets, source files, unknown macros) are rendered every time.
 """
 
@@ -19,6 +21,7 @@ from collections import OrderedDict
 
 from markupsafe import Markup
 
+from codeyard import cachekeys
 from codeyard.config import IntOption
 from codeyard.db.api import key_to_id
 
@@ -29,8 +32,9 @@ RENDER_CACHE_SIZE = IntOption(
     "How many rendered page versions each server process keeps (0 turns the cache off). "
     "Entries are dropped as soon as any page is created, renamed or deleted.")
 
-ATTACHMENTS_CACHE_KEY = "attachment.changes"
-DEPENDENCIES = ("wiki.pages", ATTACHMENTS_CACHE_KEY, "perm.grants")
+ATTACHMENTS_CACHE_KEY = cachekeys.ATTACHMENTS
+DEPENDENCIES = (cachekeys.WIKI_PAGES, ATTACHMENTS_CACHE_KEY, cachekeys.PERMISSIONS,
+                cachekeys.INTERWIKI_MAP)
 
 # TracLinks namespaces whose rendering depends only on pages, attachments, configuration
 # and permissions.
@@ -48,10 +52,11 @@ PROBES = {
     "tickets": "SELECT COUNT(*), MAX(changetime) FROM ticket",
     "milestones": "SELECT COUNT(*), SUM(COALESCE(due, 0)), SUM(COALESCE(completed, 0)) FROM milestone",
     "reports": "SELECT COUNT(*), MAX(id), MIN(id) FROM report",
+    "wiki": "SELECT COUNT(*), MAX(time) FROM wiki",
 }
 NAMESPACE_PROBES = {"ticket": "tickets", "bug": "tickets", "issue": "tickets",
                     "comment": "tickets", "milestone": "milestones", "report": "reports"}
-MACRO_PROBES = {"TicketQuery": "tickets"}
+MACRO_PROBES = {"TicketQuery": "tickets", "RecentChanges": "wiki"}
 
 
 class _LRU:
@@ -85,7 +90,8 @@ def generations(env) -> tuple[int, ...]:
     """The current generations of the keys rendered pages depend on (one query)."""
     ids = [key_to_id(key) for key in DEPENDENCIES]
     with env.db_query as db:
-        rows = dict(db("SELECT id, generation FROM cache WHERE id IN (%s, %s, %s)", tuple(ids)))
+        marks = ", ".join(["%s"] * len(ids))
+        rows = dict(db(f"SELECT id, generation FROM cache WHERE id IN ({marks})", tuple(ids)))
     return tuple(rows.get(i, -1) for i in ids)
 
 
