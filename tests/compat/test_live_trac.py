@@ -121,9 +121,12 @@ def test_codeyard_writes_reach_the_running_tracd(live, tmp_path):
     assert saved.status in (302, 303), saved.text[:2000]
     assert page_link(view(tracd, "wiki/LinkPage"), "FromTheWeb") == "existing"
 
-    # A milestone, and an edit of InterMapTxt.
+    # A milestone, a component (Trac's ticket fields), and an edit of InterMapTxt.
     admin_ok(env.path, "milestone", "add", "v9")
     assert milestone_link(view(tracd, "wiki/LinkPage"), "v9") == "existing"
+    assert '"Widgets"' not in view(tracd, "query")
+    admin_ok(env.path, "component", "add", "Widgets", "alice")
+    assert '"Widgets"' in view(tracd, "query")  # the component filter's options
     intermap = tmp_path / "InterMapTxt.txt"
     intermap.write_text(INTERMAP, encoding="utf-8")
     admin_ok(env.path, "wiki", "import", "InterMapTxt", str(intermap))
