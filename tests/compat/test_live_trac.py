@@ -19,7 +19,7 @@ from tests.support.tracd import TracdServer
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 INTERMAP = "= InterWiki =\n----\n{{{\nCyx  http://example.org/cyx/  # The Cyx site\n}}}\n----\n"
-LINKS = "See NewPage, FromCodeyard, FromTheWeb, milestone:v9 and Cyx:foo.\n"
+LINKS = "See NewPage, FromCodeyard, FromTheWeb, milestone:v9, Cyx:foo and attachment:notes.txt.\n"
 
 
 @pytest.fixture
@@ -63,6 +63,12 @@ def milestone_link(html: str, name: str) -> str:
     return "missing" if "missing" in match.group(1).split() else "existing"
 
 
+def attachment_link(html: str, filename: str) -> str:
+    match = re.search(rf'<a class="([^"]*)"[^>]*>attachment:{re.escape(filename)}</a>', html)
+    assert match, html
+    return "missing" if "missing" in match.group(1).split() else "existing"
+
+
 def has_interwiki_link(html: str) -> bool:
     return 'href="http://example.org/cyx/foo"' in html
 
@@ -84,6 +90,13 @@ def test_trac_admin_wiki_writes_reach_the_running_codeyard(trac, live, tmp_path)
     intermap.write_text(INTERMAP, encoding="utf-8")
     trac.admin(env.path, "wiki", "import", "InterMapTxt", str(intermap))
     assert has_interwiki_link(view(codeyard, "wiki/LinkPage"))
+
+    # Trac keeps no generation for attachments: the rendered page must still follow.
+    assert attachment_link(view(codeyard, "wiki/LinkPage"), "notes.txt") == "missing"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("notes\n", encoding="utf-8")
+    trac.admin(env.path, "attachment", "add", "wiki:LinkPage", str(notes))
+    assert attachment_link(view(codeyard, "wiki/LinkPage"), "notes.txt") == "existing"
 
 
 def test_trac_admin_permission_add_reaches_the_running_codeyard(trac, live):

@@ -53,10 +53,13 @@ PROBES = {
     "milestones": "SELECT COUNT(*), SUM(COALESCE(due, 0)), SUM(COALESCE(completed, 0)) FROM milestone",
     "reports": "SELECT COUNT(*), MAX(id), MIN(id) FROM report",
     "wiki": "SELECT COUNT(*), MAX(time) FROM wiki",
+    # Trac keeps no generation for attachments; ``trac-admin attachment add`` changes these.
+    "attachments": "SELECT COUNT(*), MAX(time) FROM attachment",
 }
 NAMESPACE_PROBES = {"ticket": "tickets", "bug": "tickets", "issue": "tickets",
-                    "comment": "tickets", "milestone": "milestones", "report": "reports"}
-MACRO_PROBES = {"TicketQuery": "tickets", "RecentChanges": "wiki"}
+                    "comment": "tickets", "milestone": "milestones", "report": "reports",
+                    "attachment": "attachments", "raw-attachment": "attachments"}
+MACRO_PROBES = {"TicketQuery": "tickets", "RecentChanges": "wiki", "Image": "attachments"}
 
 
 class _LRU:
