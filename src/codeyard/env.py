@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from codeyard import __version__
+from codeyard.cachekeys import FORMER_KEYS as FORMER_CACHE_KEYS
 from codeyard.config import (
     BoolOption,
     ChoiceOption,
@@ -396,6 +397,12 @@ class Environment:
             current = db("SELECT value FROM system WHERE name='codeyard_version'")
             if not current:
                 db("INSERT INTO system (name, value) VALUES ('codeyard_version', %s)", ("1",))
+            # Generations under the names codeyard used before it shared Trac's: nobody
+            # reads them any more.
+            former = tuple(FORMER_CACHE_KEYS)
+            marks = ", ".join(["%s"] * len(former))
+            if db(f"SELECT 1 FROM cache WHERE key IN ({marks})", former):
+                db(f"DELETE FROM cache WHERE key IN ({marks})", former)
 
     def backup(self, dest: str | None = None) -> str:
         """Copy the database to the backup directory (or ``dest``); return the file written."""
@@ -415,8 +422,9 @@ class Environment:
         dump_to_sqlite(self, target)
         return target
 
-    # -- caches shared across processes through the `cache` table
+    # -- caches shared across processes through the `cache` table (keys: codeyard.cachekeys)
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        """The value of ``compute()``, kept while the generation of ``key`` is unchanged."""
         with self.db_query as db:
             generation = self.database.generation(db, key)
             hit = self.caches.get(key)
@@ -426,10 +434,13 @@ class Environment:
         self.caches[key] = (generation, value)
         return value
 
-    def invalidate(self, key: str) -> None:
+    def invalidate(self, *keys: str) -> None:
+        """Bump the generation of each key (in the caller's transaction when there is one)."""
         with self.db_transaction as db:
-            self.database.invalidate(db, key)
-        self.caches.pop(key, None)
+            for key in keys:
+                self.database.invalidate(db, key)
+        for key in keys:
+            self.caches.pop(key, None)
 
     def shutdown(self) -> None:
         if self._db is not None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from codeyard import cachekeys
 from codeyard.config import ConfigSection, ListOption, Option
 from codeyard.core import hookspec
 
@@ -43,9 +44,6 @@ PERMISSION_STORE = Option("trac", "permission_store", "DefaultPermissionStore",
                           "Where grants are kept (the `permission` table).")
 AUTHZ_FILE = Option("authz_policy", "authz_file", "",
                     "File of per-resource rules read by the `AuthzPolicy` policy (relative to the environment).")
-# The generation of the permission table's contents, bumped by every grant and revocation.
-GRANTS_CACHE_KEY = "perm.grants"
-
 EXTRA_PERMISSIONS_SECTION = ConfigSection(
     "extra-permissions", "Extra actions: `ACTION_ADMIN = ACTION_A, ACTION_B` makes new actions and meta-actions.")
 AUTHZ_POLICY_SECTION = ConfigSection("authz_policy", "Settings of the fine-grained `AuthzPolicy` permission policy.")
@@ -195,14 +193,20 @@ class PermissionSystem:
 
     # -- grants
     def all_grants(self) -> list[tuple[str, str]]:
+        """Every (subject, action) row of the ``permission`` table.
+
+        Kept across requests under Trac's own key, which Trac's permission store bumps on
+        every grant and revocation, so ``trac-admin permission add`` and Trac's admin panel
+        are seen on the next request; codeyard's writes bump it for Trac in turn."""
+
         def compute():
             with self.env.db_query as db:
                 return [tuple(r) for r in db("SELECT username, action FROM permission")]
 
-        return self.env.cached(GRANTS_CACHE_KEY, compute)
+        return self.env.cached(cachekeys.PERMISSIONS, compute)
 
     def _changed(self) -> None:
-        self.env.invalidate(GRANTS_CACHE_KEY)
+        self.env.invalidate(cachekeys.PERMISSIONS)
 
     def subjects_of(self, username: str) -> list[str]:
         """The user and every group it belongs to, transitively (with anonymous/authenticated).

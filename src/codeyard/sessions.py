@@ -11,6 +11,8 @@ from __future__ import annotations
 import time as _time
 from dataclasses import dataclass, field
 
+from codeyard import cachekeys
+
 __all__ = [
     "ADMIN_ATTRIBUTES", "KNOWN_USERS_CACHE_KEY", "PURGE_AGE",
     "UPDATE_INTERVAL", "Session", "SessionError", "SessionExists", "SessionNotFound",
@@ -28,7 +30,7 @@ PURGE_AGE = 90 * 86400
 ADMIN_ATTRIBUTES = ("name", "email", "default_handler")
 """The attributes ``session set`` may change."""
 
-KNOWN_USERS_CACHE_KEY = "session.known_users"
+KNOWN_USERS_CACHE_KEY = cachekeys.KNOWN_USERS
 
 
 class SessionError(ValueError):
@@ -69,7 +71,7 @@ def _now() -> int:
 
 def _users_changed(env, authenticated: bool) -> None:
     if authenticated:
-        env.invalidate(KNOWN_USERS_CACHE_KEY)
+        env.invalidate(*cachekeys.KNOWN_USERS_KEYS)
 
 
 def get_session(env, sid: str, authenticated: bool) -> Session | None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
+from codeyard import cachekeys
 from codeyard.config import IntOption
 
 __all__ = [
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 # The generation of the set of attachments, bumped by every add, delete and move.
-CHANGES_CACHE_KEY = "attachment.changes"
+CHANGES_CACHE_KEY = cachekeys.ATTACHMENTS
 
 MAX_SIZE = IntOption("attachment", "max_size", 262144,
                      "Largest file, in bytes, that may be attached; a negative value means no limit.")

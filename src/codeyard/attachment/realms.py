@@ -18,8 +18,13 @@ _QUERIES = {
 
 @hookimpl
 def wiki_render_dependencies():
-    # Attachment links and images show whether their file exists.
-    return RenderDependencies(cache_keys=(CHANGES_CACHE_KEY,))
+    # Attachment links and images show whether their file exists. Trac keeps no generation
+    # for attachments, so ``trac-admin attachment add`` is caught by the probe.
+    return RenderDependencies(
+        cache_keys=(CHANGES_CACHE_KEY,),
+        namespaces={"attachment": "attachments", "raw-attachment": "attachments"},
+        macros={"Image": "attachments"},
+        probes={"attachments": "SELECT COUNT(*), MAX(time) FROM attachment"})
 
 
 @hookimpl(trylast=True)

@@ -10,7 +10,6 @@ import contextvars
 import os
 import re
 import urllib.parse
-import zlib
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -100,9 +99,22 @@ def parse_db_url(url: str, base_dir: str | None = None) -> DbUrl:
     )
 
 
+_MASK31 = 0x7FFFFFFF
+
+
 def key_to_id(key: str) -> int:
-    """The ``cache`` table row id of a cache key: a stable 31-bit hash."""
-    return zlib.crc32(key.encode("utf-8")) & 0x7FFFFFFF
+    """The ``cache`` table row id of a cache key, derived exactly as Trac 1.6 derives it.
+
+    Trac hashes the key's code points with the multiply-and-xor scheme of the old Python
+    string hash, kept to 31 bits; the same key must give the same row in both programs for
+    either to see the other's invalidations (see ``codeyard.cachekeys``).
+    """
+    if not key:
+        return 0
+    value = ord(key[0]) << 7
+    for char in key:
+        value = (value * 1000003 & _MASK31) ^ ord(char)
+    return value ^ len(key)
 
 
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from codeyard import cachekeys
 from codeyard.attachment import model as attachments
 
 __all__ = [
@@ -29,10 +30,11 @@ __all__ = [
     "invalidate_ticket_fields", "natural_key",
 ]
 
-FIELDS_CACHE_KEY = "ticket.fields"
-"""Cache key of anything derived from these tables (field options); invalidated on change."""
+FIELDS_CACHE_KEY = cachekeys.TICKET_FIELDS
+"""Cache key of anything derived from these tables (field options); invalidated on change
+(Trac's key: a Trac site on the same environment rereads its ticket fields)."""
 
-MILESTONES_CACHE_KEY = "ticket.milestones"
+MILESTONES_CACHE_KEY = cachekeys.MILESTONES
 
 # enum.type -> (ticket column, label)
 ENUM_TYPES: dict[str, tuple[str, str]] = {

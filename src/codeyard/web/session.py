@@ -12,6 +12,7 @@ import re
 import secrets
 import time
 
+from codeyard import cachekeys
 from codeyard.config import IntOption
 
 SESSION_COOKIE = "trac_session"
@@ -79,9 +80,7 @@ class Session(dict):
                 self._purge(db, now)
             if self.authenticated and (wrote or self._old.get("name") != self.get("name")
                                        or self._old.get("email") != self.get("email")):
-                from codeyard.sessions import KNOWN_USERS_CACHE_KEY
-
-                self.env.invalidate(KNOWN_USERS_CACHE_KEY)
+                self.env.invalidate(*cachekeys.KNOWN_USERS_KEYS)
             if self.changed:
                 db("DELETE FROM session_attribute WHERE sid=%s AND authenticated=%s",
                    (self.sid, flag))
@@ -120,6 +119,7 @@ def promote(env, anonymous_sid: str, user: str) -> None:
            (user, anonymous_sid))
         db("UPDATE session_attribute SET sid=%s, authenticated=1 WHERE sid=%s AND authenticated=0",
            (user, anonymous_sid))
+        env.invalidate(*cachekeys.KNOWN_USERS_KEYS)
 
 
 def session_for(req) -> Session:

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
+from codeyard import cachekeys
 from codeyard.config import BoolOption, ListOption
 from codeyard.wiki import syntax as S
 
@@ -42,13 +43,13 @@ _ARG_RE = re.compile(r"\$\d")
 
 
 def page_names(env) -> frozenset[str]:
-    """Names of all existing wiki pages (cached; invalidated under the key ``wiki.pages``)."""
+    """Names of all existing wiki pages (kept under Trac's key for the same list)."""
 
     def compute():
         with env.db_query as db:
             return frozenset(r[0] for r in db("SELECT DISTINCT name FROM wiki"))
 
-    return env.cached("wiki.pages", compute)
+    return env.cached(cachekeys.WIKI_PAGES, compute)
 
 
 def page_exists(env, name: str) -> bool:
@@ -239,7 +240,10 @@ def shorthand_intertrac(fmt, ns: str, target: str, label, link):
 
 
 def interwiki_map(env) -> dict[str, tuple[str, str, str]]:
-    """{PREFIX: (prefix, url, title)} from the InterMapTxt page and ``[interwiki]``."""
+    """{PREFIX: (prefix, url, title)} from the InterMapTxt page and ``[interwiki]``.
+
+    The page's part is kept across requests under Trac's key, which both programs bump
+    when InterMapTxt changes; ``[interwiki]`` is read from the configuration each time."""
 
     def compute():
         with env.db_query as db:
@@ -261,7 +265,7 @@ def interwiki_map(env) -> dict[str, tuple[str, str, str]]:
                 in_map = True
         return mapping
 
-    mapping = compute()
+    mapping = dict(env.cached(cachekeys.INTERWIKI_MAP, compute))
     for prefix, value in env.config.options("interwiki"):
         parts = value.split(None, 1)
         if parts:

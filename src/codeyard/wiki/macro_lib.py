@@ -627,8 +627,11 @@ MACROS = [
 
 @hookimpl
 def wiki_render_dependencies():
-    # Every built-in macro answers from pages, attachments, configuration and permissions.
-    return RenderDependencies(macros=dict.fromkeys(m.name for m in MACROS))
+    # Every built-in macro answers from pages, attachments, configuration and permissions;
+    # RecentChanges lists edits too, which Trac's page-list generation does not follow.
+    return RenderDependencies(macros={**dict.fromkeys(m.name for m in MACROS),
+                                      "RecentChanges": "wiki"},
+                              probes={"wiki": "SELECT COUNT(*), MAX(time) FROM wiki"})
 
 
 @hookimpl(trylast=True)

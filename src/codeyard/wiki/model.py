@@ -2,8 +2,11 @@
 readonly), with the collision check, rename (with an optional redirect page), deletion of a
 version or a whole page, and page templates (``PageTemplates/…``).
 
-Every change invalidates the ``wiki.pages`` cache (the list of page names the formatter
-uses) inside the same transaction and tells the ``wiki_page_changed`` listeners.
+Every change bumps the generation of the page-name list the formatter uses (Trac's key
+``trac.wiki.api.WikiSystem.pages``, so a Trac site on the same environment sees it too; Trac
+itself bumps it when a page is created, renamed or deleted) inside the same transaction, and
+tells the ``wiki_page_changed`` listeners. A change to ``InterMapTxt`` bumps Trac's
+InterWiki map key as well.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from codeyard import cachekeys
 from codeyard.config import IntOption
 
 __all__ = [
@@ -22,7 +26,8 @@ __all__ = [
     "MAX_SIZE",
 ]
 
-PAGES_CACHE_KEY = "wiki.pages"
+PAGES_CACHE_KEY = cachekeys.WIKI_PAGES
+INTERWIKI_PAGE = "InterMapTxt"
 TEMPLATE_PREFIX = "PageTemplates/"
 DEFAULT_TEMPLATE = "DefaultPage"
 START_PAGE = "WikiStart"
@@ -70,6 +75,13 @@ def validate_page_name(name: str | None) -> bool:
     if not name:
         return False
     return all(part not in ("", ".", "..") for part in name.split("/"))
+
+
+def _changed_keys(*names: str) -> tuple[str, ...]:
+    """The cache keys a change to the pages ``names`` invalidates."""
+    if INTERWIKI_PAGE in names:
+        return (PAGES_CACHE_KEY, cachekeys.INTERWIKI_MAP)
+    return (PAGES_CACHE_KEY,)
 
 
 def _check_name(name: str | None) -> str:
@@ -190,7 +202,7 @@ class WikiPage:
                     db("UPDATE wiki SET readonly=%s WHERE name=%s", (self.readonly, name))
                     event = "readonly_changed"
                     version = current
-                self.env.invalidate(PAGES_CACHE_KEY)
+                self.env.invalidate(*_changed_keys(name))
         except IntegrityError:
             # Another writer inserted the same version first.
             try:
@@ -239,7 +251,7 @@ class WikiPage:
             if db("SELECT 1 FROM wiki WHERE name=%s LIMIT 1", (new_name,)):
                 raise PageExists(f"The page '{new_name}' already exists.")
             db("UPDATE wiki SET name=%s WHERE name=%s", (new_name, old_name))
-            self.env.invalidate(PAGES_CACHE_KEY)
+            self.env.invalidate(*_changed_keys(old_name, new_name))
             self.name = new_name
             try:
                 if redirect:
@@ -280,7 +292,7 @@ class WikiPage:
                 self._fetch(None)
             if gone:
                 attachment_model.delete_all(self.env, self.realm, self.name)
-            self.env.invalidate(PAGES_CACHE_KEY)
+            self.env.invalidate(*_changed_keys(self.name))
         if gone:
             self.env.log.info("Deleted page %s", self.name)
             self._notify("deleted")

@@ -33,34 +33,36 @@ RENDER_CACHE_SIZE = IntOption(
 
 @dataclass(frozen=True)
 class _Dependencies:
-    """The merged declarations of a project's enabled plugins."""
+    """The merged declarations of a project's enabled plugins: for each namespace and macro
+    name, the probes it needs (several plugins may each add one)."""
 
     cache_keys: tuple[str, ...]
-    namespaces: dict[str, str | None]
-    macros: dict[str, str | None]
+    namespaces: dict[str, frozenset[str]]
+    macros: dict[str, frozenset[str]]
     probes: dict[str, str]
     wiki_text: frozenset[str]
 
 
 def dependencies(env) -> _Dependencies:
     def compute():
-        keys: list[str] = []
-        namespaces: dict[str, str | None] = {}
-        macros: dict[str, str | None] = {}
+        keys: set[str] = set()
+        namespaces: dict[str, frozenset[str]] = {}
+        macros: dict[str, frozenset[str]] = {}
         probes: dict[str, str] = {}
         wiki_text: set[str] = set()
         for found in env.hook.wiki_render_dependencies():
             if found is None:
                 continue
-            keys.extend(k for k in found.cache_keys if k not in keys)
-            namespaces.update(found.namespaces)
-            macros.update(found.macros)
+            keys.update(found.cache_keys)
+            for merged, declared in ((namespaces, found.namespaces), (macros, found.macros)):
+                for name, probe in declared.items():
+                    merged[name] = merged.get(name, frozenset()) | ({probe} if probe else set())
             probes.update(found.probes)
             wiki_text |= found.wiki_text
         # A name probed by a query nobody declared cannot be trusted to be current.
         for names in (namespaces, macros):
-            for name, probe in list(names.items()):
-                if probe is not None and probe not in probes:
+            for name, needed in list(names.items()):
+                if not needed <= probes.keys():
                     del names[name]
         return _Dependencies(tuple(sorted(keys)), namespaces, macros, probes, frozenset(wiki_text))
 
@@ -109,9 +111,7 @@ def is_cacheable(env, text: str) -> frozenset[str] | None:
             kind = node.kind
             if kind == "link":
                 if node.ns in deps.namespaces:
-                    probe = deps.namespaces[node.ns]
-                    if probe is not None:
-                        probes.add(probe)
+                    probes |= deps.namespaces[node.ns]
                 elif node.ns in reg.resolvers:
                     return None
             elif kind in ("macro", "processor") and node.name:
@@ -119,9 +119,7 @@ def is_cacheable(env, text: str) -> frozenset[str] | None:
                 if kind == "processor" and name in deps.wiki_text:
                     pending.append(parse(node.text or ""))
                 elif name in deps.macros:
-                    probe = deps.macros[name]
-                    if probe is not None:
-                        probes.add(probe)
+                    probes |= deps.macros[name]
                 elif name in reg.macros or name in reg.processors:
                     return None
     return frozenset(probes)

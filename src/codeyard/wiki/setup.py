@@ -11,9 +11,9 @@ import os
 import time
 import urllib.parse
 
+from codeyard import cachekeys
 from codeyard.config import options_in
 from codeyard.core import hookimpl
-from codeyard.perm import GRANTS_CACHE_KEY
 from codeyard.wiki import links, model, render_cache
 from codeyard.wiki.api import RenderDependencies
 
@@ -58,8 +58,10 @@ def environment_created(env, db):
 
 @hookimpl
 def wiki_render_dependencies():
-    # A page's links show whether their pages exist and what the reader may see.
-    return RenderDependencies(cache_keys=(model.PAGES_CACHE_KEY, GRANTS_CACHE_KEY))
+    # A page's links show whether their pages exist, what the reader may see, and the
+    # InterWiki prefixes of the InterMapTxt page.
+    return RenderDependencies(cache_keys=(model.PAGES_CACHE_KEY, cachekeys.PERMISSIONS,
+                                          cachekeys.INTERWIKI_MAP))
 
 
 @hookimpl

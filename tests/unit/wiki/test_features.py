@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from markupsafe import Markup
 
+from codeyard import cachekeys
 from codeyard.core import hookimpl
 from codeyard.perm import PermissionCache, Resource
 from codeyard.util.href import Href
@@ -24,14 +25,14 @@ def add_page(env, name, text="text", version=1):
         db("INSERT INTO wiki (name, version, time, author, text, comment, readonly) "
            "VALUES (%s, %s, %s, 'me', %s, '', 0)", (name, version, 1_600_000_000_000_000 + version,
                                                    text))
-    env.invalidate("wiki.pages")
+    env.invalidate(cachekeys.WIKI_PAGES)
 
 
 @pytest.fixture
 def wenv(env):
     with env.db_transaction as db:
         db("DELETE FROM wiki")
-    env.invalidate("wiki.pages")
+    env.invalidate(cachekeys.WIKI_PAGES)
     return env
 
 
@@ -46,7 +47,7 @@ def test_missing_and_existing_pages_follow_the_page_cache(wenv):
     assert '<a class="wiki" href="/p/wiki/SomePage">SomePage</a>' in html(wenv, "SomePage")
     with wenv.db_transaction as db:
         db("DELETE FROM wiki WHERE name='SomePage'")
-    wenv.invalidate("wiki.pages")
+    wenv.invalidate(cachekeys.WIKI_PAGES)
     assert 'class="missing wiki"' in html(wenv, "SomePage")
 
 
@@ -264,7 +265,7 @@ def test_report_needs_report_view(wenv):
     assert '<a class="missing report"' in html(wenv, "{4}")
     with wenv.db_transaction as db:
         db("DELETE FROM permission WHERE username='anonymous' AND action='REPORT_VIEW'")
-    wenv.invalidate("perm.grants")
+    wenv.invalidate(cachekeys.PERMISSIONS)
     out = html(wenv, "{3}", perm=PermissionCache(wenv, "anonymous"))
     assert 'class="forbidden report"' in out
 

@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from codeyard import cachekeys
 from codeyard.env import Environment
 from codeyard.perm import PermissionCache, Resource
 from codeyard.util.href import Href
@@ -133,7 +134,7 @@ def golden_env(tmp_path_factory, request):
             if not stmt.startswith("INSERT "):
                 stmt = "INSERT " + stmt
             db(stmt.replace("%", "%%"))
-    env.invalidate("wiki.pages")
+    env.invalidate(cachekeys.WIKI_PAGES, cachekeys.INTERWIKI_MAP)
     yield env
     env.shutdown()
 
