@@ -106,11 +106,10 @@ def create_session(env, sid: str, authenticated: bool, attributes: dict | None =
     auth = int(bool(authenticated))
     values = {k: v for k, v in (attributes or {}).items() if v}
     with env.db_transaction as db:
-        if session_exists(env, sid, authenticated):
-            raise SessionExists(f"Session '{sid}' already exists")
         when = _now() if last_visit is None else last_visit
-        db("INSERT INTO session (sid, authenticated, last_visit) VALUES (%s, %s, %s)",
-           (sid, auth, when))
+        with db.unique(SessionExists(f"Session '{sid}' already exists")):
+            db("INSERT INTO session (sid, authenticated, last_visit) VALUES (%s, %s, %s)",
+               (sid, auth, when))
         db.executemany("INSERT INTO session_attribute (sid, authenticated, name, value) "
                        "VALUES (%s, %s, %s, %s)", [(sid, auth, k, v) for k, v in values.items()])
         _users_changed(env, authenticated)

@@ -247,14 +247,16 @@ class Attachment:
         moved = False
         try:
             with env.db_transaction as db:
-                if db("SELECT 1 FROM attachment WHERE type=%s AND id=%s AND filename=%s",
-                      (new_realm, new_id, new_filename)) or os.path.exists(new_path):
-                    raise AttachmentExists(
-                        f'Cannot move attachment "{self.filename}" to "{new_title}" as it '
-                        "already exists")
-                count = db.execute_rowcount(
-                    "UPDATE attachment SET type=%s, id=%s, filename=%s "
-                    "WHERE type=%s AND id=%s AND filename=%s", (new_realm, new_id, new_filename, *old))
+                exists = AttachmentExists(
+                    f'Cannot move attachment "{self.filename}" to "{new_title}" as it '
+                    "already exists")
+                if os.path.exists(new_path):
+                    raise exists
+                with db.unique(exists):
+                    count = db.execute_rowcount(
+                        "UPDATE attachment SET type=%s, id=%s, filename=%s "
+                        "WHERE type=%s AND id=%s AND filename=%s",
+                        (new_realm, new_id, new_filename, *old))
                 if not count:
                     raise AttachmentNotFound(f"Attachment '{self.title}' does not exist.")
                 if os.path.isfile(old_path):

@@ -20,11 +20,19 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
-__all__ = ["DatabaseError", "DatabaseManager", "DbUrl", "Db", "parse_db_url"]
+__all__ = ["DatabaseError", "DatabaseManager", "DbUrl", "Db", "ScopeError", "parse_db_url"]
 
 
 class DatabaseError(Exception):
     """A database that cannot be reached or used, with a message a person can act on."""
+
+
+class ScopeError(RuntimeError):
+    """A write was attempted inside a read scope (a programming error, never user input).
+
+    A read scope is a read-only transaction on both databases; turning it into a write
+    halfway would upgrade SQLite's shared lock and could fail with SQLITE_BUSY under load.
+    Open the write transaction first (``env.db_transaction``) and read inside it."""
 
 
 @dataclass
@@ -163,6 +171,26 @@ class Db:
         sql, _ = self._prepare(sql, rows[0])
         self.conn.exec_driver_sql(sql, rows)
 
+    @contextmanager
+    def unique(self, already_exists: Exception):
+        """Run the statements inside as one step; if the database refuses them for a
+        duplicate key, undo just that step and raise ``already_exists`` instead.
+
+        This is how model code says "create unless it exists": two writers racing on
+        PostgreSQL get one success and one readable refusal, never a 500."""
+        try:
+            with self.conn.begin_nested():
+                yield
+        except sa.exc.IntegrityError:
+            raise already_exists from None
+
+    def lock(self, name: str) -> None:
+        """Hold a named lock until this transaction ends (serializes writers of one name:
+        e.g. renames to the same page name). SQLite's write transactions already run one
+        at a time."""
+        if self.dialect == "postgresql":
+            self.execute("SELECT pg_advisory_xact_lock(%s)", (key_to_id(name),))
+
     def core(self, statement, params=None):
         """Run a SQLAlchemy Core statement."""
         return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
@@ -270,7 +298,11 @@ class DatabaseManager:
 
             @event.listens_for(engine, "begin")
             def _on_begin(conn):
-                conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+                write = bool(conn.info.get("write"))
+                if conn.info.get("query_only") is not (not write):
+                    conn.exec_driver_sql(f"PRAGMA query_only = {0 if write else 1}")
+                    conn.info["query_only"] = not write
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
             return engine
         query: dict[str, str] = {}
@@ -292,6 +324,11 @@ class DatabaseManager:
         schema = u.schema
         engine = sa.create_engine(sa_url, pool_pre_ping=True,
                                   poolclass=sa.pool.QueuePool if pool else NullPool)
+
+        @event.listens_for(engine, "begin")
+        def _on_pg_begin(conn):
+            if not conn.info.get("write"):
+                conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
         @event.listens_for(engine, "connect")
         def _on_pg_connect(dbapi_conn, record):
@@ -326,10 +363,12 @@ class DatabaseManager:
             _scopes.set(states)
         state = states.get(id(self))
         if state is not None:
-            # Nested scopes join the outer one; a write inside a read marks it for commit.
+            # Nested scopes join the outer one, whose kind was decided when it began.
+            if write and not state.write:
+                raise ScopeError(
+                    "a write transaction was opened inside a read scope; open the "
+                    "transaction first (env.db_transaction) and read inside it")
             state.depth += 1
-            if write:
-                state.write = True
             try:
                 yield state.db
             finally:

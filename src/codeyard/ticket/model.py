@@ -138,12 +138,11 @@ def add_enum(env, enum_type: str, name: str, description: str | None = None) -> 
     name = _clean_name(name, label)
     with env.db_transaction as db:
         existing = list_enum(env, enum_type)
-        if any(e.name == name for e in existing):
-            raise ResourceExists(f'{label} value "{name}" already exists.')
         orders = [int(_order(e.value)) for e in existing if _order(e.value) != float("inf")]
         value = str(max(orders, default=0) + 1)
-        db("INSERT INTO enum (type, name, value, description) VALUES (%s, %s, %s, %s)",
-           (enum_type, name, value, description))
+        with db.unique(ResourceExists(f'{label} value "{name}" already exists.')):
+            db("INSERT INTO enum (type, name, value, description) VALUES (%s, %s, %s, %s)",
+               (enum_type, name, value, description))
         invalidate_ticket_fields(env)
     return EnumValue(enum_type, name, value, description)
 
@@ -156,9 +155,8 @@ def rename_enum(env, enum_type: str, name: str, new_name: str) -> None:
         new_name = _clean_name(new_name, label)
         if new_name == name:
             return
-        if any(e.name == new_name for e in list_enum(env, enum_type)):
-            raise ResourceExists(f'{label} value "{new_name}" already exists.')
-        db("UPDATE enum SET name=%s WHERE type=%s AND name=%s", (new_name, enum_type, name))
+        with db.unique(ResourceExists(f'{label} value "{new_name}" already exists.')):
+            db("UPDATE enum SET name=%s WHERE type=%s AND name=%s", (new_name, enum_type, name))
         db(f"UPDATE ticket SET {column}=%s WHERE {column}=%s", (new_name, name))
         invalidate_ticket_fields(env)
 
@@ -226,19 +224,14 @@ def get_component(env, name: str) -> Component:
     return Component(*rows[0])
 
 
-def _name_taken(db, table: str, name: str) -> bool:
-    return bool(db(f"SELECT 1 FROM {table} WHERE name=%s", (name,)))
-
-
 def add_component(env, name: str, owner: str | None = None,
                   description: str | None = None) -> Component:
     name = _clean_name(name, "component")
     owner = " ".join(owner.split()) if owner else None
     with env.db_transaction as db:
-        if _name_taken(db, "component", name):
-            raise ResourceExists(f'Component "{name}" already exists.')
-        db("INSERT INTO component (name, owner, description) VALUES (%s, %s, %s)",
-           (name, owner or None, description))
+        with db.unique(ResourceExists(f'Component "{name}" already exists.')):
+            db("INSERT INTO component (name, owner, description) VALUES (%s, %s, %s)",
+               (name, owner or None, description))
         invalidate_ticket_fields(env)
     return Component(name, owner, description)
 
@@ -250,9 +243,8 @@ def _rename_with_tickets(env, field: str, label: str, get, name: str, new_name: 
         new_name = _clean_name(new_name, field)
         if new_name == name:
             return
-        if _name_taken(db, field, new_name):
-            raise ResourceExists(f'{label} "{new_name}" already exists.')
-        db(f"UPDATE {field} SET name=%s WHERE name=%s", (new_name, name))
+        with db.unique(ResourceExists(f'{label} "{new_name}" already exists.')):
+            db(f"UPDATE {field} SET name=%s WHERE name=%s", (new_name, name))
         db(f"UPDATE ticket SET {field}=%s WHERE {field}=%s", (new_name, name))
         invalidate_ticket_fields(env)
 
@@ -317,10 +309,9 @@ def add_milestone(env, name: str, due: int | None = None, completed: int | None 
                   description: str = "") -> Milestone:
     name = _clean_name(name, "milestone")
     with env.db_transaction as db:
-        if _name_taken(db, "milestone", name):
-            raise ResourceExists(f'Milestone "{name}" already exists.')
-        db("INSERT INTO milestone (name, due, completed, description) VALUES (%s, %s, %s, %s)",
-           (name, due or 0, completed or 0, description))
+        with db.unique(ResourceExists(f'Milestone "{name}" already exists.')):
+            db("INSERT INTO milestone (name, due, completed, description) "
+               "VALUES (%s, %s, %s, %s)", (name, due or 0, completed or 0, description))
         _milestones_changed(env)
     return Milestone(name, due, completed, description)
 
@@ -352,9 +343,8 @@ def rename_milestone(env, name: str, new_name: str, author: str | None = None,
         new_name = _clean_name(new_name, "milestone")
         if new_name == name:
             return []
-        if _name_taken(db, "milestone", new_name):
-            raise ResourceExists(f'Milestone "{new_name}" already exists.')
-        db("UPDATE milestone SET name=%s WHERE name=%s", (new_name, name))
+        with db.unique(ResourceExists(f'Milestone "{new_name}" already exists.')):
+            db("UPDATE milestone SET name=%s WHERE name=%s", (new_name, name))
         when = when or _now()
         ids = [row[0] for row in db("SELECT id FROM ticket WHERE milestone=%s ORDER BY id",
                                     (name,))]
@@ -419,10 +409,9 @@ def add_version(env, name: str, time: int | None = None,
                 description: str | None = None) -> Version:
     name = _clean_name(name, "version")
     with env.db_transaction as db:
-        if _name_taken(db, "version", name):
-            raise ResourceExists(f'Version "{name}" already exists.')
-        db("INSERT INTO version (name, time, description) VALUES (%s, %s, %s)",
-           (name, time or 0, description))
+        with db.unique(ResourceExists(f'Version "{name}" already exists.')):
+            db("INSERT INTO version (name, time, description) VALUES (%s, %s, %s)",
+               (name, time or 0, description))
         invalidate_ticket_fields(env)
     return Version(name, time, description)
 

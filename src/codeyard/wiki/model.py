@@ -183,6 +183,7 @@ class WikiPage:
 
         try:
             with self.env.db_transaction as db:
+                db.lock("wiki:" + name)
                 rows = db("SELECT MAX(version) FROM wiki WHERE name=%s", (name,))
                 current = int(rows[0][0] or 0)
                 if current != base:
@@ -248,6 +249,10 @@ class WikiPage:
         _check_name(new_name)
         old_name, old_version = self.name, self.version
         with self.env.db_transaction as db:
+            # Versions of two pages never clash as keys, so no constraint refuses a rename
+            # onto a page created meanwhile: renames and creations of a name take turns.
+            for locked in sorted({old_name, new_name}):
+                db.lock("wiki:" + locked)
             if db("SELECT 1 FROM wiki WHERE name=%s LIMIT 1", (new_name,)):
                 raise PageExists(f"The page '{new_name}' already exists.")
             db("UPDATE wiki SET name=%s WHERE name=%s", (new_name, old_name))

@@ -88,6 +88,7 @@ def test_upgrade_brings_the_schema_data_and_config_to_trac_16(legacy, make_env):
                 assert reports[report_id] == old.replace("description AS _desc", "t.description AS _desc")
                 # The fix is what makes the query run now that enum has a description too.
                 db(reports[report_id].replace("$USER", "'alice'"))
+        with env.db_transaction as db:
             # Ticket ids continue after the copied rows on PostgreSQL too.
             db("INSERT INTO ticket (summary) VALUES ('new')")
             assert db.last_id("ticket") == 3
