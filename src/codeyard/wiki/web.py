@@ -215,6 +215,10 @@ def _edit_form(req, page: WikiPage):
     comment = ""
     template = req.args.get("template", "")
     if not page.exists:
+        try:
+            model.check_new_page_name(page.name)
+        except model.InvalidPageName as exc:
+            raise HTTPBadRequest(str(exc), title="Invalid page name") from None
         text = model.template_text(req.env, template or None)
     elif req.args.get("version"):
         # "Revert to this version": the editor starts from an old text, saved over the latest.
@@ -272,7 +276,8 @@ def _save(req, latest: WikiPage):
         return _editor(req, latest, text, comment, base_version, readonly)
     except model.WikiError as exc:
         req.add_warning(str(exc))
-        return _editor(req, latest, text, comment, base_version, readonly)
+        status = 400 if isinstance(exc, model.InvalidPageName) else 200
+        return _editor(req, latest, text, comment, base_version, readonly, status=status)
     return req.redirect(req.href.wiki(page.name))
 
 
