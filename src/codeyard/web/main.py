@@ -79,6 +79,20 @@ def router(env) -> Router:
     return env.memo("web.router", lambda: Router(env))
 
 
+def check_body(req: Request) -> None:
+    """The ``body_check`` of the handler a request goes to, before its body is read."""
+    if not req.content_length and not req.environ.get("wsgi.input_terminated"):
+        return
+    the_router = router(req.env)
+    try:
+        endpoint, _ = the_router.bind(req).match()
+    except Exception:  # no such route: answered below, when the request is dispatched
+        return
+    check = getattr(the_router.handlers.get(endpoint), "body_check", None)
+    if check is not None:
+        check(req)
+
+
 def ensure_ready(env) -> None:
     """Refuse (503) a project whose database must be upgraded; create own tables once."""
     if env._memo.get("web.ready"):
@@ -102,6 +116,7 @@ def dispatch(env, environ: dict) -> Response:
         limit = req.max_content_length
         if limit is not None and (req.content_length or 0) > limit:
             raise HTTPRequestEntityTooLarge(f"The request body is larger than {limit} bytes.")
+        check_body(req)
         check_utf8(environ.get("QUERY_STRING", ""), "query string")
         if req.method == "POST" and req.mimetype == "application/x-www-form-urlencoded":
             check_utf8(req.get_data(cache=True), "form data")
