@@ -58,10 +58,13 @@ def names(env) -> set[str]:
 @pytest.mark.parametrize("case", sorted(BAD_NAMES))
 def test_unreachable_names_are_refused_by_the_model_and_the_admin(env, case):
     name, why = BAD_NAMES[case]
-    page = WikiPage(env, name)
-    page.text = "text"
     with pytest.raises(model.InvalidPageName, match=re.escape(why)):
-        page.save("alice")
+        model.check_new_page_name(name)
+    if "\x00" not in name:  # PostgreSQL cannot even look such a name up
+        page = WikiPage(env, name)
+        page.text = "text"
+        with pytest.raises(model.InvalidPageName, match=re.escape(why)):
+            page.save("alice")
     good = WikiPage(env, "GoodName")
     good.text = "text"
     good.save("alice")
