@@ -41,7 +41,11 @@ _CHUNK = 64 * 1024
 _EXTENSION_RE = re.compile(r"\.[A-Za-z0-9]+\Z")
 # Unicode category Cc: C0 and C1 controls and DEL.
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
-_WINDOWS_PATH_RE = re.compile(r"\A(?:\\|[A-Za-z]:\\)")
+# Bidirectional embedding, override and isolate characters: "a\u202egpj.exe" reads as
+# "aexe.jpg".
+_BIDI_CONTROL_RE = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# Longer names cannot be saved by the people who download them (file systems allow 255).
+MAX_FILENAME_LENGTH = 255
 _EDGE_SPACE_RE = re.compile("\\A[\\s\u200b]+|[\\s\u200b]+\\Z")
 
 
@@ -76,16 +80,27 @@ class ParentNotFound(AttachmentError):
 def normalize_filename(name: str | bytes) -> str:
     """The file name Trac would store for an uploaded ``name``: NFC, control characters as
     spaces, directory parts (``/`` or a Windows path's ``\\``) dropped, outer white space
-    stripped. Refuses what cannot be a file name (empty, ``.``, ``..``)."""
+    stripped. Refuses what cannot be a file name (empty, ``.``, ``..``), names with
+    bidirectional control characters and names longer than 255 characters.
+
+    Unlike Trac, every backslash separates directories (not only in absolute Windows
+    paths): a name with one could not be reached by any URL of the site."""
     if isinstance(name, bytes):
         name = name.decode("utf-8", "replace")
     name = unicodedata.normalize("NFC", name)
     name = _CONTROL_RE.sub(" ", name)
-    if _WINDOWS_PATH_RE.match(name):
-        name = name.replace("\\", "/")
-    name = _EDGE_SPACE_RE.sub("", posixpath.basename(name))
+    name = _EDGE_SPACE_RE.sub("", posixpath.basename(name.replace("\\", "/")))
     if name in ("", ".", ".."):
         raise InvalidAttachment(f"Invalid attachment file name {name!r}")
+    bidi = _BIDI_CONTROL_RE.search(name)
+    if bidi:
+        raise InvalidAttachment(
+            f"Invalid attachment file name {name!r}: a file name may not contain the "
+            f"bidirectional control character U+{ord(bidi.group(0)):04X}.")
+    if len(name) > MAX_FILENAME_LENGTH:
+        raise InvalidAttachment(
+            f"Invalid attachment file name {name[:40] + chr(0x2026)!r}: a file name may have at "
+            f"most {MAX_FILENAME_LENGTH} characters (this one has {len(name)}).")
     return name
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import re
 import sys
 import urllib.parse
 
@@ -174,6 +175,8 @@ def _list(req, realm: str, parent_id: str):
         raise HTTPNotFound(f"{parent_label(realm, parent_id)} does not exist.")
     can_create = req.perm.has("ATTACHMENT_CREATE", _resource(realm, parent_id))
     status = 200
+    if req.method != "POST" and req.args.get("action") == "new":
+        _require(req, "ATTACHMENT_CREATE", realm, parent_id)  # the upload form, as in Trac
     if req.method == "POST":
         if req.form.get("action", "new") != "new":
             raise HTTPBadRequest("Unknown action.")
@@ -207,7 +210,7 @@ def _upload(req, realm: str, parent_id: str) -> model.Attachment:
     try:
         if upload is None or not upload.filename:
             raise model.InvalidAttachment("No file uploaded.")
-        filename = model.normalize_filename(upload.filename)
+        filename = model.normalize_filename(_sent_filename(upload))
         description = req.form.get("description", "")
         replace = bool(req.form.get("replace"))
         old = None
@@ -228,6 +231,24 @@ def _upload(req, realm: str, parent_id: str) -> model.Attachment:
     finally:
         if upload is not None:
             upload.close()
+
+
+_RAW_FILENAME_RE = re.compile(r'(?:^|;)\s*filename="([^"]*)"', re.I)
+_WINDOWS_PATH_RE = re.compile(r"\A(?:[A-Za-z]:)?\\")
+
+
+def _sent_filename(upload) -> str:
+    """The file name as the client sent it.
+
+    Browsers write a name between quotes as it is (a quote would be ``%22``), so an old
+    browser's ``C:\\Windows\\evil.ini`` arrives with its backslashes, which the form parser
+    reads as escapes (``C:Windowsevil.ini``). Such a path is taken from the raw header,
+    so that its last part is kept."""
+    raw = upload.headers.get("Content-Disposition", "") if upload.headers else ""
+    match = _RAW_FILENAME_RE.search(raw)
+    if match and _WINDOWS_PATH_RE.match(match.group(1)):
+        return match.group(1)
+    return upload.filename
 
 
 def _delete(req, realm: str, parent_id: str, filename: str):

@@ -102,6 +102,20 @@ class AdminPanel:
     order: float = 50
 
 
+def body_check(check: Callable[[Any], None]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run ``check(req)`` before the body of a request to this handler is read or decoded.
+
+    The check looks at the headers (``req.content_length``) and raises an HTTPError (413)
+    for a body the handler would refuse anyway; it may also lower ``req.max_content_length``,
+    which bounds a body sent without a length."""
+
+    def mark(handler: Callable[..., Any]) -> Callable[..., Any]:
+        handler.body_check = check  # type: ignore[attr-defined]
+        return handler
+
+    return mark
+
+
 def csrf_exempt(handler: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a handler whose POSTs need no form token (machine protocols with their own auth)."""
     handler.csrf_exempt = True  # type: ignore[attr-defined]

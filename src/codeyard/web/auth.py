@@ -50,9 +50,22 @@ ALLOW_PASSWORD_CHANGE = BoolOption("account-manager", "allow_password_change", F
 HTTP_REALM = Option("account-manager", "realm", "codeyard",
                     "Realm named in HTTP Basic challenges.")
 MAX_FAILURES = IntOption("account-manager", "login_attempt_max_count", 5,
-                         "Failed logins allowed per account and per address within the window.")
+                         "Failed logins for one account from one address before that pair "
+                         "has to wait (`login_attempt_delay`); 0 turns throttling off.")
 FAILURE_WINDOW = IntOption("account-manager", "login_attempt_window", 300,
-                           "Seconds over which failed logins are counted.")
+                           "Seconds over which the failed logins of an account from all "
+                           "addresses are counted against `login_attempt_account_max_count`.")
+FAILURE_DELAY = IntOption("account-manager", "login_attempt_delay", 30,
+                          "Seconds an (account, address) pair waits after "
+                          "`login_attempt_max_count` failures; the wait doubles with every "
+                          "further failure, up to `login_attempt_max_delay`.")
+MAX_FAILURE_DELAY = IntOption("account-manager", "login_attempt_max_delay", 3600,
+                              "Longest wait, in seconds, of an (account, address) pair.")
+ACCOUNT_MAX_FAILURES = IntOption(
+    "account-manager", "login_attempt_account_max_count", 50,
+    "Failed logins for one account from all addresses within `login_attempt_window` after "
+    "which only addresses without failures of their own may try that account; 0 for no "
+    "such ceiling.")
 ACCOUNT_MANAGER_SECTION = ConfigSection("account-manager", "Accounts kept in an Apache htpasswd file.")
 
 _metadata = MetaData()
@@ -243,44 +256,92 @@ def start_login(req, user: str):
 
 # ---------------------------------------------------------------------------
 # Rate limiting, shared by every process through the database
+#
+# Failures are counted per (account, address) pair: a pair that failed
+# ``login_attempt_max_count`` times waits ``login_attempt_delay`` seconds after its last
+# failure, twice as long after each further one. Nobody else is slowed down by it: not the
+# owner at another address, not the other users behind the same address. Only when one
+# account fails very often from everywhere (``login_attempt_account_max_count`` within
+# ``login_attempt_window``) are the addresses that have failed on it refused for a while;
+# an address without failures still gets in with the right password.
 
 
-def _subjects(req, user: str | None) -> list[str]:
-    subjects = [f"addr:{req.remote_addr or ''}"]
-    if user:
-        subjects.append(f"user:{user}")
-    return subjects
+def _pair_subject(req, user: str) -> str:
+    # An address holds no "|", so the pair reads back unambiguously.
+    return f"pair:{req.remote_addr or ''}|{user[:200]}"
+
+
+def _user_subject(user: str) -> str:
+    return f"user:{user[:200]}"
+
+
+def _keep_seconds(config) -> int:
+    return max(FAILURE_WINDOW(config), MAX_FAILURE_DELAY(config), 1)
+
+
+def _pair_wait(config, failures: int) -> int:
+    """Seconds a pair waits after its last failure, having failed ``failures`` times."""
+    extra = failures - MAX_FAILURES(config)
+    if extra < 0:
+        return 0
+    delay = FAILURE_DELAY(config)
+    cap = MAX_FAILURE_DELAY(config)
+    return min(delay * 2 ** min(extra, 40), cap) if delay > 0 else 0
 
 
 def check_rate_limit(req, user: str | None) -> None:
+    """Refuse (429) an attempt for ``user`` from this address while it has to wait."""
     env = req.env
-    limit = MAX_FAILURES(env.config)
-    if limit <= 0:
+    config = env.config
+    if MAX_FAILURES(config) <= 0 or not user:
         return
-    since = int(time.time()) - FAILURE_WINDOW(env.config)
+    now = int(time.time())
     with env.db_query as db:
-        for subject in _subjects(req, user):
-            count = db("SELECT COUNT(*) FROM codeyard_login_failure WHERE subject=%s AND time >= %s",
-                       (subject, since))[0][0]
-            if count >= limit:
-                raise HTTPTooManyRequests(
-                    "Too many failed logins. Wait a few minutes before trying again.",
-                    headers=[("Retry-After", str(FAILURE_WINDOW(env.config)))])
+        count, last = db("SELECT COUNT(*), MAX(time) FROM codeyard_login_failure "
+                         "WHERE subject=%s AND time >= %s",
+                         (_pair_subject(req, user), now - _keep_seconds(config)))[0]
+        count = int(count or 0)
+        wait = int(last or 0) + _pair_wait(config, count) - now if count else 0
+        ceiling = ACCOUNT_MAX_FAILURES(config)
+        if wait <= 0 and count and ceiling > 0:
+            since = now - FAILURE_WINDOW(config)
+            recent = db("SELECT COUNT(*), MIN(time) FROM codeyard_login_failure "
+                        "WHERE subject=%s AND time >= %s", (_user_subject(user), since))[0]
+            pair_recent = db("SELECT COUNT(*) FROM codeyard_login_failure "
+                             "WHERE subject=%s AND time >= %s",
+                             (_pair_subject(req, user), since))[0][0]
+            if int(recent[0] or 0) >= ceiling and int(pair_recent or 0):
+                wait = max(int(recent[1] or now) + FAILURE_WINDOW(config) - now, 1)
+    if wait > 0:
+        raise HTTPTooManyRequests(
+            f"Too many failed logins for {user} from your address. Wait {_duration(wait)} "
+            "before trying again; other addresses are not affected.",
+            headers=[("Retry-After", str(wait))])
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} seconds"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minutes"
 
 
 def record_failure(req, user: str | None) -> None:
     env = req.env
+    if not user:
+        return
     now = int(time.time())
     env.log.warning("failed login for %r from %s", user, req.remote_addr)
     with env.db_transaction as db:
-        db("DELETE FROM codeyard_login_failure WHERE time < %s", (now - FAILURE_WINDOW(env.config),))
+        db("DELETE FROM codeyard_login_failure WHERE time < %s", (now - _keep_seconds(env.config),))
         db.executemany("INSERT INTO codeyard_login_failure (subject, time) VALUES (%s, %s)",
-                       [(s, now) for s in _subjects(req, user)])
+                       [(_pair_subject(req, user), now), (_user_subject(user), now)])
 
 
 def clear_failures(req, user: str) -> None:
+    """A good password from this address: its pair starts afresh (the account's count stays)."""
     with req.env.db_transaction as db:
-        db("DELETE FROM codeyard_login_failure WHERE subject=%s", (f"user:{user}",))
+        db("DELETE FROM codeyard_login_failure WHERE subject=%s", (_pair_subject(req, user),))
 
 
 # ---------------------------------------------------------------------------
@@ -459,7 +520,6 @@ def register(req):
         return req.redirect(req.href())
     data = {"user": "", "name": "", "email": "", "error": None}
     if req.method == "POST":
-        check_rate_limit(req, None)
         user = normalise_user(env, req.form.get("user", ""))
         data.update(user=user, name=req.form.get("name", "").strip(),
                     email=req.form.get("email", "").strip())

@@ -3,6 +3,7 @@ the handler, rendering, and readable error pages."""
 
 from __future__ import annotations
 
+import re
 import traceback
 from typing import Any
 
@@ -10,7 +11,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Response
 
-from codeyard.config import Option
+from codeyard.config import ConfigSection, Option
 from codeyard.env import DEBUG, EnvironmentError_
 from codeyard.perm import PermissionCache, PermissionError_
 from codeyard.web import chrome
@@ -33,6 +34,17 @@ DEFAULT_HANDLER = Option(
     "The page shown at the project's root: a route endpoint name or Trac's module name "
     "(`WikiModule`, `TimelineModule`, `RoadmapModule`, …). A user may choose another in "
     "the session attribute `default_handler`.")
+FRAME_ANCESTORS = Option(
+    "codeyard", "frame_ancestors", "'self'",
+    "Who may show this project's pages in a frame: the `frame-ancestors` sources of the "
+    "Content-Security-Policy header sent with every response (`'self'`, `'none'`, or "
+    "origins such as `https://intranet.example.org`). Empty sends no framing policy.")
+HTTP_HEADERS_SECTION = ConfigSection(
+    "http-headers",
+    "Response headers sent with every page of the project, `Name = value` (as in Trac). Names "
+    "must be HTTP tokens; Content-Type, Content-Length, Location, ETag, Pragma, Cache-Control "
+    "and Expires are refused. They replace codeyard's defaults (X-Content-Type-Options, "
+    "Referrer-Policy, the framing policy) and add to a page's own headers.")
 
 
 class Router:
@@ -60,6 +72,20 @@ def router(env) -> Router:
     return env.memo("web.router", lambda: Router(env))
 
 
+def check_body(req: Request) -> None:
+    """The ``body_check`` of the handler a request goes to, before its body is read."""
+    if not req.content_length and not req.environ.get("wsgi.input_terminated"):
+        return
+    the_router = router(req.env)
+    try:
+        endpoint, _ = the_router.bind(req).match()
+    except Exception:  # no such route: answered below, when the request is dispatched
+        return
+    check = getattr(the_router.handlers.get(endpoint), "body_check", None)
+    if check is not None:
+        check(req)
+
+
 def ensure_ready(env) -> None:
     """Refuse (503) a project whose database must be upgraded; create own tables once."""
     def make_ready() -> bool:
@@ -84,6 +110,7 @@ def dispatch(env, environ: dict) -> Response:
         limit = req.max_content_length
         if limit is not None and (req.content_length or 0) > limit:
             raise HTTPRequestEntityTooLarge(f"The request body is larger than {limit} bytes.")
+        check_body(req)
         check_utf8(environ.get("QUERY_STRING", ""), "query string")
         if req.method == "POST" and req.mimetype == "application/x-www-form-urlencoded":
             check_utf8(req.get_data(cache=True), "form data")
@@ -116,6 +143,7 @@ def dispatch(env, environ: dict) -> Response:
         if "files" in req.__dict__:  # uploads parsed by the form: close their temp files
             req.close()
     apply_cookies(req, response)
+    apply_site_headers(env, response)
     return response
 
 
@@ -139,6 +167,76 @@ def apply_cookies(req: Request, response: Response) -> None:
                             domain=spec.get("domain"))
     if req.outcookies:
         response.headers["Cache-Control"] = "no-cache, private"
+
+
+# Site-wide response headers: the defaults, then ``[http-headers]``
+
+# As Trac: a header name is an RFC 7230 token, a value has no control characters but tab,
+# and the headers that describe the body or the caching are not configurable.
+_HEADER_NAME_RE = re.compile(r"[-0-9A-Za-z!#$%&'*+.^_`|~]+\Z")
+_HEADER_VALUE_BAD_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+RESERVED_HEADERS = frozenset({"content-type", "content-length", "location", "etag", "pragma",
+                              "cache-control", "expires"})
+# Headers codeyard sends on its own; ``[http-headers]`` replaces them.
+_DEFAULT_HEADER_NAMES = frozenset({"x-content-type-options", "referrer-policy",
+                                   "x-frame-options", "content-security-policy"})
+
+
+def configured_headers(env) -> list[tuple[str, str]]:
+    """The valid ``[http-headers]`` of a project (invalid ones are logged once and dropped)."""
+
+    def compute() -> list[tuple[str, str]]:
+        headers, invalid = [], []
+        for name, value in env.config.options("http-headers"):
+            if (_HEADER_NAME_RE.match(name) and name.lower() not in RESERVED_HEADERS
+                    and not _HEADER_VALUE_BAD_RE.search(value)):
+                headers.append((name, value))
+            else:
+                invalid.append(f"{name!r}: {value!r}")
+        if invalid:
+            env.log.warning("[http-headers] invalid headers are ignored: %s", ", ".join(invalid))
+        return headers
+
+    return env.memo("web.http_headers", compute)
+
+
+def default_headers(env) -> list[tuple[str, str]]:
+    """What every response carries unless ``[http-headers]`` says otherwise."""
+    headers = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin")]
+    ancestors = " ".join(FRAME_ANCESTORS(env.config).split())
+    if ancestors:
+        headers.append(("Content-Security-Policy", f"frame-ancestors {ancestors}"))
+        legacy = {"'self'": "SAMEORIGIN", "'none'": "DENY"}.get(ancestors.lower())
+        if legacy:  # for browsers that know no CSP; others ignore it next to frame-ancestors
+            headers.append(("X-Frame-Options", legacy))
+    return headers
+
+
+def apply_site_headers(env, response: Response) -> None:
+    try:
+        configured = configured_headers(env)
+        defaults = default_headers(env)
+    except Exception:  # an environment that could not be opened: the page still goes out
+        configured, defaults = [], [("X-Content-Type-Options", "nosniff")]
+    names = {name.lower() for name, _ in configured}
+    headers = response.headers
+    for name, value in defaults:
+        if name.lower() in names:
+            continue
+        if name == "Content-Security-Policy" and name in headers:
+            policy = headers[name]
+            if "frame-ancestors" not in policy.lower():
+                headers[name] = f"{policy.rstrip('; ')}; {value}"
+        else:
+            headers.setdefault(name, value)
+    for name, value in configured:
+        lower = name.lower()
+        if lower == "content-security-policy" and name in headers:
+            headers.add(name, value)  # a page's own policy stays; browsers enforce both
+        elif lower in _DEFAULT_HEADER_NAMES:
+            headers[name] = value
+        else:
+            headers.setdefault(name, value)
 
 
 # ---------------------------------------------------------------------------

@@ -244,7 +244,9 @@ def find_project(site: Site, name: str) -> str | None:
 
 
 def check_path(environ: dict) -> str:
-    """PATH_INFO as text; refuse invalid UTF-8, encoded slashes and dot segments."""
+    """PATH_INFO as text; refuse invalid UTF-8, encoded backslashes, NUL and dot segments.
+
+    An encoded slash is a slash: the server has decoded it in PATH_INFO already."""
     raw = environ.get("PATH_INFO", "")
     try:
         path = raw.encode("latin-1").decode("utf-8")
@@ -254,8 +256,8 @@ def check_path(environ: dict) -> str:
         raise HTTPBadRequest("The requested URL is not valid UTF-8.") from None
     request_uri = environ.get("REQUEST_URI") or environ.get("RAW_URI") or ""
     raw_path = request_uri.split("?", 1)[0].lower()
-    if "%2f" in raw_path or "%5c" in raw_path or "%00" in raw_path or "\0" in path:
-        raise HTTPBadRequest("Encoded slashes and NUL characters are not allowed in URLs.")
+    if "%5c" in raw_path or "%00" in raw_path or "\0" in path:
+        raise HTTPBadRequest("Encoded backslashes and NUL characters are not allowed in URLs.")
     if any(segment in (".", "..") for segment in path.split("/")) or "\\" in path:
         raise HTTPNotFound("No such page.")
     return path

@@ -11,6 +11,7 @@ InterWiki map key as well.
 
 from __future__ import annotations
 
+import re
 import time as time_module
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from codeyard.config import IntOption
 __all__ = [
     "WikiPage", "WikiError", "InvalidPageName", "PageNotFound", "PageExists",
     "PageNotModified", "PageTooBig", "VersionConflict", "validate_page_name",
+    "check_new_page_name", "MAX_NAME_LENGTH",
     "page_names", "template_names", "PAGES_CACHE_KEY", "TEMPLATE_PREFIX", "DEFAULT_TEMPLATE",
     "MAX_SIZE",
 ]
@@ -84,9 +86,47 @@ def _changed_keys(*names: str) -> tuple[str, ...]:
     return (PAGES_CACHE_KEY,)
 
 
+# Longer names make URLs that servers and proxies refuse (a request line of a few KB) once
+# an attachment name and a query are added; 255 is also what file systems allow a name.
+MAX_NAME_LENGTH = 255
+# C0 and C1 controls (NUL breaks every URL), the backslash (never a path separator in a
+# URL, refused by the site), and the bidirectional embedding, override and isolate
+# characters, which make a name read differently from what it is.
+_UNREACHABLE_CHARS_RE = re.compile("[\x00-\x1f\x7f-\x9f\\\\\u202a-\u202e\u2066-\u2069]")
+
+
+def _shown(name: str, limit: int = 60) -> str:
+    """A name as a message shows it: invisible characters escaped, long ones cut."""
+    text = "".join(f"\\u{ord(c):04x}" if _UNREACHABLE_CHARS_RE.match(c) and c != "\\" else c
+                   for c in name[:limit])
+    return text + ("\u2026" if len(name) > limit else "")
+
+
+def check_new_page_name(name: str | None) -> str:
+    """A name a page may be created under or renamed to: one every action can reach.
+
+    Existing pages keep working whatever their name (they may come from Trac)."""
+    name = _check_name(name)
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidPageName(f"Invalid Wiki page name '{_shown(name)}': a page name may have "
+                              f"at most {MAX_NAME_LENGTH} characters (this one has {len(name)}).")
+    bad = _UNREACHABLE_CHARS_RE.search(name)
+    if bad:
+        char = bad.group(0)
+        if char == "\\":
+            why = "a backslash (\\)"
+        elif "\u202a" <= char <= "\u2069":
+            why = f"the bidirectional control character U+{ord(char):04X}"
+        else:
+            why = f"the control character U+{ord(char):04X}"
+        raise InvalidPageName(f"Invalid Wiki page name '{_shown(name)}': a page name may not "
+                              f"contain {why}.")
+    return name
+
+
 def _check_name(name: str | None) -> str:
     if not validate_page_name(name):
-        raise InvalidPageName(f"Invalid Wiki page name '{name}'")
+        raise InvalidPageName(f"Invalid Wiki page name '{_shown(name or '')}'")
     assert name is not None
     return name
 
@@ -170,7 +210,7 @@ class WikiPage:
         and nothing is written. With ``replace``, the latest version's text is overwritten
         in place (``wiki replace``) instead of adding a version.
         """
-        name = _check_name(self.name)
+        name = _check_name(self.name) if self.exists else check_new_page_name(self.name)
         new_text = self.text != self.old_text
         if not new_text and self.readonly == self.old_readonly:
             raise PageNotModified("Page not modified")
@@ -246,7 +286,7 @@ class WikiPage:
             raise InvalidPageName("A new name is mandatory for a rename.")
         if new_name == self.name:
             raise InvalidPageName("Page name is unchanged.")
-        _check_name(new_name)
+        check_new_page_name(new_name)
         old_name, old_version = self.name, self.version
         with self.env.db_transaction as db:
             # Versions of two pages never clash as keys, so no constraint refuses a rename

@@ -1,19 +1,24 @@
 """``{{{#!name args}}}`` processors: the built-in ones, highlighting and lookup.
 
 ``#!html`` and the attributes of ``div``/``span``/``td``… are sanitized with nh3 unless
-``[wiki] render_unsafe_content`` is set: no scripts, no event handlers, no ``javascript:``.
+``[wiki] render_unsafe_content`` is set: no scripts, no event handlers, no URL whose scheme
+is not in ``[wiki] safe_schemes``, no password field and no form that posts to another
+site, and pictures or styles from origins outside ``[wiki] safe_origins`` are fetched
+without credentials (``crossorigin="anonymous"``) or dropped (CSS), as in Trac 1.6.
 """
 
 from __future__ import annotations
 
+import html as html_module
 import re
+from urllib.parse import urlsplit
 
 import nh3
 from markupsafe import Markup, escape
 
 from codeyard.core import hookimpl
 from codeyard.wiki.api import MacroError, RenderDependencies, WikiMacro, parse_args, system_message
-from codeyard.wiki.links import RENDER_UNSAFE, SAFE_SCHEMES
+from codeyard.wiki.links import RENDER_UNSAFE, SAFE_ORIGINS, SAFE_SCHEMES
 from codeyard.wiki.macros import find_macro
 
 _STYLE_PROPS = {
@@ -28,7 +33,8 @@ _STYLE_PROPS = {
     "text-transform", "vertical-align", "white-space", "width", "word-spacing", "direction",
     "unicode-bidi", "opacity", "visibility", "z-index", "table-layout", "word-wrap",
 }
-# Forms are allowed as Trac allows them: they submit nothing by themselves.
+# Forms are allowed as Trac allows them, but only when they post to this site, and never
+# with a password field (the means of a fake login form).
 _EXTRA_TAGS = {"font", "caption", "tfoot", "address", "big", "small", "section", "tt", "form",
                "input", "select", "option", "optgroup", "textarea", "button", "label",
                "fieldset", "legend"}
@@ -49,47 +55,154 @@ _INNER_TABLE_RE = re.compile(r"\s*<table[^>]*>\s*((?:<tr[^>]*>)?(.*?)(?:</tr>)?)
 _MULTI_TABLE_RE = re.compile(r"</table>.*?<table", re.S)
 
 
+class UrlPolicy:
+    """Which URLs wiki HTML may use: ``[wiki] safe_schemes`` and ``safe_origins``."""
+
+    def __init__(self, fmt) -> None:
+        config = fmt.env.config
+        self.schemes = {scheme.strip().lower() for scheme in SAFE_SCHEMES(config) if scheme}
+        self.origins = [origin.strip() for origin in SAFE_ORIGINS(config) if origin.strip()]
+        base = fmt.ctx.abs_href.base if fmt.ctx.abs_href is not None else ""
+        parts = urlsplit(base)
+        self.site = (parts.scheme.lower(), parts.netloc.lower()) if parts.netloc else None
+
+    def is_safe_uri(self, uri: str) -> bool:
+        """A relative URL, or one whose scheme is a safe one."""
+        scheme = _scheme(uri)
+        return scheme is None or scheme in self.schemes
+
+    def is_safe_origin(self, uri: str) -> bool:
+        """Whether a resource at ``uri`` may be fetched as it is (Trac's safe_origins rules)."""
+        uri = _clean_url(uri)
+        if not uri or _scheme(uri) is None and not _is_network_path(uri):
+            return True
+        if "*" in self.origins:
+            return True
+        if _is_network_path(uri):
+            uri = f"{self.site[0] if self.site else 'http'}:{uri}"
+        uri = _with_root_path(uri)
+        for safe in self.origins:
+            safe = _with_root_path(safe)
+            if uri == safe or safe.endswith(":") and uri.lower().startswith(safe.lower()):
+                return True
+            if uri.startswith(safe if safe.endswith("/") else safe + "/"):
+                return True
+        return False
+
+    def is_same_site(self, uri: str) -> bool:
+        """A relative URL, or one on this site's own origin."""
+        uri = _clean_url(uri)
+        if _scheme(uri) is None and not _is_network_path(uri):
+            return True
+        if self.site is None:
+            return False
+        parts = urlsplit(uri.replace("\\", "/"))
+        scheme = parts.scheme.lower() or self.site[0]
+        return (scheme, parts.netloc.lower()) == self.site
+
+    def is_safe_css(self, value: str) -> bool:
+        """No script-like CSS, and ``url()`` only of safe schemes and origins."""
+        if _BAD_CSS_RE.search(value):
+            return False
+        return all(self.is_safe_uri(url) and self.is_safe_origin(url)
+                   for url in (m.group(2).strip() for m in _CSS_URL_RE.finditer(value)))
+
+
+_SCHEME_RE = re.compile(r"\A([a-zA-Z][a-zA-Z0-9+.\-]*):")
+_URL_NOISE_RE = re.compile(r"[\t\n\r]")
+
+
+def _clean_url(uri: str) -> str:
+    """The URL as a browser reads it: tabs and newlines dropped, outer controls stripped."""
+    return _URL_NOISE_RE.sub("", uri).strip("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b"
+                                            "\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16"
+                                            "\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ")
+
+
+def _scheme(uri: str) -> str | None:
+    match = _SCHEME_RE.match(_clean_url(uri))
+    return match.group(1).lower() if match else None
+
+
+def _is_network_path(uri: str) -> bool:
+    return uri[:2] in ("//", "\\\\", "/\\", "\\/")
+
+
+def _with_root_path(uri: str) -> str:
+    return uri + "/" if re.match(r"\A(?:[a-zA-Z][-a-zA-Z0-9+._]*:)?//[^/]+\Z", uri) else uri
+
+
 def sanitize_html(fmt, text: str) -> Markup:
     if RENDER_UNSAFE(fmt.env.config):
         return Markup(text)
-    schemes = set(SAFE_SCHEMES(fmt.env.config)) | {"mailto", "data"}
-    attributes = {"*": set(_GLOBAL_ATTRS)}
+    policy = UrlPolicy(fmt)
+
+    def filter_attribute(tag: str, attr: str, value: str):
+        if attr == "style" and not policy.is_safe_css(value):
+            return None
+        if attr in _URL_ATTRS and not policy.is_safe_uri(value):
+            return None
+        return value
+
     cleaned = nh3.clean(
         text,
         tags=set(nh3.ALLOWED_TAGS) | _EXTRA_TAGS,
         clean_content_tags={"script", "style"},
-        attributes=attributes,
-        url_schemes=schemes,
+        attributes={"*": set(_GLOBAL_ATTRS)},
+        url_schemes=set(policy.schemes),
         link_rel=None,
         strip_comments=True,
         filter_style_properties=_STYLE_PROPS,
-        attribute_filter=_filter_attribute,
+        attribute_filter=filter_attribute,
     )
-    return Markup(cleaned)
+    return Markup(_filter_elements(cleaned, policy))
 
 
-def _filter_attribute(tag: str, attr: str, value: str):
-    """Drop styles that run anything (``expression()``…) or load from other origins."""
-    if attr == "style" and not _safe_css(value):
-        return None
-    return value
+# nh3 writes well-formed HTML: every ``<`` opens a tag, attribute values are double-quoted
+# and contain no ``"``, so its tags can be read back with these two patterns.
+_TAG_RE = re.compile(r'<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:[^<>"]|"[^"]*")*)>')
+_ATTR_RE = re.compile(r'([^\s="/]+)(?:="([^"]*)")?')
 
 
-def _safe_css(value: str, origins=("data:",)) -> bool:
-    if _BAD_CSS_RE.search(value):
-        return False
-    for m in _CSS_URL_RE.finditer(value):
-        url = m.group(2).strip()
-        if ":" in url.split("/", 1)[0] or url.startswith("//"):
-            if not url.startswith(tuple(origins)):
-                return False
-    return True
+def _filter_elements(cleaned: str, policy: UrlPolicy) -> str:
+    """Drop password fields and forms that post elsewhere; mark cross-origin pictures."""
+    forms: list[bool] = []  # for each open form: dropped?
+
+    def rewrite(match: re.Match) -> str:
+        closing, tag, attr_text = match.group(1), match.group(2).lower(), match.group(3)
+        if tag == "form":
+            if closing:
+                return "" if forms and forms.pop() else match.group(0)
+            attrs = _attrs(attr_text)
+            drop = not policy.is_same_site(attrs.get("action", ""))
+            forms.append(drop)
+            return "" if drop else match.group(0)
+        if closing:
+            return match.group(0)
+        if tag not in ("input", "img"):
+            return match.group(0)
+        attrs = _attrs(attr_text)
+        if tag == "input" and attrs.get("type", "").strip().lower() == "password":
+            return ""
+        src = attrs.get("src")
+        if src is not None and not policy.is_safe_origin(src):
+            end = "/>" if match.group(0).endswith("/>") else ">"
+            return match.group(0)[:-len(end)].rstrip() + ' crossorigin="anonymous"' + end
+        return match.group(0)
+
+    return _TAG_RE.sub(rewrite, cleaned)
+
+
+def _attrs(text: str) -> dict[str, str]:
+    return {m.group(1).lower(): html_module.unescape(m.group(2) or "")
+            for m in _ATTR_RE.finditer(text)}
 
 
 def sanitize_attrs(fmt, tagname: str, attrs: dict) -> dict:
     """Attributes safe on an element (processor parameters like ``class``, ``style``)."""
     out = {}
     unsafe_ok = RENDER_UNSAFE(fmt.env.config)
+    policy = None if unsafe_ok else UrlPolicy(fmt)
     for key, value in attrs.items():
         if value is False or value is None:
             continue
@@ -106,13 +219,11 @@ def sanitize_attrs(fmt, tagname: str, attrs: dict) -> dict:
             continue
         if key.startswith("on") or key not in _GLOBAL_ATTRS and not key.startswith("data-"):
             continue
-        if key in _URL_ATTRS:
-            scheme = value.split(":", 1)[0].strip().lower() if ":" in value.split("/", 1)[0] else ""
-            if scheme and scheme not in set(SAFE_SCHEMES(fmt.env.config)) | {"mailto"}:
-                continue
-        if key == "style":
-            if not _safe_css(value):
-                continue
+        assert policy is not None
+        if key in _URL_ATTRS and not policy.is_safe_uri(value):
+            continue
+        if key == "style" and not policy.is_safe_css(value):
+            continue
         out[key] = value
     return out
 

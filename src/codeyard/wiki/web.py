@@ -15,7 +15,13 @@ from werkzeug.wrappers import Response
 from codeyard.core import hookimpl
 from codeyard.perm import PermissionError_, Resource
 from codeyard.util.diff import DiffOptions, diff_hunks
-from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
+from codeyard.web.api import (
+    HTTPBadRequest,
+    HTTPNotFound,
+    HTTPRequestEntityTooLarge,
+    NavItem,
+    body_check,
+)
 from codeyard.wiki import model
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_to_html, format_to_oneliner
@@ -37,15 +43,49 @@ def _int(value, default=None):
         return default
 
 
+# The longest body a text of ``[wiki] max_size`` characters can take: each character
+# percent-encoded from four UTF-8 bytes, plus the other fields of the form.
+_BYTES_PER_CHAR = 12
+_FORM_OVERHEAD = 64 * 1024
+
+
+def check_text_body(req) -> None:
+    """Refuse (413) a POST that cannot hold a text of at most ``[wiki] max_size`` characters,
+    from its Content-Length, before it is read."""
+    limit = model.MAX_SIZE(req.env.config)
+    if limit < 0:
+        return
+    most = limit * _BYTES_PER_CHAR + _FORM_OVERHEAD
+    if (req.content_length or 0) > most:
+        raise HTTPRequestEntityTooLarge(
+            f"The request is {req.content_length:,} bytes long; wiki text may have at most "
+            f"{limit:,} characters ([wiki] max_size).", title="Text too long")
+    if req.max_content_length is None or req.max_content_length > most:
+        req.max_content_length = most
+
+
+def _text_too_long(limit: int, length: int) -> str:
+    return (f"The text has {length:,} characters; wiki text may have at most {limit:,} "
+            "([wiki] max_size).")
+
+
+def _check_text_length(req, text: str) -> None:
+    limit = model.MAX_SIZE(req.env.config)
+    if 0 <= limit < len(text):
+        raise HTTPRequestEntityTooLarge(_text_too_long(limit, len(text)), title="Text too long")
+
+
 # ---------------------------------------------------------------------------
 # Handlers
 
 
+@body_check(check_text_body)
 def wiki_start(req):
     """/wiki — the start page (``WikiStart``); also the project's ``/`` (WikiModule)."""
     return wiki_page(req, START_PAGE)
 
 
+@body_check(check_text_body)
 def wiki_page(req, page: str = START_PAGE):
     """/wiki/<page> — view, history, diff, edit, rename or delete a page."""
     req.endpoint = "wiki"
@@ -209,6 +249,10 @@ def _edit_form(req, page: WikiPage):
     comment = ""
     template = req.args.get("template", "")
     if not page.exists:
+        try:
+            model.check_new_page_name(page.name)
+        except model.InvalidPageName as exc:
+            raise HTTPBadRequest(str(exc), title="Invalid page name") from None
         text = model.template_text(req.env, template or None)
     elif req.args.get("version"):
         # "Revert to this version": the editor starts from an old text, saved over the latest.
@@ -248,6 +292,10 @@ def _save(req, latest: WikiPage):
         base_version = merge  # the writer has seen the other change and saves over it
     is_admin = req.perm.has("WIKI_ADMIN", resource)
     readonly = (1 if form.get("readonly") else 0) if is_admin else latest.readonly
+    limit = model.MAX_SIZE(req.env.config)
+    if 0 <= limit < len(text):  # neither rendered nor saved; the writer keeps the text
+        req.add_warning(_text_too_long(limit, len(text)))
+        return _editor(req, latest, text, comment, base_version, readonly, status=413)
     if "preview" in form or "save" not in form:
         ctx = format_context(req, resource)
         preview = format_to_html(ctx, text)
@@ -266,7 +314,8 @@ def _save(req, latest: WikiPage):
         return _editor(req, latest, text, comment, base_version, readonly)
     except model.WikiError as exc:
         req.add_warning(str(exc))
-        return _editor(req, latest, text, comment, base_version, readonly)
+        status = 400 if isinstance(exc, model.InvalidPageName) else 200
+        return _editor(req, latest, text, comment, base_version, readonly, status=status)
     return req.redirect(req.href.wiki(page.name))
 
 
@@ -339,9 +388,10 @@ def _delete(req, page: WikiPage):
 # POST /wiki_render
 
 
+@body_check(check_text_body)
 def wiki_render(req):
     """/wiki_render — POST realm, id, version, text, flavor, escape_newlines, shorten: the
-    text rendered as an HTML fragment, for previews."""
+    text rendered as an HTML fragment, for previews (at most ``[wiki] max_size`` characters)."""
     form = req.form
     realm = form.get("realm", "wiki") or "wiki"
     id_ = form.get("id") or None
@@ -350,6 +400,7 @@ def wiki_render(req):
     action = VIEW_ACTIONS.get(realm, realm.upper() + "_VIEW")
     req.perm.require(action, resource)
     text = form.get("text", "").replace("\r\n", "\n")
+    _check_text_length(req, text)
     flavor = form.get("flavor", "html")
     ctx = format_context(req, resource)
     if flavor == "oneliner":

@@ -109,8 +109,14 @@ def test_static_files_with_validators_and_no_traversal(served, tmp_path):
         response = site.get(bad)
         assert response.status_code in (400, 404), bad
         assert "secret" not in text(response) and "[trac]" not in text(response)
-    encoded = site.get("/chrome/site/sub%2Flogo.txt")
-    assert encoded.status_code == 400 and "Encoded slashes" in text(encoded)
+    # An encoded slash is a slash (the server decodes it); an encoded backslash is refused.
+    os.mkdir(f"{env.htdocs_dir}/sub")
+    with open(f"{env.htdocs_dir}/sub/logo.txt", "w") as fh:
+        fh.write("sub file")
+    assert text(site.get("/chrome/site/sub%2Flogo.txt")) == "sub file"
+    assert site.get("/chrome/site/sub%2F..%2F..%2Fconf/trac.ini").status_code in (400, 404)
+    encoded = site.get("/chrome/site/sub%5Clogo.txt")
+    assert encoded.status_code == 400 and "backslashes" in text(encoded)
 
 
 def test_invalid_utf8_in_path_query_and_form(served):
