@@ -357,7 +357,10 @@ class BufferingWorker(base.Worker):
                 conn.deadline = time.monotonic() + self.request_timeout
             conn.buf += data
             received = True
-            if len(data) < READ_SIZE and not getattr(conn.sock, "pending", lambda: 0)():
+            # One read per event keeps a fast sender's body flowing to the spool file rather
+            # than piling up here; only bytes TLS has already decrypted (one record at most)
+            # must be read now, as the socket will not signal them again.
+            if not getattr(conn.sock, "pending", lambda: 0)():
                 break
         if received:
             if conn.registered != selectors.EVENT_READ:

@@ -57,7 +57,7 @@ def echo():
                             start_new_session=True)
     try:
         wait_for_port(port, 30, proc)
-        yield port
+        yield port, proc.pid
     finally:
         stop_process(proc)
 
@@ -73,10 +73,10 @@ def exchange(port: int, data: bytes, timeout: float = 10) -> bytes:
             received += piece
 
 
-def test_large_bodies_arrive_whole(echo):
+def test_large_bodies_arrive_whole(echo_port):
     data = os.urandom(3 * 1024 * 1024 + 5)
     expected = f"{len(data)} {hashlib.sha256(data).hexdigest()}"
-    conn = http.client.HTTPConnection("127.0.0.1", echo, timeout=30)
+    conn = http.client.HTTPConnection("127.0.0.1", echo_port, timeout=30)
     conn.request("PUT", "/length", body=data)
     assert conn.getresponse().read().decode().strip() == f"PUT /length {expected}"
     conn.request("POST", "/chunked", body=iter([data[:100000], data[100000:]]),
@@ -85,9 +85,34 @@ def test_large_bodies_arrive_whole(echo):
     conn.close()
 
 
-def test_pipelined_requests_answered_in_order(echo):
+@pytest.fixture
+def echo_port(echo):
+    return echo[0]
+
+
+def peak_rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+
+
+def test_a_large_body_is_spooled_not_held_in_memory(echo):
+    port, arbiter = echo
+    with open(f"/proc/{arbiter}/task/{arbiter}/children", encoding="ascii") as fh:
+        (worker,) = (int(pid) for pid in fh.read().split())
+    before = peak_rss_kib(worker)
+    piece = os.urandom(1024 * 1024)
+    size = 64 * len(piece)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", "/big", body=(piece for _ in range(64)), encode_chunked=True,
+                 headers={"Transfer-Encoding": "chunked"})
+    assert conn.getresponse().read().split()[2] == str(size).encode()
+    conn.close()
+    assert peak_rss_kib(worker) - before < 24 * 1024, (before, peak_rss_kib(worker))
+
+
+def test_pipelined_requests_answered_in_order(echo_port):
     body = chunked(b"abc" * 3000, 1000)
-    answer = exchange(echo, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+    answer = exchange(echo_port, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
                             b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
                             b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                             + body + b"GET /d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -97,8 +122,8 @@ def test_pipelined_requests_answered_in_order(echo):
                      ["GET", "/d", "0"]], answer
 
 
-def test_expect_continue_answered_once(echo):
-    with socket.create_connection(("127.0.0.1", echo), timeout=10) as s:
+def test_expect_continue_answered_once(echo_port):
+    with socket.create_connection(("127.0.0.1", echo_port), timeout=10) as s:
         s.sendall(b"POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n"
                   b"Connection: close\r\n\r\n")
         assert s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -118,20 +143,20 @@ def test_expect_continue_answered_once(echo):
     (b"GET /i HTTP/1.1\r\nHost: x\r\nExpect: something\r\n\r\n", b"417"),
     (b"GET /j HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 1_000_000, b"431"),
 ])
-def test_bad_requests_get_a_4xx(echo, request_bytes, status):
-    answer = exchange(echo, request_bytes)
+def test_bad_requests_get_a_4xx(echo_port, request_bytes, status):
+    answer = exchange(echo_port, request_bytes)
     assert answer.split(b" ", 2)[1] == status, answer[:200]
 
 
-def test_stalled_body_gets_408_after_the_timeout(echo):
+def test_stalled_body_gets_408_after_the_timeout(echo_port):
     started = time.monotonic()
-    answer = exchange(echo, b"PUT /k HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+    answer = exchange(echo_port, b"PUT /k HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
     assert answer.startswith(b"HTTP/1.1 408 "), answer
     assert 1.5 <= time.monotonic() - started < 5
 
 
-def test_streamed_response(echo):
-    conn = http.client.HTTPConnection("127.0.0.1", echo, timeout=10)
+def test_streamed_response(echo_port):
+    conn = http.client.HTTPConnection("127.0.0.1", echo_port, timeout=10)
     conn.request("GET", "/stream")
     response = conn.getresponse()
     assert response.getheader("Transfer-Encoding") == "chunked"
