@@ -20,6 +20,7 @@ import click
 DEFAULT_PORT = 8000
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_THREADS = 4
+DEFAULT_REQUEST_TIMEOUT = 30
 # gunicorn's default line plus the worker's process id.
 ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" pid=%(p)s'
 # Checked here without importing codeyard.env: the arbiter stays free of application
@@ -189,12 +190,16 @@ def gunicorn_options(*, host: str, port: int, workers: int, threads: int = DEFAU
                      keyfile: str | None = None, reload: bool = False, daemonize: bool = False,
                      pidfile: str | None = None, umask: int | None = None, user: str | None = None,
                      group: str | None = None, access_log: bool = True,
-                     ready_message: str = "") -> dict[str, Any]:
+                     ready_message: str = "",
+                     request_timeout: float = DEFAULT_REQUEST_TIMEOUT) -> dict[str, Any]:
     """The gunicorn settings ``codeyard serve`` uses (also used by the benchmark)."""
+    from codeyard.web.server_worker import BufferingWorker
+
     options: dict[str, Any] = {
         "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
         "workers": workers,
-        "worker_class": "gthread",
+        # Threads answer only requests that have fully arrived (see server_worker).
+        "worker_class": BufferingWorker.configured(request_timeout=request_timeout),
         "threads": threads,
         # HTTP/1.0 behaviour: one response per connection.
         "keepalive": 5 if http11 else 0,
@@ -418,11 +423,15 @@ def default_workers() -> int:
               help="Worker processes (default: the number of CPU cores).")
 @click.option("--threads", type=click.IntRange(1, 256), default=DEFAULT_THREADS, show_default=True,
               help="Request threads per worker process.")
+@click.option("--request-timeout", type=click.FloatRange(0.5, 3600), default=DEFAULT_REQUEST_TIMEOUT,
+              show_default=True, metavar="SECONDS",
+              help="Close a connection whose request headers have not all arrived this long "
+                   "after they started, or whose request body has stalled this long.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="Log every request to standard error.")
 def serve_command(envs, port, hostname, env_parent_dir, single_env, basic_auth, digest_auth,
                   base_path, protocol, certfile, keyfile, http10, auto_reload, daemonize, pidfile,
-                  umask, user, group, workers, threads, access_log) -> None:
+                  umask, user, group, workers, threads, request_timeout, access_log) -> None:
     """Serve project environments over HTTP (tracd's options, on gunicorn).
 
     Serve each ENV at /<dirname>/ with a project index at /, every environment in a parent
@@ -466,5 +475,5 @@ def serve_command(envs, port, hostname, env_parent_dir, single_env, basic_auth, 
         protocol=protocol, certfile=certfile and os.path.abspath(certfile),
         keyfile=keyfile and os.path.abspath(keyfile), reload=auto_reload, daemonize=daemonize,
         pidfile=pidfile, umask=mask, user=user, group=group, access_log=access_log,
-        ready_message=message)
+        ready_message=message, request_timeout=request_timeout)
     run_gunicorn(loader, options)
