@@ -52,8 +52,9 @@ class CodeyardServer:
         try:
             wait_for_port(self.port, timeout, self.proc)
         except RuntimeError as exc:
+            output = self.log()  # read before stop() removes the log
             self.stop()
-            raise RuntimeError(f"{exc}\n--- server output ---\n{self.log()}") from None
+            raise RuntimeError(f"{exc}\n--- server output ---\n{output}") from None
         return self
 
     def log(self) -> str:
