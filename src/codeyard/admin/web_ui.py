@@ -38,7 +38,7 @@ def admin(req, category: str | None = None, panel: str | None = None, path_info:
         raise PermissionError_("TRAC_ADMIN")
     if category is None or panel is None:
         first = panels[0]
-        return req.redirect(req.href.admin(first.category, first.panel))
+        return req.redirect(req.url_for("admin.panel", category=first.category, panel=first.panel))
     chosen = next((p for p in panels if p.category == category and p.panel == panel), None)
     if chosen is None:
         raise HTTPNotFound(f"No administration panel {category}/{panel}.")
@@ -77,7 +77,7 @@ def basics_panel(req, category, panel, path_info):
             for section, name in fields:
                 config.set(section, name, values[f"{section}_{name}"])
             _save(req)
-            return req.redirect(req.href.admin(category, panel, saved=1))
+            return req.redirect(req.url_for("admin.panel", category=category, panel=panel, saved=1))
     import zoneinfo
 
     return "admin/basics.html", {
@@ -107,7 +107,7 @@ def logging_panel(req, category, panel, path_info):
             if log_file:
                 config.set("logging", "log_file", log_file)
             _save(req)
-            return req.redirect(req.href.admin(category, panel, saved=1))
+            return req.redirect(req.url_for("admin.panel", category=category, panel=panel, saved=1))
     try:
         current = {"log_type": LOG_TYPE(config), "log_level": LOG_LEVEL(config), "log_file": LOG_FILE(config)}
     except ConfigError:
@@ -159,7 +159,7 @@ def perm_panel(req, category, panel, path_info):
         except PermissionAdminError as exc:
             errors.append(str(exc))
         else:
-            return req.redirect(req.href.admin(category, panel))
+            return req.redirect(req.url_for("admin.panel", category=category, panel=panel))
     grants = sorted(system.all_grants())
     return "admin/perm.html", {
         "encode": encode_selection,
@@ -205,7 +205,8 @@ def plugin_panel(req, category, panel, path_info):
                 changed = True
         if changed:
             _save(req)
-        return req.redirect(req.href.admin(category, panel, saved=1 if changed else None))
+        return req.redirect(req.url_for("admin.panel", category=category, panel=panel,
+                                        saved=1 if changed else None))
     rows = [{"name": name, "builtin": builtin, "enabled": env.is_enabled(name),
              "required": name in REQUIRED_PLUGINS,
              "doc": _plugin_doc(name)} for name, builtin in plugins]
@@ -262,6 +263,6 @@ def admin_panels(req):
 @hookimpl
 def navigation_items(req):
     if req.perm.has("TRAC_ADMIN") or req.perm.has("PERMISSION_GRANT") or req.perm.has("PERMISSION_REVOKE"):
-        return [NavItem("mainnav", "admin", "Admin", req.href.admin(), order=100)]
+        return [NavItem("mainnav", "admin", "Admin", req.url_for("admin"), order=100)]
     return []
 

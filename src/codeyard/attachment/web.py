@@ -112,6 +112,8 @@ def _split(path: str) -> tuple[str, str | None]:
 
 
 def parent_href(req, realm: str, parent_id: str) -> str:
+    # The parent's page is whatever route its realm has (wiki, ticket, milestone…); realms
+    # are Trac's URL prefixes, so the Trac-compatible builder serves all of them.
     return req.href(realm, parent_id)
 
 
@@ -194,14 +196,14 @@ def _list(req, realm: str, parent_id: str):
         else:
             return req.redirect(parent_href(req, realm, parent_id)
                                 if req.form.get("return") != "list"
-                                else req.href.attachment(realm, parent_id) + "/")
+                                else req.url_for("attachment", realm=realm, path=parent_id + "/"))
     attachments = model.select(req.env, realm, parent_id)
     data = {"realm": realm, "parent_id": parent_id, "attachments": attachments,
             "parent_href": parent_href(req, realm, parent_id),
             "parent_label": parent_label(realm, parent_id), "can_create": can_create,
             "max_size": model.MAX_SIZE(req.env.config), "pretty_size": model.pretty_size,
             "title": f"Attachments of {parent_label(realm, parent_id)}",
-            "list_href": req.href.attachment(realm, parent_id) + "/"}
+            "list_href": req.url_for("attachment", realm=realm, path=parent_id + "/")}
     return "attachment/list.html", data, status
 
 
@@ -261,7 +263,7 @@ def _delete(req, realm: str, parent_id: str, filename: str):
             except model.AttachmentError as exc:
                 raise HTTPNotFound(str(exc)) from None
             return req.redirect(parent_href(req, realm, parent_id))
-        return req.redirect(req.href.attachment(realm, parent_id, filename))
+        return req.redirect(req.url_for("attachment", realm=realm, path=f"{parent_id}/{filename}"))
     return "attachment/delete.html", _file_data(req, attachment)
 
 
@@ -270,9 +272,11 @@ def _file_data(req, attachment: model.Attachment) -> dict:
     return {"attachment": attachment, "realm": realm, "parent_id": parent_id,
             "parent_href": parent_href(req, realm, parent_id),
             "parent_label": parent_label(realm, parent_id),
-            "raw_href": req.href("raw-attachment", realm, parent_id, attachment.filename),
-            "file_href": req.href.attachment(realm, parent_id, attachment.filename),
-            "list_href": req.href.attachment(realm, parent_id) + "/",
+            "raw_href": req.url_for("raw_attachment", realm=realm,
+                                    path=f"{parent_id}/{attachment.filename}"),
+            "file_href": req.url_for("attachment", realm=realm,
+                                     path=f"{parent_id}/{attachment.filename}"),
+            "list_href": req.url_for("attachment", realm=realm, path=parent_id + "/"),
             "pretty_size": model.pretty_size,
             "can_delete": req.perm.has("ATTACHMENT_DELETE",
                                        _resource(realm, parent_id, attachment.filename)),
@@ -299,7 +303,7 @@ def _preview(req, attachment: model.Attachment):
         if text is not None:
             data["kind"] = "text"
             data["preview"] = highlight(attachment.filename, mimetype, text)
-    req.chrome["stylesheets"].append(req.href.chrome("common", "css", "wiki.css"))
+    req.chrome["stylesheets"].append(req.url_for("chrome", prefix="common", path="css/wiki.css"))
     return "attachment/preview.html", data
 
 

@@ -49,7 +49,7 @@ def preferences(req):
                 errors.append("The two new passwords differ.")
             else:
                 accounts.set_password(req.authname, new, create=False)
-                return req.redirect(req.href.prefs(password_changed=1))
+                return req.redirect(req.url_for("prefs", password_changed=1))
         else:
             # Only the fields the form sends change (Trac's panels each send a few).
             values = {name: req.form.get(name, "").strip() for name in FIELDS if name in req.form}
@@ -67,7 +67,7 @@ def preferences(req):
                         session[name] = value
                     else:
                         session.pop(name, None)
-                return req.redirect(req.href.prefs(saved=1))
+                return req.redirect(req.url_for("prefs", saved=1))
     return "prefs.html", {
         "values": {name: session.get(name, "") for name in FIELDS},
         "timezones": zones, "languages": LANGUAGES, "errors": errors,
@@ -95,4 +95,4 @@ def preference_panel(req, panel: str):
 
 @hookimpl
 def navigation_items(req):
-    return [NavItem("metanav", "prefs", "Preferences", req.href.prefs(), order=20)]
+    return [NavItem("metanav", "prefs", "Preferences", req.url_for("prefs"), order=20)]

@@ -10,6 +10,23 @@ PATH_SAFE = "/!~*'()"
 QUERY_SAFE = "!~*'()"
 
 
+def query_string(query: dict[str, Any], params: list[tuple[str, Any]] | None = None) -> str:
+    """``?a=1&b=2`` from keyword values as Href writes them (sorted by name, ``None`` dropped,
+    lists repeated, ``True`` as an empty value, a trailing ``_`` stripped); "" when empty."""
+    params = list(params or ())
+    for name, value in sorted(query.items()):
+        name = name[:-1] if name.endswith("_") else name
+        if value is None:
+            continue
+        if isinstance(value, list | tuple):
+            params.extend((name, v) for v in value)
+        else:
+            params.append((name, value))
+    if not params:
+        return ""
+    return "?" + urlencode([(k, "" if v is True else str(v)) for k, v in params], safe=QUERY_SAFE)
+
+
 class Href:
     """Builds URLs under ``base`` (a path like ``/projects/demo`` or an absolute URL).
 
@@ -35,19 +52,7 @@ class Href:
                 continue
             segments.append(quote(str(part).strip("/") if str(part) != "/" else "", safe=PATH_SAFE))
         url = self.base + ("/" + "/".join(s for s in segments if s) if any(segments) else "")
-        if not url:
-            url = "/"
-        for name, value in sorted(query.items()):
-            name = name[:-1] if name.endswith("_") else name
-            if value is None:
-                continue
-            if isinstance(value, list | tuple):
-                params.extend((name, v) for v in value)
-            else:
-                params.append((name, value))
-        if params:
-            url += "?" + urlencode([(k, "" if v is True else str(v)) for k, v in params], safe=QUERY_SAFE)
-        return url
+        return (url or "/") + query_string(query, params)
 
     def __getattr__(self, name: str) -> Href:
         if name.startswith("__"):

@@ -116,12 +116,13 @@ def navigation_items(req):
     if req.is_authenticated:
         return [
             NavItem("metanav", "login", f"logged in as {req.authname}",
-                    req.href.prefs() if req.env.is_enabled("codeyard.prefs.web") else "", order=10),
-            NavItem("metanav", "logout", "Logout", req.href.logout(), order=90, form=True),
+                    req.url_for("prefs") if req.env.is_enabled("codeyard.prefs.web") else "",
+                    order=10),
+            NavItem("metanav", "logout", "Logout", req.url_for("logout"), order=90, form=True),
         ]
-    items = [NavItem("metanav", "login", "Login", req.href.login(), order=10)]
+    items = [NavItem("metanav", "login", "Login", req.url_for("login"), order=10)]
     if ALLOW_REGISTRATION(req.env.config) and password_file_path(req.env):
-        items.append(NavItem("metanav", "register", "Register", req.href.register(), order=11))
+        items.append(NavItem("metanav", "register", "Register", req.url_for("register"), order=11))
     return items
 
 
@@ -505,7 +506,7 @@ def logout(req):
     redirect = req.env.config.get("metanav", "logout.redirect", "")
     if redirect and (redirect.startswith("/") and not redirect.startswith("//")):
         return req.redirect(redirect)
-    return req.redirect(req.href())
+    return req.redirect(req.url_for("start"))
 
 
 def register(req):
@@ -517,7 +518,7 @@ def register(req):
 
         raise HTTPNotFound("Registration is not enabled for this project.")
     if req.is_authenticated:
-        return req.redirect(req.href())
+        return req.redirect(req.url_for("start"))
     data = {"user": "", "name": "", "email": "", "error": None}
     if req.method == "POST":
         user = normalise_user(env, req.form.get("user", ""))
@@ -548,5 +549,5 @@ def register(req):
                 session["email"] = data["email"]
             session.save()
             req.session = session
-            return req.redirect(req.href.prefs())
+            return req.redirect(req.url_for("prefs"))
     return "register.html", data

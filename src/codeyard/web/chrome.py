@@ -164,16 +164,18 @@ def logo(req) -> dict[str, Any] | None:
         prefix, _, rest = src.partition("/")
         if prefix == "site" and not os.path.isfile(os.path.join(req.env.htdocs_dir, rest)):
             return None  # the placeholder of a new project: show the name instead
-        url = req.href.chrome(src)
-    return {"src": url, "alt": LOGO_ALT(config), "link": LOGO_LINK(config) or req.href(),
+        url = chrome_url(req, src)
+    return {"src": url, "alt": LOGO_ALT(config), "link": LOGO_LINK(config) or req.url_for("start"),
             "width": LOGO_WIDTH(config) if LOGO_WIDTH(config) > 0 else None,
             "height": LOGO_HEIGHT(config) if LOGO_HEIGHT(config) > 0 else None}
 
 
 def chrome_url(req, path: str) -> str:
+    """A configured static file (``common/…``, ``site/…``, or a URL) as a URL."""
     if path.startswith(("http://", "https://", "/")):
         return path
-    return req.href.chrome(path)
+    prefix, _, rest = path.partition("/")
+    return req.url_for("chrome", prefix=prefix, path=rest)
 
 
 def page_context(req) -> dict[str, Any]:

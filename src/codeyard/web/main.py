@@ -6,14 +6,16 @@ from __future__ import annotations
 import re
 import traceback
 from typing import Any
+from urllib.parse import quote
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
-from werkzeug.routing import Map, RequestRedirect, Rule
+from werkzeug.routing import Map, PathConverter, RequestRedirect, Rule, UnicodeConverter
 from werkzeug.wrappers import Response
 
 from codeyard.config import ConfigSection, Option
 from codeyard.env import DEBUG, EnvironmentError_
 from codeyard.perm import PermissionCache, PermissionError_
+from codeyard.util.href import PATH_SAFE, query_string
 from codeyard.web import chrome
 from codeyard.web.api import (
     HTTPBadRequest,
@@ -28,7 +30,7 @@ from codeyard.web.api import (
 )
 from codeyard.web.request import FORM_TOKEN_FIELD, Request, check_utf8
 
-DEFAULT_HANDLER_ENDPOINT = "__default__"
+DEFAULT_HANDLER_ENDPOINT = "start"
 DEFAULT_HANDLER = Option(
     "trac", "default_handler", "WikiModule",
     "The page shown at the project's root: a route endpoint name or Trac's module name "
@@ -47,25 +49,60 @@ HTTP_HEADERS_SECTION = ConfigSection(
     "Referrer-Policy, the framing policy) and add to a page's own headers.")
 
 
+class TracPathConverter(PathConverter):
+    """``<path:…>``, quoted as Trac quotes paths, so built URLs equal Trac's (and TracLinks')."""
+
+    def to_url(self, value: Any) -> str:
+        return quote(str(value), safe=PATH_SAFE)
+
+
+class TracStringConverter(UnicodeConverter):
+    """A single path segment (``<name>``), quoted as Trac quotes paths."""
+
+    def to_url(self, value: Any) -> str:
+        return quote(str(value), safe=PATH_SAFE.replace("/", ""))
+
+
 class Router:
-    """The URL map of a project's enabled plugins."""
+    """The URL map of a project's enabled plugins: matching requests and building URLs.
+
+    An endpoint names one handler; several rules may lead to it (``/wiki`` and
+    ``/wiki/<path:page>``), and ``build`` picks the rule that the given values fill."""
 
     def __init__(self, env) -> None:
         self.handlers: dict[str, Any] = {}
+        self.arguments: dict[str, set[str]] = {}
         rules: list[Rule] = [Rule("/", endpoint=DEFAULT_HANDLER_ENDPOINT, methods=["GET", "HEAD"])]
         for result in env.hook.web_routes():
             for rule, handler in result or ():
-                if rule.endpoint in self.handlers:
+                known = self.handlers.get(rule.endpoint)
+                if known is not None and known is not handler:
                     env.log.warning("two plugins route endpoint %s; the first one wins", rule.endpoint)
                     continue
                 if rule.methods is None:  # a rule that names no methods answers GET (and HEAD)
                     rule.methods = {"GET", "HEAD"}
                 self.handlers[rule.endpoint] = handler
                 rules.append(rule)
-        self.map = Map(rules, strict_slashes=False, merge_slashes=False)
+        self.map = Map(rules, strict_slashes=False, merge_slashes=False,
+                       converters={"default": TracStringConverter, "string": TracStringConverter,
+                                   "path": TracPathConverter})
+        for rule in self.map.iter_rules():
+            self.arguments.setdefault(rule.endpoint, set()).update(rule.arguments)
+        self._builder = self.map.bind("localhost", "/")
 
     def bind(self, req: Request):
         return self.map.bind_to_environ(req.environ)
+
+    def build(self, endpoint: str, values: dict[str, Any]) -> str:
+        """The path (below the project) of ``endpoint`` with ``values``; values that are not
+        arguments of its rules make the query string, as ``Href`` writes it."""
+        names = self.arguments.get(endpoint)
+        if names is None:
+            raise LookupError(f"no route named {endpoint!r} in this project")
+        path_values = {k: v for k, v in values.items() if k in names and v is not None}
+        query = {k: v for k, v in values.items() if k not in names}
+        path = self._builder.build(endpoint, path_values, append_unknown=False)
+        return path + query_string(query)
 
 
 def router(env) -> Router:
@@ -303,7 +340,7 @@ def render_error(req: Request, error: HTTPError, tb: str | None = None) -> Respo
     login_href = None
     if error.code == 403 and req.env is not None and not req.is_authenticated:
         try:
-            login_href = req.href.login(referer=req.url)
+            login_href = req.url_for("login", referer=req.url)
         except Exception:
             login_href = None
     if req.wants_html:

@@ -58,4 +58,4 @@ def web_routes():
 
 @hookimpl
 def navigation_items(req):
-    return [NavItem("metanav", "about", "About codeyard", req.href.about(), order=80)]
+    return [NavItem("metanav", "about", "About codeyard", req.url_for("about"), order=80)]

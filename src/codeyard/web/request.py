@@ -182,8 +182,15 @@ class Request(WerkzeugRequest):
         return response
 
     def url_for(self, endpoint: str, **values: Any) -> str:
-        """The URL of a named route of this project (site-relative)."""
-        return self.url_adapter.build(endpoint, values)
+        """The URL of a named route of this project (site-relative): rule arguments fill the
+        path, other values the query string (``None`` dropped), quoted as Trac quotes."""
+        from codeyard.web.main import router
+
+        path = router(self.env).build(endpoint, values)
+        if path == "/" or path.startswith("/?"):  # the project's root is its base, as Href has it
+            path = path[1:]
+        url = self.href.base + path
+        return url if url.startswith("/") else "/" + url
 
     # -- cookies
     def set_cookie(self, name: str, value: str, max_age: int | None = None, path: str | None = None,

@@ -80,18 +80,14 @@ def _check_text_length(req, text: str) -> None:
 
 
 @body_check(check_text_body)
-def wiki_start(req):
-    """/wiki — the start page (``WikiStart``); also the project's ``/`` (WikiModule)."""
-    return wiki_page(req, START_PAGE)
-
-
 @body_check(check_text_body)
 def wiki_page(req, page: str = START_PAGE):
-    """/wiki/<page> — view, history, diff, edit, rename or delete a page."""
+    """/wiki/<page> — view, history, diff, edit, rename or delete a page; /wiki (and the
+    project's ``/`` as WikiModule) is the start page."""
     req.endpoint = "wiki"
     name = page
     if name.endswith("/") or name.startswith("/"):
-        return req.redirect(req.href.wiki(name.strip("/")) if name.strip("/") else req.href.wiki())
+        return req.redirect(req.url_for("wiki", page=name.strip("/") or None))
     if not validate_page_name(name):
         raise HTTPBadRequest(f"Invalid Wiki page name '{name}'")
     args = req.form if req.method == "POST" else req.args
@@ -151,7 +147,7 @@ def _page_data(req, page: WikiPage, **more) -> dict:
                 for action in ("WIKI_CREATE", "WIKI_MODIFY", "WIKI_RENAME", "WIKI_DELETE",
                                "WIKI_ADMIN")},
         "parents": _breadcrumbs(page.name),
-        "page_href": req.href.wiki(page.name),
+        "page_href": req.url_for("wiki", page=page.name),
     }
     data["can"]["attach"] = page.exists and perm.has("WIKI_MODIFY")
     data.update(more)
@@ -269,19 +265,19 @@ def _edit_form(req, page: WikiPage):
 
 def _editor(req, page: WikiPage, text: str, comment: str, base_version: int, readonly: int,
             preview=None, conflict=None, status: int = 200, template: str = ""):
-    req.chrome["scripts"].append(req.href.chrome("common", "js", "wiki-edit.js"))
+    req.chrome["scripts"].append(req.url_for("chrome", prefix="common", path="js/wiki-edit.js"))
     data = _page_data(req, page, text=text, comment=comment, base_version=base_version,
                       readonly=readonly, preview=preview, conflict=conflict,
                       templates=_templates(req) if not page.exists else [],
                       template=template, title=f"Editing {page.name}",
-                      render_href=req.href.wiki_render())
+                      render_href=req.url_for("wiki_render"))
     return "wiki/edit.html", data, status
 
 
 def _save(req, latest: WikiPage):
     form = req.form
     if "cancel" in form:
-        return req.redirect(req.href.wiki(latest.name))
+        return req.redirect(req.url_for("wiki", page=latest.name))
     resource = Resource("wiki", latest.name)
     req.perm.require("WIKI_MODIFY" if latest.exists else "WIKI_CREATE", resource)
     text = form.get("text", "").replace("\r\n", "\n")
@@ -316,7 +312,7 @@ def _save(req, latest: WikiPage):
         req.add_warning(str(exc))
         status = 400 if isinstance(exc, model.InvalidPageName) else 200
         return _editor(req, latest, text, comment, base_version, readonly, status=status)
-    return req.redirect(req.href.wiki(page.name))
+    return req.redirect(req.url_for("wiki", page=page.name))
 
 
 def _conflict(req, latest: WikiPage, exc: model.VersionConflict, text: str) -> dict:
@@ -338,7 +334,7 @@ def _rename(req, page: WikiPage):
     resource = Resource("wiki", page.name)
     req.perm.require("WIKI_RENAME", resource)
     if "cancel" in req.form:
-        return req.redirect(req.href.wiki(page.name))
+        return req.redirect(req.url_for("wiki", page=page.name))
     new_name = req.form.get("new_name", "").strip().strip("/")
     redirect = bool(req.form.get("redirect"))
     old_name = page.name
@@ -351,7 +347,7 @@ def _rename(req, page: WikiPage):
         page.name = old_name
         status = 409 if isinstance(exc, model.PageExists) else 400
         return "wiki/rename.html", _page_data(req, page, new_name=new_name, redirect=redirect), status
-    return req.redirect(req.href.wiki(page.name))
+    return req.redirect(req.url_for("wiki", page=page.name))
 
 
 def _delete_form(req, page: WikiPage):
@@ -372,7 +368,7 @@ def _delete(req, page: WikiPage):
     _require_existing(page)
     req.perm.require("WIKI_DELETE", Resource("wiki", page.name))
     if "cancel" in req.form:
-        return req.redirect(req.href.wiki(page.name))
+        return req.redirect(req.url_for("wiki", page=page.name))
     version = _int(req.form.get("version"))
     only_version = version is not None and bool(req.form.get("delete_version"))
     try:
@@ -380,8 +376,8 @@ def _delete(req, page: WikiPage):
     except model.WikiError as exc:
         raise HTTPNotFound(str(exc)) from None
     if page.exists:
-        return req.redirect(req.href.wiki(page.name))
-    return req.redirect(req.href.wiki(deleted=page.name))
+        return req.redirect(req.url_for("wiki", page=page.name))
+    return req.redirect(req.url_for("wiki", deleted=page.name))
 
 
 # ---------------------------------------------------------------------------
@@ -448,7 +444,7 @@ def start_pages():
 def web_routes():
     methods = ["GET", "HEAD", "POST"]
     return [
-        (Rule("/wiki", endpoint="WikiModule", methods=methods), wiki_start),
+        (Rule("/wiki", endpoint="wiki", methods=methods), wiki_page),
         (Rule("/wiki/<path:page>", endpoint="wiki", methods=methods), wiki_page),
         (Rule("/wiki_render", endpoint="wiki_render", methods=["POST"]), wiki_render),
     ]
@@ -457,8 +453,9 @@ def web_routes():
 @hookimpl
 def navigation_items(req):
     if req.perm.has("WIKI_VIEW"):
-        return [NavItem("mainnav", "wiki", "Wiki", req.href.wiki(), order=10),
-                NavItem("metanav", "help", "Help/Guide", req.href.wiki("TracGuide"), order=60)]
+        return [NavItem("mainnav", "wiki", "Wiki", req.url_for("wiki"), order=10),
+                NavItem("metanav", "help", "Help/Guide", req.url_for("wiki", page="TracGuide"),
+                        order=60)]
     return []
 
 

@@ -1,0 +1,90 @@
+"""Internal URLs are built from route names: a route can move without hunting strings, and
+the URLs equal the ones Trac (and TracLinks' Href) write."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import pytest
+from werkzeug.routing import Rule
+
+from codeyard.core import hookimpl
+from codeyard.util.href import Href
+from codeyard.web.main import router
+from codeyard.web.request import Request
+from tests.unit.web.conftest import text
+
+pytestmark = pytest.mark.db
+
+SRC = pathlib.Path(__file__).resolve().parents[3] / "src" / "codeyard"
+
+
+def _req(env, script_name="/proj"):
+    return Request({"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SCRIPT_NAME": script_name,
+                    "SERVER_NAME": "localhost", "SERVER_PORT": "80", "wsgi.url_scheme": "http",
+                    "QUERY_STRING": ""}, env)
+
+
+@pytest.mark.parametrize("name", ["WikiStart", "Sub/Page", "A&B c", "x?y#z%", "é ü;=+@", "(!*'~)"])
+def test_url_for_quotes_as_href(env, name):
+    req = _req(env)
+    href = Href("/proj")
+    assert req.url_for("wiki", page=name) == href.wiki(name)
+    assert req.url_for("wiki", page=name, action="edit", version=None) == \
+        href.wiki(name, action="edit")
+    assert req.url_for("attachment", realm="wiki", path=f"{name}/f.txt") == \
+        href.attachment("wiki", name, "f.txt")
+
+
+def test_url_for_picks_the_rule_the_values_fill(env):
+    req = _req(env, "")
+    assert req.url_for("wiki") == "/wiki"
+    assert req.url_for("wiki", page="X", b=2, a=1) == "/wiki/X?a=1&b=2"
+    assert req.url_for("start") == "/"
+    assert _req(env).url_for("start") == "/proj"
+    assert req.url_for("admin.panel", category="general", panel="basics") == "/admin/general/basics"
+    with pytest.raises(LookupError, match="no route named 'nonesuch'"):
+        req.url_for("nonesuch")
+
+
+def test_a_moved_route_moves_every_link(served):
+    """A plugin that serves the wiki under another prefix: pages, redirects and navigation
+    follow, because nothing pastes /wiki."""
+    from codeyard.wiki import web as wiki_web
+
+    class Moved:
+        @hookimpl(tryfirst=True)
+        def web_routes(self):
+            methods = ["GET", "HEAD", "POST"]
+            return [(Rule("/pages", endpoint="wiki", methods=methods), wiki_web.wiki_page),
+                    (Rule("/pages/<path:page>", endpoint="wiki", methods=methods),
+                     wiki_web.wiki_page)]
+
+    env, site = served("moved")
+    env.plugins.register(Moved())
+    env._memo.clear()
+    assert router(env).build("wiki", {"page": "WikiStart"}) == "/pages/WikiStart"
+    page = site.get("/pages/WikiStart")
+    assert page.status_code == 200
+    body = text(page)
+    assert 'href="/pages/WikiStart?action=history"' in body
+    assert 'href="/pages"' in body  # the Wiki tab of the navigation
+    assert site.get("/pages/WikiStart/").headers["Location"].endswith("/pages/WikiStart")
+
+
+def test_handlers_and_templates_paste_no_internal_paths():
+    """Internal URLs go through url_for; ``href`` stays for TracLinks and configured paths."""
+    pasted = re.compile(r"\bhref\.(wiki|attachment|admin|prefs|login|logout|register|about|chrome"
+                        r"|wiki_render)\(|\bhref\('raw-attachment'")
+    offenders = []
+    for path in list((SRC / "templates").rglob("*.html")) + list(SRC.rglob("templates/**/*.html")):
+        if pasted.search(path.read_text(encoding="utf-8")):
+            offenders.append(str(path))
+    for path in SRC.rglob("*.py"):
+        if path.parts[-2] == "wiki" and path.name in ("builtin_links.py", "links.py", "macro_lib.py",
+                                                      "macros.py", "render.py", "inline.py"):
+            continue  # TracLinks build Trac's URLs with Href on purpose
+        if re.search(r"\breq\.href\.\w+\(", path.read_text(encoding="utf-8")):
+            offenders.append(str(path))
+    assert sorted(set(offenders)) == []
