@@ -109,7 +109,8 @@ class _Guards:
         changed = False
         if (current & _RUN_GUARDS) != _RUN_GUARDS and S.LONG_ADDRESS_RE.match(text, pos):
             if not current & S.GUARD_EMAIL:
-                changed = self._off(S.GUARD_EMAIL, pos, S.ADDRESS_RUN_RE.match(text, pos).end())
+                end = S.ADDRESS_RUN_RE.match(text, pos).end()  # type: ignore[union-attr]
+                changed = self._off(S.GUARD_EMAIL, pos, end)
             if not current & S.GUARD_SHREF and text[pos].isascii() and text[pos].isalpha():
                 end = S.SCHEME_RUN_RE.match(text, pos).end()  # type: ignore[union-attr]
                 if end - pos >= S.LONG_RUN:
