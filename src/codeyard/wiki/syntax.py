@@ -40,6 +40,11 @@ QUOTED_STRING = r"'[^']+'|\"[^\"]+\""
 SHREF_TARGET_FIRST = r"[\w/?!#@](?<!_)"
 SHREF_TARGET_MIDDLE = r"(?:\|(?=[^|\s])|[^|<>\s])"
 SHREF_TARGET_LAST = r"[\w/=](?<!_)"
+# ``(?:MIDDLE*LAST)?`` (the longest run of middle characters that ends with a last one),
+# written as possessive steps "middle characters that cannot end it, then one that can": the
+# same match without keeping a backtracking point for every character of a long target.
+_SHREF_NOT_LAST = r"(?:(?!\|(?![^|\s]))(?!(?!_)[\w/=])[^<>\s])"
+SHREF_TARGET_REST = rf"(?:{_SHREF_NOT_LAST}*+(?:(?!_)[\w/=]))*+"
 XML_NAME = r"[\w:](?<!\d)[\w:.-]*?"
 PAGE_XML_NAME = r"[\w:](?<!\d)(?:[\w:.-]*[\w-])?"
 EMAIL = r"[a-zA-Z0-9.'+_-]+@(?:[a-zA-Z0-9_-]+\.)+[a-zA-Z](?:[-a-zA-Z\d]*[a-zA-Z\d])?"
@@ -114,7 +119,7 @@ _RULES = [
     rf"(?P<shrefbr>(?#gt)!?<(?P<snsbr>{LINK_SCHEME}):(?P<stgtbr>[^>]+)>)",
     r"(?P<htmlescape>[&<>])",
     rf"(?P<shref>(?#shref)!?((?P<sns>{LINK_SCHEME}):(?P<stgt>{LINK_SCHEME}:(?:{QUOTED_STRING})|"
-    rf"{QUOTED_STRING}|{SHREF_TARGET_FIRST}(?:{SHREF_TARGET_MIDDLE}*{SHREF_TARGET_LAST})?)))",
+    rf"{QUOTED_STRING}|{SHREF_TARGET_FIRST}{SHREF_TARGET_REST})))",
     rf"(?P<lhref>(?#bracket)!?\[(?:(?P<rel>{REL_SPACE})|(?P<lns>{LINK_SCHEME}):"
     rf"(?P<ltgt>{LINK_SCHEME}:(?:{QUOTED_STRING})|{QUOTED_STRING}|[^\]\s\u200b]*))"
     rf"(?:[\s\u200b]+(?P<label>{QUOTED_STRING}|[^\]]*))?\])",
@@ -130,7 +135,7 @@ _RULES = [
     r"(?:\s+|$))",
     rf"(?P<table_row_sep>!?\s*+\|-+\s*(?P<table_row_params>{PROCESSOR_PARAM}\s*)*)",
     r"(?P<indent>^(?P<idepth>\s++)(?=\S))",
-    r"(?P<table_cell>!?(?P<table_cell_sep>=?(?:\|\|)+=?)(?P<table_cell_last>\s*\\?$)?)",
+    r"(?P<table_cell>!?(?P<table_cell_sep>=?(?:\|\|)++=?)(?P<table_cell_last>\s*\\?$)?)",
 ]
 
 RULES_RE = re.compile("(?:" + "|".join(_RULES) + ")")
