@@ -41,6 +41,7 @@ test-postgres: $(STAMP)
 bench: system-deps $(STAMP)
 	$(PY) -m bench.run
 	$(PY) -m bench.wiki
+	$(PY) -m bench.wiki_pathological
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -8,6 +8,8 @@ events into a tree.
 
 from __future__ import annotations
 
+import time
+
 from codeyard.wiki import syntax as S
 from codeyard.wiki import tree as T
 
@@ -25,9 +27,117 @@ KEY_STYLE = {TAG_KEYS[k]: v for k, v in STYLES.items()}
 OPEN, CLOSE, LEAF, TEXT = 0, 1, 2, 3
 
 
-def parse_oneliner(text: str, shorten: bool = False) -> T.Document:
+class RenderTimeout(Exception):
+    """Parsing or rendering ran past its deadline."""
+
+
+class Deadline:
+    """A point in time after which a parse or render gives up (checked in their loops)."""
+
+    __slots__ = ("at", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.at:
+            raise RenderTimeout(f"rendering took longer than {self.seconds:g} seconds")
+
+
+_RUN_GUARDS = S.GUARD_EMAIL | S.GUARD_SHREF
+
+
+class _Guards:
+    """Which rules ``inline`` can switch off at a position of the line (``syntax.GUARD_*``).
+
+    A rule that needs a closing mark further on is off once the last such mark is behind.
+    The e-mail, ``ns:target`` and WikiPageName rules scan a run of characters before they
+    can fail, and fail the same way from any later start inside that run: after one failure
+    at the start of a long run they are off until its end. Either way the result is the one
+    of the unguarded pattern, without rescanning the line from every position.
+    """
+
+    __slots__ = ("text", "current", "next_change", "_ends", "_line_end", "_code", "_tick",
+                 "_until")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        # (guard bit, index of the last closing mark, how far after the start it must be)
+        self._ends = ((S.GUARD_BRACKET, text.rfind("]"), 1),
+                      (S.GUARD_MACRO, text.rfind("]]"), 3),
+                      (S.GUARD_GT, text.rfind(">"), 1))
+        self._line_end = -1
+        self._code = self._tick = -1
+        self._until = {S.GUARD_EMAIL: 0, S.GUARD_SHREF: 0, S.GUARD_CAMEL: 0}
+        self.update(0)
+
+    def update(self, pos: int) -> int:
+        text = self.text
+        guards = 0
+        nxt = len(text) + 1
+        if pos > self._line_end:
+            # ``.`` stops at a newline: code spans need their end on the same line.
+            line_end = text.find("\n", pos)
+            if line_end < 0:
+                line_end = len(text)
+            self._line_end = line_end
+            self._code = text.rfind("}}}", pos, line_end)
+            self._tick = text.rfind("`", pos, line_end)
+        if self._line_end < len(text):
+            nxt = self._line_end + 1
+        for bit, last, offset in self._ends + ((S.GUARD_CODE, self._code, 3),
+                                               (S.GUARD_TICK, self._tick, 1)):
+            limit = last - offset + 1  # the rule may match while pos < limit
+            if pos >= limit:
+                guards |= bit
+            elif limit < nxt:
+                nxt = limit
+        for bit, until in self._until.items():
+            if pos < until:
+                guards |= bit
+                if until < nxt:
+                    nxt = until
+        self.current = guards
+        self.next_change = nxt
+        return guards
+
+    def failed(self, pos: int) -> bool:
+        """No rule matched at ``pos``: note the runs where a rule cannot match either."""
+        text = self.text
+        current = self.current
+        changed = False
+        if (current & _RUN_GUARDS) != _RUN_GUARDS and S.LONG_ADDRESS_RE.match(text, pos):
+            if not current & S.GUARD_EMAIL:
+                end = S.ADDRESS_RUN_RE.match(text, pos).end()  # type: ignore[union-attr]
+                changed = self._off(S.GUARD_EMAIL, pos, end)
+            if not current & S.GUARD_SHREF and text[pos].isascii() and text[pos].isalpha():
+                end = S.SCHEME_RUN_RE.match(text, pos).end()  # type: ignore[union-attr]
+                if end - pos >= S.LONG_RUN:
+                    changed = self._off(S.GUARD_SHREF, pos, end) or changed
+        if (text[pos] in "./" and not current & S.GUARD_CAMEL
+                and not (pos and S.WORD_OR_SLASH_RE.match(text, pos - 1))):
+            end = S.PATH_PREFIX_RE.match(text, pos).end()  # type: ignore[union-attr]
+            if end - pos >= S.LONG_RUN:
+                changed = self._off(S.GUARD_CAMEL, pos, end) or changed
+        return changed
+
+    def _off(self, bit: int, pos: int, until: int) -> bool:
+        if until <= pos + 1:
+            return False
+        self._until[bit] = until
+        self.current |= bit
+        if until < self.next_change:
+            self.next_change = until
+        return True
+
+
+def parse_oneliner(text: str, shorten: bool = False, deadline: Deadline | None = None
+                   ) -> T.Document:
     """Parse text the way one-line contexts do (ticket summaries, headings, commit messages)."""
-    return InlineParser().parse(text, shorten)
+    parser = InlineParser()
+    parser.deadline = deadline
+    return parser.parse(text, shorten)
 
 
 def shorten_line(text: str, maxlen: int = 75) -> str:
@@ -41,9 +151,13 @@ def shorten_line(text: str, maxlen: int = 75) -> str:
 
 
 class InlineRules:
-    """Inline rules shared by the full and the one-line parsers."""
+    """Inline rules shared by the full and the one-line parsers.
+
+    ``deadline`` (a ``Deadline`` or None) stops a parse that runs too long.
+    """
 
     oneliner = False
+    deadline: Deadline | None = None
 
     def close_list(self, depth: int = -1) -> None:
         """Close lists deeper than ``depth`` (only the full-page parser has lists)."""
@@ -74,16 +188,28 @@ class InlineRules:
         """Run the inline rules over one line: a list of events (text, nodes, style marks).
 
         Equivalent to ``RULES_RE.finditer`` but only tries the big pattern where a rule can
-        start (``syntax.CANDIDATE_RE``), which halves the time spent matching.
+        start (``syntax.CANDIDATE_RE``), which halves the time spent matching, and with the
+        rules that cannot match any more switched off (``_Guards``), which keeps the time
+        linear in the length of the line whatever it holds.
         """
         res: list = []
         pos = last = 0
         end = len(text)
-        match = S.RULES_RE.match
+        guards = _Guards(text)
+        match = S.rules_re(guards.current).match
         search = S.CANDIDATE_RE.search
+        deadline = self.deadline
+        steps = 0
         while pos < end:
+            if pos >= guards.next_change:
+                match = S.rules_re(guards.update(pos)).match
             m = match(text, pos)
+            steps += 1
+            if not steps & 1023 and deadline is not None:
+                deadline.check()
             if m is None:
+                if guards.failed(pos):
+                    match = S.rules_re(guards.current).match
                 c = search(text, pos + 1)
                 if c is None:
                     break

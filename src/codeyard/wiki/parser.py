@@ -19,6 +19,7 @@ from codeyard.wiki.inline import (
     LEAF,
     OPEN,
     TEXT,
+    Deadline,
     InlineParser,
     InlineRules,
     build,
@@ -30,20 +31,28 @@ from codeyard.wiki.inline import (
 __all__ = ["BlockParser", "InlineParser", "lhref_link", "parse", "parse_oneliner",
            "shorten_line"]
 TABLE_PROCESSORS = ("th", "td", "tr")
+# ``>`` citations nest by parsing their lines again one level down; deeper than this the
+# remaining ``>`` are text. (Lists and indentation have no limit.)
+MAX_CITATION_DEPTH = 100
 
 
-def parse(text: str, escape_newlines: bool = False) -> T.Document:
+def parse(text: str, escape_newlines: bool = False, deadline: Deadline | None = None
+          ) -> T.Document:
     """Parse wiki text (full page flavor) into a Document.
 
     ``escape_newlines`` keeps the writer's line breaks inside paragraphs (as ``<br />``).
+    ``deadline`` stops a parse that takes too long (``RenderTimeout``).
     """
-    return BlockParser(escape_newlines).parse(text)
+    parser = BlockParser(escape_newlines)
+    parser.deadline = deadline
+    return parser.parse(text)
 
 
 class BlockParser(InlineRules):
-    """The full-page parser."""
+    """The full-page parser (``level`` counts the ``>`` citations it is inside)."""
 
-    def __init__(self, escape_newlines: bool = False) -> None:
+    def __init__(self, escape_newlines: bool = False, level: int = 0) -> None:
+        self.level = level
         self.escape_newlines = escape_newlines
         self.code_name: str | None = None
         self.code_args: dict | None = None
@@ -60,7 +69,11 @@ class BlockParser(InlineRules):
 
     def run(self, lines: list[str]) -> None:
         startblock = S.STARTBLOCK_RE
+        deadline = self.deadline
+        quotes = self.level < MAX_CITATION_DEPTH
         for line in lines:
+            if deadline is not None:
+                deadline.check()
             start = None
             if "}}}" not in line:
                 start = startblock.match(line)
@@ -68,7 +81,7 @@ class BlockParser(InlineRules):
                 self.code_block(line, start)
                 continue
             stripped = line.strip()
-            if stripped.startswith(">"):
+            if quotes and stripped.startswith(">"):
                 self.quote_line(line)
                 continue
             self.close_quote_block()
@@ -437,7 +450,7 @@ class BlockParser(InlineRules):
     def emit_processor(self, name, args, text) -> None:
         if name in ("td", "th"):
             self.open_table_row()
-        elif name == "tr" and _is_one_table(text):
+        elif name == "tr" and self._is_one_table(text):
             # Trac opens the table only when the row's content is table cells.
             self.open_table()
         self.out.append((LEAF, T.Processor(name, args, text)))
@@ -459,12 +472,23 @@ class BlockParser(InlineRules):
             buf = self.quote_buffer
             if all(not ln or ln[0] in "> " for ln in buf):
                 buf = [ln[1:] if ln and ln[0] == " " else ln for ln in buf]
-            inner = BlockParser(self.escape_newlines)
+            inner = BlockParser(self.escape_newlines, self.level + 1)
+            inner.deadline = self.deadline
             inner.reset()
             inner.run(buf)
             quote = T.Blockquote(True, build(inner.out).children)
             self.out.append((LEAF, quote))
             self.quote_buffer = []
+
+    def _is_one_table(self, text: str) -> bool:
+        if not text:
+            return True
+        if self.level >= MAX_CITATION_DEPTH:
+            return False  # rows in rows this deep are not looked into (it nests without bound)
+        inner = BlockParser(level=self.level + MAX_CITATION_DEPTH // 8)
+        inner.deadline = self.deadline
+        found = [c for c in inner.parse(text).children if not isinstance(c, str) or c.strip()]
+        return len(found) == 1 and isinstance(found[0], T.Table)
 
 
 _NEXT_SEP_RE = re.compile(r"([^!])=?\|\|")
@@ -481,10 +505,3 @@ def _ends_with_break(events: list) -> bool:
             return True
         return False
     return False
-
-
-def _is_one_table(text: str) -> bool:
-    if not text:
-        return True
-    found = [c for c in parse(text).children if not isinstance(c, str) or c.strip()]
-    return len(found) == 1 and isinstance(found[0], T.Table)

@@ -9,6 +9,13 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from codeyard.wiki import syntax as S
+from codeyard.wiki.inline import Deadline, RenderTimeout
+
+__all__ = ["Deadline", "Formatter", "HtmlRenderer", "MAX_PROCESSOR_DEPTH", "RenderTimeout",
+           "TextRenderer", "render_outline"]
+# Wiki text inside wiki text (``{{{#!div}}}`` in ``{{{#!div}}}``…) is rendered by nested
+# calls; deeper than this its text is shown as it is written.
+MAX_PROCESSOR_DEPTH = 32
 
 _TAG_RE = re.compile(r"<[^>]*>")
 _BLOCK_START_RE = re.compile(r"^\s*<(?:div|table)(?:\s+[^>]+)?>", re.I | re.M)
@@ -41,7 +48,8 @@ class Formatter:
     ``fmt.macros``, ``fmt.processors`` (from the hooks); ``fmt.unique_anchor(name)``.
     """
 
-    def __init__(self, ctx, anchors: dict | None = None) -> None:
+    def __init__(self, ctx, anchors: dict | None = None, deadline: Deadline | None = None,
+                 depth: int = 0) -> None:
         from codeyard.wiki import macros as M
 
         self.ctx = ctx
@@ -56,6 +64,8 @@ class Formatter:
         self.flavor = ctx.flavor
         self.source = ""
         self.tree: Any = None
+        self.deadline = deadline
+        self.depth = depth
 
     def memo(self, key: str, compute):
         try:
@@ -65,30 +75,45 @@ class Formatter:
             return value
 
     def unique_anchor(self, anchor: str) -> str:
-        base, i = anchor, 1
-        while anchor in self.anchors:
+        anchors = self.anchors
+        if anchor in anchors:
+            # Continue from the last number given to this name (names are only ever added,
+            # so every smaller number is still taken): n headings alike cost n, not n².
+            base = anchor
+            i = anchors.get((base,), 1)
             anchor = base + str(i)
-            i += 1
-        self.anchors[anchor] = True
+            while anchor in anchors:
+                i += 1
+                anchor = base + str(i)
+            anchors[(base,)] = i + 1
+        anchors[anchor] = True
         return anchor
 
     # -- nested rendering (used by processors and macros)
     def to_html(self, text: str, ctx=None, escape_newlines: bool = False) -> Markup:
         from codeyard.wiki.parser import parse
 
-        fmt = Formatter(ctx if ctx is not None else self.ctx, {})
+        if self.depth >= MAX_PROCESSOR_DEPTH:
+            return Markup('<pre class="wiki">%s</pre>') % text
+        fmt = Formatter(ctx if ctx is not None else self.ctx, {}, self.deadline, self.depth + 1)
         fmt.source = text
-        return HtmlRenderer(fmt).render(parse(text, escape_newlines))
+        return HtmlRenderer(fmt).render(parse(text, escape_newlines, self.deadline))
 
     def to_oneliner(self, text: str, ctx=None, shorten: bool = False) -> Markup:
         from codeyard.wiki.parser import parse_oneliner
 
-        fmt = Formatter(ctx or self.ctx, self.anchors)
-        return HtmlRenderer(fmt).render(parse_oneliner(text, shorten))
+        if self.depth >= MAX_PROCESSOR_DEPTH:
+            return escape(text)
+        fmt = Formatter(ctx or self.ctx, self.anchors, self.deadline, self.depth + 1)
+        return HtmlRenderer(fmt).render(parse_oneliner(text, shorten, self.deadline))
 
 
 class HtmlRenderer:
-    """Tree -> HTML, as Trac writes it (the same elements, classes and line breaks)."""
+    """Tree -> HTML, as Trac writes it (the same elements, classes and line breaks).
+
+    Blocks and styles are walked with an explicit stack (``o_<kind>`` opens a node and
+    returns what closes it), so a tree of any depth renders without deep recursion.
+    """
 
     def __init__(self, fmt: Formatter) -> None:
         self.fmt = fmt
@@ -102,32 +127,68 @@ class HtmlRenderer:
 
     def children(self, node) -> None:
         out = self.out
-        for child in node.children:
-            if type(child) is str:
-                out.append(text_escape(child))
+        deadline = self.fmt.deadline
+        stack: list = [(iter(node.children), None)]
+        steps = 0
+        while stack:
+            children, close = stack[-1]
+            for child in children:
+                if type(child) is str:
+                    out.append(text_escape(child))
+                    continue
+                steps += 1
+                if not steps & 255 and deadline is not None:
+                    deadline.check()
+                kind = child.kind
+                opener = _OPENERS.get(kind)
+                if opener is None:
+                    getattr(self, "r_" + kind)(child)
+                    continue
+                stack.append((iter(child.children), opener(self, child)))
+                break
             else:
-                getattr(self, "r_" + child.kind)(child)
+                stack.pop()
+                if close is not None:
+                    close()
 
     node = children
 
-    def r_document(self, node):
-        self.children(node)
+    def o_document(self, node):
+        return None
 
-    def r_p(self, node):
+    def o_p(self, node):
         out = self.out
         mark = len(out)
         out.append("<p>")
         self.in_paragraph += 1
         saved, self.open_styles = self.open_styles, []
-        self.children(node)
-        self.open_styles = saved
-        self.in_paragraph -= 1
-        if not "".join(out[mark + 1:]).strip() and any(
-                type(c) is not str and c.kind == "macro" for c in node.children):
-            # Only macros that printed nothing: Trac opens no paragraph for them.
-            del out[mark:]
-            return
-        out.append("</p>\n")
+
+        def close():
+            self.open_styles = saved
+            self.in_paragraph -= 1
+            if not "".join(out[mark + 1:]).strip() and any(
+                    type(c) is not str and c.kind == "macro" for c in node.children):
+                # Only macros that printed nothing: Trac opens no paragraph for them.
+                del out[mark:]
+                return
+            out.append("</p>\n")
+
+        return close
+
+    def _wrap(self, opening: str, closing: str, block: bool = False):
+        """Write ``opening`` now and ``closing`` after the children; ``block`` resets the
+        paragraph state inside (list items, definitions, cells)."""
+        out = self.out
+        out.append(opening)
+        if not block:
+            return lambda: out.append(closing)
+        saved, self.in_paragraph = self.in_paragraph, 0
+
+        def close():
+            self.in_paragraph = saved
+            out.append(closing)
+
+        return close
 
     def r_heading(self, node):
         fmt = self.fmt
@@ -146,85 +207,66 @@ class HtmlRenderer:
     def r_hr(self, node):
         self.out.append("<hr />\n")
 
-    def r_list(self, node):
+    def o_list(self, node):
         name = "ol" if node.ordered else "ul"
         attrs = ""
         if node.style:
             attrs += f' class="{node.style}"'
         if node.start is not None:
             attrs += f' start="{node.start}"'
-        self.out.append(f"<{name}{attrs}>")
-        self.children(node)
-        self.out.append(f"</{name}>")
+        return self._wrap(f"<{name}{attrs}>", f"</{name}>")
 
-    def r_li(self, node):
-        self.out.append("<li>")
-        saved, self.in_paragraph = self.in_paragraph, 0
-        self.children(node)
-        self.in_paragraph = saved
-        self.out.append("</li>")
+    def o_li(self, node):
+        return self._wrap("<li>", "</li>", block=True)
 
-    def r_dl(self, node):
-        self.out.append('<dl class="wiki">')
-        self.children(node)
-        self.out.append("</dl>\n")
+    def o_dl(self, node):
+        return self._wrap('<dl class="wiki">', "</dl>\n")
 
-    def r_dt(self, node):
-        self.out.append("<dt>")
-        self.children(node)
-        self.out.append("</dt>")
+    def o_dt(self, node):
+        return self._wrap("<dt>", "</dt>")
 
-    def r_dd(self, node):
-        self.out.append("<dd>")
-        saved, self.in_paragraph = self.in_paragraph, 0
-        self.children(node)
-        self.in_paragraph = saved
-        self.out.append("</dd>")
+    def o_dd(self, node):
+        return self._wrap("<dd>", "</dd>", block=True)
 
-    def r_blockquote(self, node):
-        self.out.append('<blockquote class="citation">\n' if node.citation else "<blockquote>")
-        self.children(node)
-        self.out.append("</blockquote>\n")
+    def o_blockquote(self, node):
+        return self._wrap('<blockquote class="citation">\n' if node.citation else "<blockquote>",
+                          "</blockquote>\n")
 
-    def r_table(self, node):
-        self.out.append('<table class="wiki">\n')
-        self.children(node)
-        self.out.append("</table>\n")
+    def o_table(self, node):
+        return self._wrap('<table class="wiki">\n', "</table>\n")
 
-    def r_tr(self, node):
+    def o_tr(self, node):
         attrs = ""
         if node.attrs:
             from codeyard.wiki.processors import sanitize_attrs
 
             attrs = "".join(f' {k}="{escape(v)}"'
                             for k, v in sanitize_attrs(self.fmt, "tr", node.attrs).items())
-        self.out.append(f"<tr{attrs}>")
-        self.children(node)
-        self.out.append("</tr>")
+        return self._wrap(f"<tr{attrs}>", "</tr>")
 
-    def r_cell(self, node):
+    def o_cell(self, node):
         name = "th" if node.header else "td"
         attrs = f' colspan="{node.colspan}"' if node.colspan > 1 else ""
         if node.align:
             attrs += f' style="text-align: {node.align}"'
-        self.out.append(f"<{name}{attrs}>")
-        saved, self.in_paragraph = self.in_paragraph, 0
-        self.children(node)
-        self.in_paragraph = saved
-        self.out.append(f"</{name}>")
+        return self._wrap(f"<{name}{attrs}>", f"</{name}>", block=True)
 
     def r_processor(self, node):
         from codeyard.wiki.processors import run_processor
 
         self.out.append(str(run_processor(self.fmt, node)))
 
-    def r_style(self, node):
+    def o_style(self, node):
         opening, closing = STYLE_TAGS[node.style]
         self.out.append(opening)
-        self.open_styles.append((opening, closing))
-        self.children(node)
-        self.open_styles.pop()
-        self.out.append(closing)
+        styles = self.open_styles
+        styles.append((opening, closing))
+
+        def close():
+            styles.pop()
+            self.out.append(closing)
+
+        return close
 
     def r_code(self, node):
         self.out.append("<code>" + text_escape(node.children[0] if node.children else "")
@@ -262,6 +304,10 @@ class HtmlRenderer:
         self.out.append(str(html))
 
 
+_OPENERS = {name[2:]: getattr(HtmlRenderer, name) for name in dir(HtmlRenderer)
+            if name.startswith("o_")}
+
+
 def ensure_inline(html) -> str:
     """Block output inside a paragraph closes and reopens it (as Trac does)."""
     text = str(html)
@@ -276,62 +322,89 @@ def ensure_inline(html) -> str:
 
 
 class TextRenderer:
-    """Tree -> plain text (search indexing, notifications): markup dropped, links' labels kept."""
+    """Tree -> plain text (search indexing, notifications): markup dropped, links' labels kept.
+
+    The tree is walked with an explicit stack, so any depth of nesting is fine.
+    """
 
     BLOCK_SEP = {"p", "heading", "list", "dl", "blockquote", "table", "processor", "hr"}
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: Deadline | None = None) -> None:
         self.out: list[str] = []
+        self.deadline = deadline
 
     def render(self, node) -> str:
         self.walk(node)
         text = "".join(self.out)
         return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
 
-    def walk(self, node) -> None:
-        for child in node.children:
-            if type(child) is str:
-                self.out.append(child)
-                continue
-            kind = child.kind
-            if kind == "link":
-                self.out.append(child.label or child.text)
-                continue
-            if kind == "macro":
-                if child.name.lower() == "br":
-                    self.out.append("\n")
-                continue
-            if kind == "processor":
-                name = child.name
-                if name in ("div", "rtl", "td", "th", "tr", "table"):
-                    from codeyard.wiki.parser import parse
+    def walk(self, node, depth: int = 0) -> None:
+        out = self.out
+        deadline = self.deadline
+        # (children left to visit, what to write after them, processor nesting)
+        stack: list = [(iter(node.children), None, depth)]
+        steps = 0
+        while stack:
+            children, after, level = stack[-1]
+            for child in children:
+                if type(child) is str:
+                    out.append(child)
+                    continue
+                steps += 1
+                if not steps & 255 and deadline is not None:
+                    deadline.check()
+                kind = child.kind
+                if kind == "link":
+                    out.append(child.label or child.text)
+                    continue
+                if kind == "macro":
+                    if child.name.lower() == "br":
+                        out.append("\n")
+                    continue
+                if kind == "processor":
+                    name = child.name
+                    if name in ("div", "rtl", "td", "th", "tr", "table"):
+                        if level >= MAX_PROCESSOR_DEPTH:
+                            out.append(child.text)
+                            out.append("\n")
+                            continue
+                        from codeyard.wiki.parser import parse
 
-                    self.walk(parse(child.text))
-                elif name == "html":
-                    self.out.append(plaintext(child.text))
-                elif name not in ("comment", "htmlcomment"):
-                    self.out.append(child.text)
-                self.out.append("\n")
-                continue
-            if kind == "hr":
-                self.out.append("\n----\n")
-                continue
-            if kind == "br":
-                self.out.append("\n")
-                continue
-            if kind == "li":
-                self.out.append("* ")
-            if kind == "cell":
-                self.out.append(" ")
-            self.walk(child)
-            if kind == "heading":
-                self.out.append("\n\n")
-            elif kind in self.BLOCK_SEP:
-                self.out.append("\n")
-            elif kind == "dt":
-                self.out.append(":\n  ")
-            elif kind == "tr":
-                self.out.append("\n")
+                        stack.append((iter(parse(child.text, False, deadline).children),
+                                      "\n", level + 1))
+                        break
+                    elif name == "html":
+                        out.append(plaintext(child.text))
+                    elif name not in ("comment", "htmlcomment"):
+                        out.append(child.text)
+                    out.append("\n")
+                    continue
+                if kind == "hr":
+                    out.append("\n----\n")
+                    continue
+                if kind == "br":
+                    out.append("\n")
+                    continue
+                if kind == "li":
+                    out.append("* ")
+                if kind == "cell":
+                    out.append(" ")
+                if kind == "heading":
+                    closing = "\n\n"
+                elif kind in self.BLOCK_SEP:
+                    closing = "\n"
+                elif kind == "dt":
+                    closing = ":\n  "
+                elif kind == "tr":
+                    closing = "\n"
+                else:
+                    closing = None
+                stack.append((iter(child.children), closing, level))
+                break
+            else:
+                stack.pop()
+                if after is not None:
+                    out.append(after)
 
 
 def render_outline(fmt: Formatter, doc, max_depth: int = 6, min_depth: int = 1,

@@ -176,7 +176,7 @@ def render_page_html(ctx, page, render) -> tuple[Markup, bool]:
     if hit is not None and hit[0] == stamp:
         return hit[1], True
     html = render()
-    # Only keep the result if nothing changed while rendering.
-    if _stamp(env, probes) == stamp:
+    # Only keep the result if nothing changed while rendering (and it was not cut short).
+    if getattr(html, "cacheable", True) and _stamp(env, probes) == stamp:
         cache.rendered.put(key, (stamp, html), size)
     return html, False

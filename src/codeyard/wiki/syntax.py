@@ -40,11 +40,18 @@ QUOTED_STRING = r"'[^']+'|\"[^\"]+\""
 SHREF_TARGET_FIRST = r"[\w/?!#@](?<!_)"
 SHREF_TARGET_MIDDLE = r"(?:\|(?=[^|\s])|[^|<>\s])"
 SHREF_TARGET_LAST = r"[\w/=](?<!_)"
+# ``(?:MIDDLE*LAST)?`` (the longest run of middle characters that ends with a last one),
+# written as possessive steps "middle characters that cannot end it, then one that can": the
+# same match without keeping a backtracking point for every character of a long target.
+_SHREF_NOT_LAST = r"(?:(?!\|(?![^|\s]))(?!(?!_)[\w/=])[^<>\s])"
+SHREF_TARGET_REST = rf"(?:{_SHREF_NOT_LAST}*+(?:(?!_)[\w/=]))*+"
 XML_NAME = r"[\w:](?<!\d)[\w:.-]*?"
 PAGE_XML_NAME = r"[\w:](?<!\d)(?:[\w:.-]*[\w-])?"
 EMAIL = r"[a-zA-Z0-9.'+_-]+@(?:[a-zA-Z0-9_-]+\.)+[a-zA-Z](?:[-a-zA-Z\d]*[a-zA-Z\d])?"
 RANGES = r"[0-9]+(?:[-:][0-9]+)?(?:,\u200b?[0-9]+(?:[-:][0-9]+)?)*"
-CHANGESET_ID = r"(?:[0-9]+|[a-fA-F0-9]{8,})"
+# A hex id is only tried where its run of hex digits begins (a later start would end at the
+# same place, and the shortest InterTrac prefix is the one Trac takes anyway).
+CHANGESET_ID = r"(?:[0-9]+|(?<![a-fA-F0-9])[a-fA-F0-9]{8,}+)"
 PROCESSOR_PARAM = r"""(?P<proc_pname>[-\w]+)=(?P<proc_pval>".*?"|'.*?'|[-,\w]+)"""
 BULLET_CHARS = "-*\u2022"
 
@@ -63,6 +70,23 @@ WIKI_PAGE_NAME = (
 REL_SPACE = _relative_target(r"\s")
 REL_PIPE = _relative_target("|")
 
+# Guards. A rule whose match needs something that no longer occurs further on (a closing
+# ``]``, ``]]``, ``}}}``, backtick or ``>``), or that already failed for the whole run of
+# characters it would start in, is switched off by putting ``(?!)`` where its guard comment
+# is, so that no position rescans the rest of the line for it (see ``rules_re``). With no
+# guard set the comments are no-ops and the pattern is Trac's.
+GUARD_BRACKET = 1  # no ']' further on
+GUARD_MACRO = 2  # no ']]' further on
+GUARD_CODE = 4  # no '}}}' further on the line
+GUARD_TICK = 8  # no '`' further on the line
+GUARD_GT = 16  # no '>' further on
+GUARD_EMAIL = 32  # inside a run of address characters where an address already failed
+GUARD_SHREF = 64  # inside a run of scheme characters where ``ns:target`` already failed
+GUARD_CAMEL = 128  # inside a run of ``./`` where a WikiPageName already failed
+_GUARD_NAMES = {GUARD_BRACKET: "bracket", GUARD_MACRO: "macro", GUARD_CODE: "code",
+                GUARD_TICK: "tick", GUARD_GT: "gt", GUARD_EMAIL: "email", GUARD_SHREF: "shref",
+                GUARD_CAMEL: "camel"}
+
 _RULES = [
     # font styles
     r"(?P<bolditalic>!?''''')",
@@ -74,47 +98,77 @@ _RULES = [
     r"(?P<strike>!?~~)",
     r"(?P<subscript>!?,,)",
     r"(?P<superscript>!?\^)",
-    r"(?P<inlinecode>!?\{\{\{(?P<inline>.*?)\}\}\})",
-    r"(?P<inlinecode2>!?`(?P<inline2>.*?)`)",
+    r"(?P<inlinecode>(?#code)!?\{\{\{(?P<inline>.*?)\}\}\})",
+    r"(?P<inlinecode2>(?#tick)!?`(?P<inline2>.*?)`)",
     # link shorthands, in the order Trac's components provide them
-    r"(?P<camel>!?(?<![\w/])(?:\.?\.?/)*" + WIKI_PAGE_NAME + ")",
-    rf"(?P<wikilabel>!?\[(?P<wiki_page>{WIKI_PAGE_NAME})\s+(?P<wiki_label>{QUOTED_STRING}|[^\]]+)\])",
-    rf"(?P<freelink>!?\[(?P<ifl_page>{QUOTED_STRING})(?:\s+(?P<ifl_label>{QUOTED_STRING}|[^\]]+))?\])",
+    r"(?P<camel>(?#camel)!?(?<![\w/])(?:\.?\.?/)*+" + WIKI_PAGE_NAME + ")",
+    rf"(?P<wikilabel>(?#bracket)!?\[(?P<wiki_page>{WIKI_PAGE_NAME})\s+"
+    rf"(?P<wiki_label>{QUOTED_STRING}|[^\]]+)\])",
+    rf"(?P<freelink>(?#bracket)!?\[(?P<ifl_page>{QUOTED_STRING})"
+    rf"(?:\s+(?P<ifl_label>{QUOTED_STRING}|[^\]]+))?\])",
     rf"(?P<ticket>!?(?<!&)#(?P<it_ticket>{INTERTRAC_SCHEME}){RANGES})",
     rf"(?P<report>!?\{{(?P<it_report>{INTERTRAC_SCHEME}\s*)[0-9]+\}})",
-    rf"(?P<changeset>!?\[(?P<it_changeset>{INTERTRAC_SCHEME}\s*){CHANGESET_ID}"
-    r"(?:/[^\]]*)?(?:\?[^\]]*)?(?:#[^\]]*)?\]|(?:\b|!)r[0-9]+\b(?!:[0-9])(?:/[a-zA-Z0-9_/+-]+)?)",
-    rf"(?P<log>!?\[(?P<it_log>{INTERTRAC_SCHEME}\s*)(?P<log_revs>{RANGES}|{CHANGESET_ID}"
-    rf"(?:[:-]{CHANGESET_ID})?)(?P<log_path>[/?][^\]]*)?\]|"
+    rf"(?P<changeset>(?#bracket)!?\[(?P<it_changeset>{INTERTRAC_SCHEME}\s*){CHANGESET_ID}"
+    r"(?:/[^\]]*+)?(?:\?[^\]]*+)?(?:#[^\]]*+)?\]|(?:\b|!)r[0-9]+\b(?!:[0-9])(?:/[a-zA-Z0-9_/+-]+)?)",
+    rf"(?P<log>(?#bracket)!?\[(?P<it_log>{INTERTRAC_SCHEME}\s*)(?P<log_revs>{RANGES}|{CHANGESET_ID}"
+    rf"(?:[:-]{CHANGESET_ID})?)(?P<log_path>[/?][^\]]*+)?\]|"
     rf"(?:\b|!)r{RANGES}\b(?:/[a-zA-Z0-9_/+-]+)?)",
     # other inline rules
     r"(?P<linebreak_wc>!?\\\\)",
-    rf"(?P<email>!?{EMAIL})",
-    rf"(?P<shrefbr>!?<(?P<snsbr>{LINK_SCHEME}):(?P<stgtbr>[^>]+)>)",
+    rf"(?P<email>(?#email)!?{EMAIL})",
+    rf"(?P<shrefbr>(?#gt)!?<(?P<snsbr>{LINK_SCHEME}):(?P<stgtbr>[^>]+)>)",
     r"(?P<htmlescape>[&<>])",
-    rf"(?P<shref>!?((?P<sns>{LINK_SCHEME}):(?P<stgt>{LINK_SCHEME}:(?:{QUOTED_STRING})|"
-    rf"{QUOTED_STRING}|{SHREF_TARGET_FIRST}(?:{SHREF_TARGET_MIDDLE}*{SHREF_TARGET_LAST})?)))",
-    rf"(?P<lhref>!?\[(?:(?P<rel>{REL_SPACE})|(?P<lns>{LINK_SCHEME}):"
+    rf"(?P<shref>(?#shref)!?((?P<sns>{LINK_SCHEME}):(?P<stgt>{LINK_SCHEME}:(?:{QUOTED_STRING})|"
+    rf"{QUOTED_STRING}|{SHREF_TARGET_FIRST}{SHREF_TARGET_REST})))",
+    rf"(?P<lhref>(?#bracket)!?\[(?:(?P<rel>{REL_SPACE})|(?P<lns>{LINK_SCHEME}):"
     rf"(?P<ltgt>{LINK_SCHEME}:(?:{QUOTED_STRING})|{QUOTED_STRING}|[^\]\s\u200b]*))"
     rf"(?:[\s\u200b]+(?P<label>{QUOTED_STRING}|[^\]]*))?\])",
-    rf"(?P<anchor>!?\[=#(?P<anchorname>{XML_NAME})(?:\s+(?P<anchorlabel>[^\]]*))?\])",
-    r"(?P<macrolink>!?\[\[(?:[^]]|][^]])+\]\])",
-    rf"(?P<heading>^\s*(?P<hdepth>={{1,6}})\s(?P<htext>.*?)(?P<hanchor>#{XML_NAME})?\s*$)",
-    rf"(?P<list>^(?P<ldepth>\s*)(?:[{BULLET_CHARS}]|(?P<lstart>[0-9]+|[a-zA-Z]|[ivxIVX]{{1,5}})\.)\s)",
-    r"(?P<definition>^\s+((?:`[^`]*`|\{\{\{(?:}{,2}[^}])*?\}\}\}|[^`{:]|:[^:])+::)(?:\s+|$))",
-    rf"(?P<table_row_sep>!?\s*\|-+\s*(?P<table_row_params>{PROCESSOR_PARAM}\s*)*)",
-    r"(?P<indent>^(?P<idepth>\s+)(?=\S))",
-    r"(?P<table_cell>!?(?P<table_cell_sep>=?(?:\|\|)+=?)(?P<table_cell_last>\s*\\?$)?)",
+    rf"(?P<anchor>(?#bracket)!?\[=#(?P<anchorname>{XML_NAME})(?:\s+(?P<anchorlabel>[^\]]*))?\])",
+    r"(?P<macrolink>(?#macro)!?\[\[(?:[^]]|][^]])+\]\])",
+    # The line-start rules (``^`` only matches at the start of the text) are written so that
+    # a long line is scanned a bounded number of times: leading blanks are taken
+    # possessively, and a heading's text grows by whole runs of blanks.
+    rf"(?P<heading>^\s*+(?P<hdepth>={{1,6}})\s(?P<htext>(?:[^\S\n]*+\S)*?)[^\S\n]*+"
+    rf"(?P<hanchor>#{XML_NAME})?\s*$)",
+    rf"(?P<list>^(?P<ldepth>\s*+)(?:[{BULLET_CHARS}]|(?P<lstart>[0-9]+|[a-zA-Z]|[ivxIVX]{{1,5}})\.)\s)",
+    r"(?P<definition>^\s(?:\s*+((?:`[^`]*`|\{\{\{(?:}{,2}[^}])*?\}\}\}|[^`{:]|:[^:])+::)|\s++::)"
+    r"(?:\s+|$))",
+    rf"(?P<table_row_sep>!?\s*+\|-+\s*(?P<table_row_params>{PROCESSOR_PARAM}\s*)*)",
+    r"(?P<indent>^(?P<idepth>\s++)(?=\S))",
+    r"(?P<table_cell>!?(?P<table_cell_sep>=?(?:\|\|)++=?)(?P<table_cell_last>\s*\\?$)?)",
 ]
 
 RULES_RE = re.compile("(?:" + "|".join(_RULES) + ")")
+_VARIANTS: dict[int, re.Pattern] = {0: RULES_RE}
+
+
+def rules_re(guards: int) -> re.Pattern:
+    """RULES_RE with the rules named by the ``GUARD_*`` bits switched off."""
+    try:
+        return _VARIANTS[guards]
+    except KeyError:
+        pattern = RULES_RE.pattern
+        for bit, name in _GUARD_NAMES.items():
+            if guards & bit:
+                pattern = pattern.replace(f"(?#{name})", "(?!)")
+        compiled = _VARIANTS[guards] = re.compile(pattern)
+        return compiled
+
 
 # Where a rule can start: the start of a run of e-mail or scheme characters, the start of a
-# word, a markup character, or blanks before a table separator. Every rule's first
+# word, a markup character, or the blanks before a table row separator. Every rule's first
 # character is covered, so trying RULES_RE only there (and right after the previous match)
-# finds exactly what finditer would.
+# finds exactly what finditer would. A row separator after blanks is only tried where the
+# blanks begin: if it fails there, it fails at every later blank of the run too.
 CANDIDATE_RE = re.compile(r"(?<![a-zA-Z0-9.'+_-])[a-zA-Z0-9.'+_-]|(?<![a-zA-Z])[a-zA-Z]|(?<!\w)\w"
-                          r"|[!'*/_~,^{`\[#\\<>&=|]|\s(?=\s*\|)")
+                          r"|[!'*/_~,^{`\[#\\<>&=|]|(?<!\s)\s(?=\s*+\|)")
+# The runs the e-mail, ``ns:target`` and WikiPageName rules scan before they can fail.
+ADDRESS_RUN_RE = re.compile(r"[a-zA-Z0-9.'+_-]+")
+LONG_RUN = 32
+LONG_ADDRESS_RE = re.compile(r"[a-zA-Z0-9.'+_-]{%d}" % LONG_RUN)
+WORD_OR_SLASH_RE = re.compile(r"[\w/]")
+SCHEME_RUN_RE = re.compile(r"[-a-zA-Z0-9+._]+")
+PATH_PREFIX_RE = re.compile(r"(?:\.?\.?/)*")
 
 PROCESSOR_RE = re.compile(r"(\s*)#\!([\w+-][\w+-/]*)")
 STARTBLOCK_RE = re.compile(r"\s*\{\{\{(?:(\s*)#\!([\w+-][\w+-/]*)|\s*$)")

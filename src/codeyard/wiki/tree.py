@@ -25,11 +25,16 @@ class Node:
         return f"{type(self).__name__}({extra or ''}{self.children!r})"
 
     def walk(self):
-        """Every node below this one, depth first (text excluded)."""
-        for child in self.children:
-            if isinstance(child, Node):
-                yield child
-                yield from child.walk()
+        """Every node below this one, depth first (text excluded); any depth of nesting."""
+        stack = [iter(self.children)]
+        while stack:
+            for child in stack[-1]:
+                if isinstance(child, Node):
+                    yield child
+                    stack.append(iter(child.children))
+                    break
+            else:
+                stack.pop()
 
 
 # -- blocks

@@ -119,6 +119,25 @@ def test_any_mix_renders_safely(fuzz_env, pieces, anonymous):
     assert check_html(line) == [], (text, line)
 
 
+# Nesting openers, repeated: citations, indentation, lists, wiki processors, table rows and
+# cells inside citations, styles.
+NESTING = [">", "> ", " ", "  * ", " 1. ", "{{{#!div\n", "{{{#!td\n", "{{{#!tr\n", "}}}\n",
+           "|| ", "||", "'''", "''", "//", "**", "__", "\n", "x"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(NESTING), st.integers(1, 1500)), min_size=1,
+                max_size=6))
+def test_deep_nesting_renders(fuzz_env, runs):
+    text = "".join(piece * count for piece, count in runs)
+    ctx = FormatContext(fuzz_env, Href("/p"), resource=Resource("wiki", "Deep"))
+    html = str(format_to_html(ctx, text))
+    assert check_html(html) == [], text[:200]
+    assert "Wiki text not rendered" not in html
+    assert "Wiki text not rendered" not in str(format_to_oneliner(ctx, text))
+
+
 def test_checker_catches_problems():
     assert check_html("<p><b>x</p>")
     assert check_html('<a href=" JavaScript:alert(1)">x</a>')
