@@ -6,16 +6,14 @@ from __future__ import annotations
 import re
 import traceback
 from typing import Any
-from urllib.parse import quote
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
-from werkzeug.routing import Map, PathConverter, RequestRedirect, Rule, UnicodeConverter
+from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
 from codeyard.config import ConfigSection, Option
 from codeyard.env import DEBUG, EnvironmentError_
 from codeyard.perm import PermissionCache, PermissionError_
-from codeyard.util.href import PATH_SAFE, query_string
 from codeyard.web import chrome
 from codeyard.web.api import (
     HTTPBadRequest,
@@ -29,8 +27,8 @@ from codeyard.web.api import (
     start_page_endpoints,
 )
 from codeyard.web.request import FORM_TOKEN_FIELD, Request, check_utf8
+from codeyard.web.routing import DEFAULT_HANDLER_ENDPOINT, router
 
-DEFAULT_HANDLER_ENDPOINT = "start"
 DEFAULT_HANDLER = Option(
     "trac", "default_handler", "WikiModule",
     "The page shown at the project's root: a route endpoint name or Trac's module name "
@@ -49,80 +47,6 @@ HTTP_HEADERS_SECTION = ConfigSection(
     "Referrer-Policy, the framing policy) and add to a page's own headers.")
 
 
-class TracPathConverter(PathConverter):
-    """``<path:…>``, quoted as Trac quotes paths, so built URLs equal Trac's (and TracLinks')."""
-
-    def to_url(self, value: Any) -> str:
-        return quote(str(value), safe=PATH_SAFE)
-
-
-class TracStringConverter(UnicodeConverter):
-    """A single path segment (``<name>``), quoted as Trac quotes paths."""
-
-    def to_url(self, value: Any) -> str:
-        return quote(str(value), safe=PATH_SAFE.replace("/", ""))
-
-
-class Router:
-    """The URL map of a project's enabled plugins: matching requests and building URLs.
-
-    An endpoint names one handler; several rules may lead to it (``/wiki`` and
-    ``/wiki/<path:page>``), and ``build`` picks the rule that the given values fill."""
-
-    def __init__(self, env) -> None:
-        self.handlers: dict[str, Any] = {}
-        self.arguments: dict[str, set[str]] = {}
-        rules: list[Rule] = [Rule("/", endpoint=DEFAULT_HANDLER_ENDPOINT, methods=["GET", "HEAD"])]
-        for result in env.hook.web_routes():
-            for rule, handler in result or ():
-                known = self.handlers.get(rule.endpoint)
-                if known is not None and known is not handler:
-                    env.log.warning("two plugins route endpoint %s; the first one wins", rule.endpoint)
-                    continue
-                if rule.methods is None:  # a rule that names no methods answers GET (and HEAD)
-                    rule.methods = {"GET", "HEAD"}
-                self.handlers[rule.endpoint] = handler
-                rules.append(rule)
-        self.map = Map(rules, strict_slashes=False, merge_slashes=False,
-                       converters={"default": TracStringConverter, "string": TracStringConverter,
-                                   "path": TracPathConverter})
-        for rule in self.map.iter_rules():
-            self.arguments.setdefault(rule.endpoint, set()).update(rule.arguments)
-        self._builder = self.map.bind("localhost", "/")
-
-    def bind(self, req: Request):
-        return self.map.bind_to_environ(req.environ)
-
-    def build(self, endpoint: str, values: dict[str, Any]) -> str:
-        """The path (below the project) of ``endpoint`` with ``values``; values that are not
-        arguments of its rules make the query string, as ``Href`` writes it."""
-        names = self.arguments.get(endpoint)
-        if names is None:
-            raise LookupError(f"no route named {endpoint!r} in this project")
-        path_values = {k: v for k, v in values.items() if k in names and v is not None}
-        query = {k: v for k, v in values.items() if k not in names}
-        path = self._builder.build(endpoint, path_values, append_unknown=False)
-        return path + query_string(query)
-
-
-def router(env) -> Router:
-    return env.memo("web.router", lambda: Router(env))
-
-
-def check_body(req: Request) -> None:
-    """The ``body_check`` of the handler a request goes to, before its body is read."""
-    if not req.content_length and not req.environ.get("wsgi.input_terminated"):
-        return
-    the_router = router(req.env)
-    try:
-        endpoint, _ = the_router.bind(req).match()
-    except Exception:  # no such route: answered below, when the request is dispatched
-        return
-    check = getattr(the_router.handlers.get(endpoint), "body_check", None)
-    if check is not None:
-        check(req)
-
-
 def ensure_ready(env) -> None:
     """Refuse (503) a project whose database must be upgraded; create own tables once."""
     def make_ready() -> bool:
@@ -137,40 +61,21 @@ def ensure_ready(env) -> None:
 
 
 def dispatch(env, environ: dict) -> Response:
-    """Answer one request to the project ``env``."""
-    from codeyard.web import auth, session
+    """Answer one request to the project ``env``: each step below has a name, and any
+    failure becomes a readable error page."""
+    from codeyard.web import session
 
     req = Request(environ, env)
     response: Response
     try:
         ensure_ready(env)
-        limit = req.max_content_length
-        if limit is not None and (req.content_length or 0) > limit:
-            raise HTTPRequestEntityTooLarge(f"The request body is larger than {limit} bytes.")
-        check_body(req)
-        check_utf8(environ.get("QUERY_STRING", ""), "query string")
-        if req.method == "POST" and req.mimetype == "application/x-www-form-urlencoded":
-            check_utf8(req.get_data(cache=True), "form data")
-        elif req.method == "POST" and req.mimetype == "multipart/form-data":
-            # The multipart parser replaces undecodable bytes with U+FFFD: refuse those
-            # fields rather than store text the user never typed.
-            if any("\ufffd" in value for value in req.form.values()):
-                raise HTTPBadRequest("The form data is not valid UTF-8.")
-        req.authname = auth.authenticate(req) or "anonymous"
-        req.perm = PermissionCache(env, req.authname)
-        the_router = router(env)
-        adapter = the_router.bind(req)
-        req.url_adapter = adapter
-        endpoint, args = adapter.match()
-        req.endpoint = endpoint
-        handler = default_handler if endpoint == DEFAULT_HANDLER_ENDPOINT else the_router.handlers[endpoint]
-        if req.method == "POST" and not getattr(handler, "csrf_exempt", False):
-            if not req.check_form_token():
-                raise HTTPBadRequest(
-                    "Missing or invalid form token. Your session may have expired or cookies are "
-                    "disabled: reload the form and submit it again.", title="Invalid form token")
-        result = handler(req, **args)
-        response = to_response(req, result)
+        route = match_route(req)
+        check_body(req, route)
+        check_encoding(req)
+        authenticate(req)
+        handler, args = route.result()
+        check_form_token(req, handler)
+        response = to_response(req, handler(req, **args))
         session.finish(req)
     except RequestRedirect as exc:
         response = req.redirect(exc.new_url, code=308)
@@ -182,6 +87,71 @@ def dispatch(env, environ: dict) -> Response:
     apply_cookies(req, response)
     apply_site_headers(env, response)
     return response
+
+
+class Route:
+    """The handler a request goes to, or why there is none (raised once the user is known,
+    so that a 404 page shows the user's own navigation)."""
+
+    def __init__(self, handler=None, args=None, error: Exception | None = None) -> None:
+        self.handler, self.args, self.error = handler, args or {}, error
+
+    def result(self):
+        if self.error is not None:
+            raise self.error
+        return self.handler, self.args
+
+
+def match_route(req: Request) -> Route:
+    the_router = router(req.env)
+    try:
+        endpoint, args = the_router.bind(req.environ).match()
+    except Exception as exc:  # NotFound, MethodNotAllowed, RequestRedirect
+        return Route(error=exc)
+    req.endpoint = endpoint
+    handler = default_handler if endpoint == DEFAULT_HANDLER_ENDPOINT else the_router.handlers[endpoint]
+    return Route(handler, args)
+
+
+def check_body(req: Request, route: Route) -> None:
+    """Refuse a body larger than the site or the handler (its ``body_check``) allows,
+    before any of it is read."""
+    limit = req.max_content_length
+    if limit is not None and (req.content_length or 0) > limit:
+        raise HTTPRequestEntityTooLarge(f"The request body is larger than {limit} bytes.")
+    if not req.content_length and not req.environ.get("wsgi.input_terminated"):
+        return
+    check = getattr(route.handler, "body_check", None)
+    if check is not None:
+        check(req)
+
+
+def check_encoding(req: Request) -> None:
+    """The query string and form fields must be UTF-8 text."""
+    check_utf8(req.environ.get("QUERY_STRING", ""), "query string")
+    if req.method == "POST" and req.mimetype == "application/x-www-form-urlencoded":
+        check_utf8(req.get_data(cache=True), "form data")
+    elif req.method == "POST" and req.mimetype == "multipart/form-data":
+        # The multipart parser replaces undecodable bytes with U+FFFD: refuse those
+        # fields rather than store text the user never typed.
+        if any("\ufffd" in value for value in req.form.values()):
+            raise HTTPBadRequest("The form data is not valid UTF-8.")
+
+
+def authenticate(req: Request) -> None:
+    from codeyard.web import auth
+
+    req.authname = auth.authenticate(req) or "anonymous"
+    req.perm = PermissionCache(req.env, req.authname)
+
+
+def check_form_token(req: Request, handler) -> None:
+    """Every POST carries the CSRF token of its form (unless the handler is exempt)."""
+    if req.method == "POST" and not getattr(handler, "csrf_exempt", False):
+        if not req.check_form_token():
+            raise HTTPBadRequest(
+                "Missing or invalid form token. Your session may have expired or cookies are "
+                "disabled: reload the form and submit it again.", title="Invalid form token")
 
 
 def to_response(req: Request, result: Any) -> Response:

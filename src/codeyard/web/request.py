@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from codeyard.config import BoolOption, IntOption, Option
 from codeyard.util.href import Href
 from codeyard.web.api import HTTPBadRequest
+from codeyard.web.routing import router
 
 USE_XFORWARDED = BoolOption(
     "trac", "use_xforwarded_headers", False,
@@ -71,7 +72,6 @@ class Request(WerkzeugRequest):
         self.auth_method: str | None = None
         self.perm: Any = None
         self._session: Any = None
-        self.url_adapter: Any = None
         self.endpoint: str | None = None
         self.chrome: dict[str, Any] = {"notices": [], "warnings": [], "scripts": [],
                                        "stylesheets": [], "nav": {}}
@@ -184,8 +184,6 @@ class Request(WerkzeugRequest):
     def url_for(self, endpoint: str, **values: Any) -> str:
         """The URL of a named route of this project (site-relative): rule arguments fill the
         path, other values the query string (``None`` dropped), quoted as Trac quotes."""
-        from codeyard.web.main import router
-
         path = router(self.env).build(endpoint, values)
         if path == "/" or path.startswith("/?"):  # the project's root is its base, as Href has it
             path = path[1:]

@@ -1,4 +1,4 @@
-"""Hooks of the wiki engine and the rendering context.
+"""Hooks of the wiki (its engine and its page model) and the rendering context.
 
 Feature packages extend wiki text through these hooks: TracLinks namespaces
 (``wiki_link_resolvers``), macros (``wiki_macros``) and ``{{{#!name}}}`` processors
@@ -55,6 +55,11 @@ class RenderDependencies:
     macros: Mapping[str, str | None] = field(default_factory=dict)
     probes: Mapping[str, str] = field(default_factory=dict)
     wiki_text: frozenset[str] = frozenset()
+
+
+@hookspec
+def wiki_page_changed(env, event, page, old_name, version):
+    """A page changed: event is created, changed, readonly_changed, replaced, comment_changed, renamed (old_name set), deleted or version_deleted (version set)."""
 
 
 class MacroError(Exception):

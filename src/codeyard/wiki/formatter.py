@@ -1,24 +1,22 @@
-"""The public entry points of the wiki engine."""
+"""The wiki formatter: the state of one rendering (``Formatter``) and the public entry points
+(``format_to_html``, ``format_to_oneliner``, ``format_to_outline``, ``format_to_text``).
+
+Text is parsed to a tree (``parser``), then a renderer (``renderers``) walks the tree."""
 
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from codeyard.config import FloatOption
 from codeyard.wiki.api import FormatContext
+from codeyard.wiki.inline import Deadline, RenderTimeout
 from codeyard.wiki.parser import parse, parse_oneliner
-from codeyard.wiki.render import (
-    Deadline,
-    Formatter,
-    HtmlRenderer,
-    RenderTimeout,
-    TextRenderer,
-    render_outline,
-)
+from codeyard.wiki.renderers import MAX_PROCESSOR_DEPTH, HtmlRenderer, TextRenderer, render_outline
 
-__all__ = ["FormatContext", "RenderFailed", "RenderTimeout", "format_to_html",
+__all__ = ["FormatContext", "Formatter", "RenderFailed", "RenderTimeout", "format_to_html",
            "format_to_oneliner", "format_to_outline", "format_to_text", "parse",
            "parse_oneliner"]
 
@@ -26,6 +24,73 @@ RENDER_TIMEOUT = FloatOption(
     "wiki", "render_timeout", 10.0,
     "Seconds a piece of wiki text may take to render; past them an error box is shown "
     "instead (0 for no limit). The page can still be edited.")
+
+
+class Formatter:
+    """Render-time state handed to link resolvers, macros and processors.
+
+    ``fmt.env``, ``fmt.ctx`` (the FormatContext), ``fmt.href``; ``fmt.resolvers``,
+    ``fmt.macros``, ``fmt.processors`` (from the hooks); ``fmt.unique_anchor(name)``.
+    """
+
+    def __init__(self, ctx, anchors: dict | None = None, deadline: Deadline | None = None,
+                 depth: int = 0) -> None:
+        from codeyard.wiki import extensions as M
+
+        self.ctx = ctx
+        self.env = ctx.env
+        self.href = ctx.abs_href if ctx.absurls else ctx.href
+        self.anchors = anchors if anchors is not None else {}
+        registry = M.registry(self.env)
+        self.resolvers = registry.resolvers
+        self.macros = registry.macros
+        self.processors = registry.processors
+        self._memo: dict[str, Any] = {}
+        self.flavor = ctx.flavor
+        self.source = ""
+        self.tree: Any = None
+        self.deadline = deadline
+        self.depth = depth
+
+    def memo(self, key: str, compute):
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = compute()
+            return value
+
+    def unique_anchor(self, anchor: str) -> str:
+        anchors = self.anchors
+        if anchor in anchors:
+            # Continue from the last number given to this name (names are only ever added,
+            # so every smaller number is still taken): n headings alike cost n, not n².
+            base = anchor
+            i = anchors.get((base,), 1)
+            anchor = base + str(i)
+            while anchor in anchors:
+                i += 1
+                anchor = base + str(i)
+            anchors[(base,)] = i + 1
+        anchors[anchor] = True
+        return anchor
+
+    # -- nested rendering (used by processors and macros)
+    def to_html(self, text: str, ctx=None, escape_newlines: bool = False) -> Markup:
+        from codeyard.wiki.parser import parse
+
+        if self.depth >= MAX_PROCESSOR_DEPTH:
+            return Markup('<pre class="wiki">%s</pre>') % text
+        fmt = Formatter(ctx if ctx is not None else self.ctx, {}, self.deadline, self.depth + 1)
+        fmt.source = text
+        return HtmlRenderer(fmt).render(parse(text, escape_newlines, self.deadline))
+
+    def to_oneliner(self, text: str, ctx=None, shorten: bool = False) -> Markup:
+        from codeyard.wiki.parser import parse_oneliner
+
+        if self.depth >= MAX_PROCESSOR_DEPTH:
+            return escape(text)
+        fmt = Formatter(ctx or self.ctx, self.anchors, self.deadline, self.depth + 1)
+        return HtmlRenderer(fmt).render(parse_oneliner(text, shorten, self.deadline))
 
 
 class RenderFailed(Markup):
@@ -41,7 +106,7 @@ def _deadline(ctx: FormatContext) -> Deadline | None:
 
 
 def _stopped(ctx: FormatContext, exc: Exception) -> RenderFailed:
-    from codeyard.wiki.processors import system_message
+    from codeyard.wiki.api import system_message
 
     if ctx.env is not None:
         ctx.env.log.warning("Wiki rendering of %s stopped: %s", ctx.resource, exc)

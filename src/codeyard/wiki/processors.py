@@ -18,8 +18,8 @@ from markupsafe import Markup, escape
 
 from codeyard.core import hookimpl
 from codeyard.wiki.api import MacroError, RenderDependencies, WikiMacro, parse_args, system_message
+from codeyard.wiki.extensions import find_macro
 from codeyard.wiki.links import RENDER_UNSAFE, SAFE_ORIGINS, SAFE_SCHEMES
-from codeyard.wiki.macros import find_macro
 
 _STYLE_PROPS = {
     "background", "background-color", "border", "border-bottom", "border-collapse",

@@ -98,7 +98,7 @@ def generations(env) -> tuple[int, ...]:
 def is_cacheable(env, text: str) -> frozenset[str] | None:
     """None when the HTML of ``text`` depends on something no generation or probe tracks;
     otherwise the names of the probes it depends on besides the cache keys."""
-    from codeyard.wiki.macros import registry
+    from codeyard.wiki.extensions import registry
     from codeyard.wiki.parser import parse
 
     reg = registry(env)

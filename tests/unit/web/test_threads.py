@@ -34,6 +34,11 @@ def test_threads_over_projects_with_config_changes(parent):
     errors: list[str] = []
     stop = threading.Event()
     renamed: dict[str, set[str]] = {env.name: {env.name} for env in envs}
+    renamed_lock = threading.Lock()
+
+    def names_of(env) -> list[str]:
+        with renamed_lock:
+            return list(renamed[env.name])
 
     def writer():
         # Rename projects while readers run: each reload clears per-project caches.
@@ -41,7 +46,8 @@ def test_threads_over_projects_with_config_changes(parent):
         while not stop.is_set():
             env = envs[n % len(envs)]
             name = f"{env.name}-v{n}"
-            renamed[env.name].add(name)
+            with renamed_lock:
+                renamed[env.name].add(name)
             env.config.set("project", "name", name)
             env.config.save()
             n += 1
@@ -61,7 +67,7 @@ def test_threads_over_projects_with_config_changes(parent):
                     continue
                 body = text(page)
                 if path.endswith("/about") and not any(f"– {name}</title>" in body
-                                                       for name in renamed[env.name]):
+                                                       for name in names_of(env)):
                     errors.append(f"{path}: another project's page")
                 if path == "/" and not all(f'href="/{e.name}/"' in body for e in envs):
                     errors.append("index without every project: " + body[:2000])

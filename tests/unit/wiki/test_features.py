@@ -277,5 +277,5 @@ def test_hook_catalogue_and_plugins_are_registered():
     for name in ("wiki_link_resolvers", "wiki_macros", "wiki_processors"):
         assert ("codeyard.wiki.api", name) in hooks
     for plugin in ("codeyard.wiki.builtin_links", "codeyard.wiki.processors",
-                   "codeyard.wiki.macro_lib"):
+                   "codeyard.wiki.macros"):
         assert plugin in builtin_plugins()

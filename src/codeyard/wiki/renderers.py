@@ -1,18 +1,23 @@
-"""Renderers of the wiki tree: HTML, one-line HTML, outline and plain text."""
+"""Renderers of the wiki tree: HTML, one-line HTML, outline and plain text.
+
+Each walks the tree that ``parser`` built, with the ``formatter.Formatter`` of the rendering
+(links, macros, processors, anchors) at hand."""
 
 from __future__ import annotations
 
 import html as _html
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
 
 from codeyard.wiki import syntax as S
-from codeyard.wiki.inline import Deadline, RenderTimeout
+from codeyard.wiki.inline import Deadline
 
-__all__ = ["Deadline", "Formatter", "HtmlRenderer", "MAX_PROCESSOR_DEPTH", "RenderTimeout",
-           "TextRenderer", "render_outline"]
+if TYPE_CHECKING:
+    from codeyard.wiki.formatter import Formatter
+
+__all__ = ["HtmlRenderer", "MAX_PROCESSOR_DEPTH", "TextRenderer", "render_outline"]
 # Wiki text inside wiki text (``{{{#!div}}}`` in ``{{{#!div}}}``…) is rendered by nested
 # calls; deeper than this its text is shown as it is written.
 MAX_PROCESSOR_DEPTH = 32
@@ -39,73 +44,6 @@ def text_escape(text: str) -> str:
 
 def plaintext(html: str) -> str:
     return _html.unescape(_TAG_RE.sub("", html))
-
-
-class Formatter:
-    """Render-time state handed to link resolvers, macros and processors.
-
-    ``fmt.env``, ``fmt.ctx`` (the FormatContext), ``fmt.href``; ``fmt.resolvers``,
-    ``fmt.macros``, ``fmt.processors`` (from the hooks); ``fmt.unique_anchor(name)``.
-    """
-
-    def __init__(self, ctx, anchors: dict | None = None, deadline: Deadline | None = None,
-                 depth: int = 0) -> None:
-        from codeyard.wiki import macros as M
-
-        self.ctx = ctx
-        self.env = ctx.env
-        self.href = ctx.abs_href if ctx.absurls else ctx.href
-        self.anchors = anchors if anchors is not None else {}
-        registry = M.registry(self.env)
-        self.resolvers = registry.resolvers
-        self.macros = registry.macros
-        self.processors = registry.processors
-        self._memo: dict[str, Any] = {}
-        self.flavor = ctx.flavor
-        self.source = ""
-        self.tree: Any = None
-        self.deadline = deadline
-        self.depth = depth
-
-    def memo(self, key: str, compute):
-        try:
-            return self._memo[key]
-        except KeyError:
-            value = self._memo[key] = compute()
-            return value
-
-    def unique_anchor(self, anchor: str) -> str:
-        anchors = self.anchors
-        if anchor in anchors:
-            # Continue from the last number given to this name (names are only ever added,
-            # so every smaller number is still taken): n headings alike cost n, not n².
-            base = anchor
-            i = anchors.get((base,), 1)
-            anchor = base + str(i)
-            while anchor in anchors:
-                i += 1
-                anchor = base + str(i)
-            anchors[(base,)] = i + 1
-        anchors[anchor] = True
-        return anchor
-
-    # -- nested rendering (used by processors and macros)
-    def to_html(self, text: str, ctx=None, escape_newlines: bool = False) -> Markup:
-        from codeyard.wiki.parser import parse
-
-        if self.depth >= MAX_PROCESSOR_DEPTH:
-            return Markup('<pre class="wiki">%s</pre>') % text
-        fmt = Formatter(ctx if ctx is not None else self.ctx, {}, self.deadline, self.depth + 1)
-        fmt.source = text
-        return HtmlRenderer(fmt).render(parse(text, escape_newlines, self.deadline))
-
-    def to_oneliner(self, text: str, ctx=None, shorten: bool = False) -> Markup:
-        from codeyard.wiki.parser import parse_oneliner
-
-        if self.depth >= MAX_PROCESSOR_DEPTH:
-            return escape(text)
-        fmt = Formatter(ctx or self.ctx, self.anchors, self.deadline, self.depth + 1)
-        return HtmlRenderer(fmt).render(parse_oneliner(text, shorten, self.deadline))
 
 
 class HtmlRenderer:
@@ -290,7 +228,7 @@ class HtmlRenderer:
                         f'{"".join(inner.out)}</span>')
 
     def r_macro(self, node):
-        from codeyard.wiki.macros import render_macro
+        from codeyard.wiki.extensions import render_macro
 
         html, ok = render_macro(self.fmt, node)
         if ok and not node.inline_only and self.in_paragraph:
