@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.unit.web.conftest import text
@@ -132,3 +134,19 @@ def test_plugin_template_static_and_authenticator_hooks(served, tmp_path):
     assert "<p id='hi'>Hi robot: /hello</p>" in text(page)
     js = site.get("/chrome/myplugin/thing.js")
     assert js.status_code == 200 and text(js) == "console.log(1)"
+
+
+def test_feature_templates_live_in_their_package_and_a_project_overrides_them(served):
+    import codeyard.wiki
+
+    env, site = served()
+    packaged = os.path.join(os.path.dirname(codeyard.wiki.__file__), "templates", "wiki", "view.html")
+    assert os.path.isfile(packaged)
+    assert "<p id='mine'>" not in text(site.get("/wiki/WikiStart"))
+    os.makedirs(os.path.join(env.templates_dir, "wiki"), exist_ok=True)
+    with open(os.path.join(env.templates_dir, "wiki", "view.html"), "w", encoding="utf-8") as fh:
+        fh.write("{% extends 'layout.html' %}{% block content %}<p id='mine'>{{ page.name }}</p>"
+                 "{% endblock %}")
+    page = site.get("/wiki/WikiStart")
+    assert page.status_code == 200
+    assert "<p id='mine'>WikiStart</p>" in text(page)
