@@ -19,9 +19,7 @@ system-deps:
 
 run: $(STAMP)
 	$(PY) -m codeyard.demo var/demo
-	@if $(PY) -c "import codeyard.web.server" 2>/dev/null; then \
-	    $(VENV)/bin/codeyard serve --port 8000 --hostname 127.0.0.1 -e var/demo; \
-	else echo "Demo site created in var/demo (the web server arrives with the web site)."; fi
+	$(VENV)/bin/codeyard serve --port 8000 --hostname 127.0.0.1 -e var/demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench tools

@@ -1,7 +1,7 @@
 """Environment: one project's directory, configuration, database and plugins.
 
-The directory is a Trac 1.6 environment (see DESIGN §2), so Trac and codeyard can open
-each other's projects.
+The directory is a Trac 1.6 environment (the storage contract in docs/architecture.md), so
+Trac and codeyard can open each other's projects.
 """
 
 from __future__ import annotations

@@ -11,11 +11,6 @@ def environment_created(env, db):
 
 
 @hookspec
-def environment_opened(env):
-    """Called once each time a process opens the environment (register caches, listeners)."""
-
-
-@hookspec
 def database_tables():
     """Return SQLAlchemy Table objects this plugin adds to the schema (names start with codeyard_)."""
 

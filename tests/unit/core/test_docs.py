@@ -67,3 +67,12 @@ def test_every_implemented_hook_is_declared():
     # A hook implementation without a spec (a typo, or a catalogue nobody announced) would
     # silently never be checked against its documented signature.
     make_plugin_manager(ComponentRules([])).check_pending()
+
+
+def test_every_hook_is_in_the_architecture_guide():
+    import pathlib
+
+    guide = (pathlib.Path(__file__).resolve().parents[3] / "docs" / "architecture.md").read_text(
+        encoding="utf-8")
+    missing = [name for _module, name, _doc in spec_catalogue() if f"`{name}`" not in guide]
+    assert missing == []
