@@ -208,9 +208,11 @@ def configured_headers(env) -> list[tuple[str, str]]:
 
 
 def default_headers(env) -> list[tuple[str, str]]:
-    """What every response carries unless ``[http-headers]`` says otherwise."""
+    """What every response carries unless ``[http-headers]`` says otherwise (``env`` None:
+    the pages outside any project, the project index and site errors)."""
     headers = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin")]
-    ancestors = " ".join(FRAME_ANCESTORS(env.config).split())
+    frame_ancestors = FRAME_ANCESTORS(env.config) if env is not None else FRAME_ANCESTORS.default
+    ancestors = " ".join(frame_ancestors.split())
     if ancestors:
         headers.append(("Content-Security-Policy", f"frame-ancestors {ancestors}"))
         legacy = {"'self'": "SAMEORIGIN", "'none'": "DENY"}.get(ancestors.lower())
@@ -221,7 +223,7 @@ def default_headers(env) -> list[tuple[str, str]]:
 
 def apply_site_headers(env, response: Response) -> None:
     try:
-        configured = configured_headers(env)
+        configured = configured_headers(env) if env is not None else []
         defaults = default_headers(env)
     except Exception:  # an environment that could not be opened: the page still goes out
         configured, defaults = [], [("X-Content-Type-Options", "nosniff")]
@@ -336,7 +338,10 @@ def render_error(req: Request, error: HTTPError, tb: str | None = None) -> Respo
     for name, value in headers:
         response.headers[name] = value
     response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    if req.env is None:  # a site error, outside any project (projects add theirs in dispatch)
+        apply_site_headers(None, response)
+    else:
+        response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

@@ -285,9 +285,13 @@ def index_response(req: Request, site: Site) -> Response:
         data.update(site.template_vars)
         body = site_template_env(directory).get_template(template).render(data)
         _index_pages.put(body_key, (projects, body))
+    from codeyard.web.main import apply_site_headers
+
     content_type = "text/xml" if template.endswith(".xml") else "text/html"
-    return Response(body, content_type=content_type + "; charset=utf-8",
-                    headers={"Cache-Control": "no-cache"})
+    response = Response(body, content_type=content_type + "; charset=utf-8",
+                        headers={"Cache-Control": "no-cache"})
+    apply_site_headers(None, response)
+    return response
 
 
 def site_dispatch(environ: dict) -> Response:

@@ -75,3 +75,16 @@ def test_http_headers_section_adds_and_overrides(served):
         assert headers["Content-Type"].startswith("text/html"), path
         assert headers["Cache-Control"].startswith("no-cache"), path
         assert "Location" not in headers and "Bad Name" not in headers, path
+
+
+def test_the_project_index_and_site_errors_carry_the_defaults(make_env, tmp_path):
+    from tests.unit.web.conftest import Site
+
+    make_env("one")
+    site = Site({"codeyard.env_parent_dir": str(tmp_path)})
+    for path, status in (("/", 200), ("/no-such-project/wiki", 404)):
+        page = site.get(path)
+        assert page.status_code == status
+        assert page.headers["X-Content-Type-Options"] == "nosniff"
+        assert page.headers["Referrer-Policy"] == "same-origin"
+        assert page.headers["Content-Security-Policy"] == "frame-ancestors 'self'"
