@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 
@@ -53,3 +54,53 @@ def require_binary(name: str, *candidates: str) -> str:
         if path:
             return path
     raise RuntimeError(f"{name} is not installed: run `make system-deps` (scripts/install-system-deps.sh)")
+
+
+class ServerProcess:
+    """A server started as a process of its own group on a free 127.0.0.1 port, its output
+    in a temporary log; stopped by PID. Subclasses say how to start it (``command``)."""
+
+    label = "server"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+        fd, self.log_path = tempfile.mkstemp(prefix=f"{self.label}-", suffix=".log")
+        os.close(fd)
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def environ(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def start(self, timeout: float = 60):
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=self.environ(),
+                                         start_new_session=True)
+        try:
+            wait_for_port(self.port, timeout, self.proc)
+        except RuntimeError as exc:
+            output = self.log()  # read before stop() removes the log
+            self.stop()
+            raise RuntimeError(f"{exc}\n--- {self.label} output ---\n{output}") from None
+        return self
+
+    def log(self) -> str:
+        with open(self.log_path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+        try:
+            os.unlink(self.log_path)
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

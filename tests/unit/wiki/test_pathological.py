@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from codeyard.env import forget_environment, open_environment
+from codeyard.env import forget_environment
 from codeyard.wiki import tree as T
 from codeyard.wiki.formatter import (
     FormatContext,
@@ -19,7 +19,7 @@ from codeyard.wiki.formatter import (
     parse,
 )
 from codeyard.wiki.model import WikiPage
-from tests.unit.wiki.test_web import Site, article, body
+from tests.unit.wiki.test_web import article, body
 
 pytestmark = pytest.mark.db
 
@@ -155,14 +155,6 @@ def test_walk_reaches_the_bottom_of_a_deep_tree():
     doc = parse(nested_list(1000))
     items = [node for node in doc.walk() if isinstance(node, T.ListItem)]
     assert len(items) == 1000
-
-
-@pytest.fixture
-def project(make_env):
-    env = make_env("project")
-    site_env = open_environment(env.path)
-    yield site_env, Site(env.path)
-    forget_environment(env.path)
 
 
 @pytest.mark.parametrize("name", ["quotes-600", "quotes-5000", "list-700", "divs-5000",

@@ -62,14 +62,6 @@ def article(response) -> str:
 
 
 @pytest.fixture
-def project(make_env):
-    env = make_env("project")
-    site_env = open_environment(env.path)
-    yield site_env, Site(env.path)
-    forget_environment(env.path)
-
-
-@pytest.fixture
 def alice(project):
     env, site = project
     site.login("alice")
