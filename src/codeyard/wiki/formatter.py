@@ -115,28 +115,22 @@ def _stopped(ctx: FormatContext, exc: Exception) -> RenderFailed:
 
 def format_to_html(ctx: FormatContext, text: str, escape_newlines: bool = False) -> Markup:
     """Wiki text -> HTML fragment (a page, a ticket description, a comment)."""
-    if not text:
-        return Markup()
-    deadline = _deadline(ctx)
-    fmt = Formatter(ctx, deadline=deadline)
-    fmt.source = text
-    try:
-        fmt.tree = parse(text, escape_newlines, deadline)
-        with _read_scope(ctx):
-            return HtmlRenderer(fmt).render(fmt.tree)
-    except RenderTimeout as exc:
-        return _stopped(ctx, exc)
+    return _render_html(ctx, text, lambda deadline: parse(text, escape_newlines, deadline))
 
 
 def format_to_oneliner(ctx: FormatContext, text: str, shorten: bool = False) -> Markup:
     """Wiki text -> inline HTML (summaries, commit messages): block syntax stays text."""
+    return _render_html(ctx, text, lambda deadline: parse_oneliner(text, shorten, deadline))
+
+
+def _render_html(ctx: FormatContext, text: str, parse_text) -> Markup:
     if not text:
         return Markup()
     deadline = _deadline(ctx)
     fmt = Formatter(ctx, deadline=deadline)
     fmt.source = text
     try:
-        fmt.tree = parse_oneliner(text, shorten, deadline)
+        fmt.tree = parse_text(deadline)
         with _read_scope(ctx):
             return HtmlRenderer(fmt).render(fmt.tree)
     except RenderTimeout as exc:
