@@ -54,3 +54,22 @@ def make_env(tmp_path, db_url):
 @pytest.fixture
 def env(make_env):
     return make_env()
+
+
+@pytest.fixture
+def served(make_env):
+    """make a project and return (env as the site sees it, Site client for it)."""
+    from codeyard.env import forget_environment, open_environment
+    from tests.unit.web.conftest import Site
+
+    paths = []
+
+    def factory(name: str = "project", options=(), **environ):
+        env = make_env(name, options=options)
+        paths.append(env.path)
+        site_env = open_environment(env.path)
+        return site_env, Site({"codeyard.env_path": env.path, **environ})
+
+    yield factory
+    for path in paths:
+        forget_environment(path)

@@ -349,7 +349,7 @@ def rename_milestone(env, name: str, new_name: str, author: str | None = None,
         ids = [row[0] for row in db("SELECT id FROM ticket WHERE milestone=%s ORDER BY id",
                                     (name,))]
         for ticket_id in ids:
-            cnum = _next_comment_number(db, ticket_id)
+            cnum = next_comment_number(db, ticket_id)
             db("UPDATE ticket SET milestone=%s, changetime=%s WHERE id=%s",
                (new_name, when, ticket_id))
             db("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
@@ -480,7 +480,7 @@ def _change_times(db, ticket_id: int) -> list[tuple[int, str]]:
         (ticket_id, ticket_id))
 
 
-def _next_comment_number(db, ticket_id: int) -> int:
+def next_comment_number(db, ticket_id: int) -> int:
     count = 0
     for _time, old in reversed(_change_times(db, ticket_id)):
         number = _comment_number(old)

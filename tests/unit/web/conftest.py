@@ -5,10 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 
-import pytest
 from werkzeug.test import Client
 
-from codeyard.env import forget_environment, open_environment
 from codeyard.web.wsgi import application
 from tests.support.servers import require_binary
 
@@ -74,17 +72,3 @@ def token_in(page: str) -> str:
     return match.group(1)
 
 
-@pytest.fixture
-def served(make_env):
-    """make a project and return (env as the site sees it, Site client for it)."""
-    paths = []
-
-    def factory(name: str = "project", options=(), **environ):
-        env = make_env(name, options=options)
-        paths.append(env.path)
-        site_env = open_environment(env.path)
-        return site_env, Site({"codeyard.env_path": env.path, **environ})
-
-    yield factory
-    for path in paths:
-        forget_environment(path)
