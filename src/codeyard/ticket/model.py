@@ -27,7 +27,8 @@ __all__ = [
     "list_versions", "get_version", "add_version", "rename_version", "set_version_time",
     "remove_version",
     "ticket_exists", "remove_ticket", "find_comment_time", "remove_ticket_change",
-    "invalidate_ticket_fields", "natural_key",
+    "invalidate_ticket_fields", "natural_key", "next_comment_number", "order_enum",
+    "set_description",
 ]
 
 FIELDS_CACHE_KEY = cachekeys.TICKET_FIELDS
@@ -535,3 +536,31 @@ def remove_ticket_change(env, ticket_id: int, cnum: int, when: int | None = None
                    (oldvalue, ticket_id, field))
         db("DELETE FROM ticket_change WHERE ticket=%s AND time=%s", (ticket_id, ts))
         db("UPDATE ticket SET changetime=%s WHERE id=%s", (when or _now(), ticket_id))
+
+
+def order_enum(env, enum_type: str, names: list[str]) -> None:
+    """Give the values of an enum the order of ``names`` (all of its values, each once)."""
+    label = _enum_type(enum_type)[1]
+    with env.db_transaction as db:
+        current = {e.name for e in list_enum(env, enum_type)}
+        if sorted(names) != sorted(current):
+            raise TicketModelError(f"The new order must list every {label.lower()} value once.")
+        for position, name in enumerate(names, 1):
+            db("UPDATE enum SET value=%s WHERE type=%s AND name=%s", (str(position), enum_type, name))
+        invalidate_ticket_fields(env)
+
+
+def set_description(env, kind: str, name: str, description: str | None) -> None:
+    """The description of a component, version or enum value (``kind``: the table, or an
+    enum type)."""
+    with env.db_transaction as db:
+        if kind in ("component", "version"):
+            count = db.execute_rowcount(f"UPDATE {kind} SET description=%s WHERE name=%s",
+                                        (description or None, name))
+        else:
+            _enum_type(kind)
+            count = db.execute_rowcount("UPDATE enum SET description=%s WHERE type=%s AND name=%s",
+                                        (description or None, kind, name))
+        if not count:
+            raise ResourceNotFound(f"{kind.capitalize()} {name} does not exist.")
+        invalidate_ticket_fields(env)

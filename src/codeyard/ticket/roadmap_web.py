@@ -43,7 +43,7 @@ def parse_date(text: str, what: str) -> int:
     return int(moment.timestamp() * 1_000_000)
 
 
-def _date_text(us: int | None) -> str:
+def date_text(us: int | None) -> str:
     if not us:
         return ""
     return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%d %H:%M")
@@ -56,7 +56,7 @@ def _when(us: int | None, now: float) -> dict:
     delta = us / 1_000_000 - now
     days = int(abs(delta) // 86400)
     span = f"{days} day{'s' if days != 1 else ''}" if days else "less than a day"
-    return {"date": _date_text(us), "relative": f"in {span}" if delta >= 0 else f"{span} ago",
+    return {"date": date_text(us), "relative": f"in {span}" if delta >= 0 else f"{span} ago",
             "late": delta < 0, "span": span}
 
 
@@ -200,10 +200,10 @@ def _edit_form(req, milestone, errors=(), form=None):
         "milestone": milestone, "errors": list(errors),
         "name": form.get("name", milestone.name if milestone else ""),
         "due": form.get("due", "1" if milestone and milestone.due else ""),
-        "duedate": form.get("duedate", _date_text(milestone.due) if milestone else ""),
+        "duedate": form.get("duedate", date_text(milestone.due) if milestone else ""),
         "completed": form.get("completed", "1" if milestone and milestone.completed else ""),
-        "completeddate": form.get("completeddate", _date_text(milestone.completed) if milestone
-                                  else _date_text(int(time_module.time() * 1_000_000))),
+        "completeddate": form.get("completeddate", date_text(milestone.completed) if milestone
+                                  else date_text(int(time_module.time() * 1_000_000))),
         "description": form.get("description", milestone.description if milestone else ""),
         "target": form.get("target", ""),
         "retarget": _other_milestones(req.env, milestone.name if milestone else None),
