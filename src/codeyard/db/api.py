@@ -134,6 +134,9 @@ class Db:
     def __init__(self, conn: Connection, dialect: str) -> None:
         self.conn = conn
         self.dialect = dialect
+        # Cache generations read in this scope: one transaction reads each at most once
+        # (a page rendering many wiki texts checks the page list once, not per text).
+        self.generations: dict[str, int] = {}
 
     def _prepare(self, sql: str, params: Sequence[Any] | dict | None):
         if params is None or (not isinstance(params, dict) and len(params) == 0):
@@ -418,13 +421,17 @@ class DatabaseManager:
 
     # -- generations for cross-process cache invalidation
     def generation(self, db: Db, key: str) -> int:
-        rows = db("SELECT generation FROM cache WHERE id=%s", (key_to_id(key),))
-        return rows[0][0] if rows else -1
+        known = db.generations.get(key)
+        if known is None:
+            rows = db("SELECT generation FROM cache WHERE id=%s", (key_to_id(key),))
+            known = db.generations[key] = rows[0][0] if rows else -1
+        return known
 
     def generations(self, db: Db) -> dict[int, int]:
         return dict(db("SELECT id, generation FROM cache"))
 
     def invalidate(self, db: Db, key: str) -> None:
+        db.generations.pop(key, None)
         db(
             "INSERT INTO cache (id, generation, key) VALUES (%s, 0, %s) "
             "ON CONFLICT (id) DO UPDATE SET generation = cache.generation + 1",

@@ -154,20 +154,27 @@ def stats_by_milestone(env, names: list[str]) -> dict[str, GroupStats]:
     counts: dict[str, dict[str, int]] = {name: {} for name in names}
     if names:
         with env.db_query as db:
-            for milestone, status, count in db(
-                    "SELECT milestone, status, COUNT(*) FROM ticket "
-                    "WHERE milestone IS NOT NULL AND milestone != '' GROUP BY milestone, status"):
+            if len(names) == 1:  # one milestone's page: count only its tickets
+                rows = [(names[0], status, count) for status, count in db(
+                    "SELECT status, COUNT(*) FROM ticket WHERE milestone=%s GROUP BY status",
+                    (names[0],))]
+            else:
+                rows = db("SELECT milestone, status, COUNT(*) FROM ticket "
+                          "WHERE milestone IS NOT NULL AND milestone != '' "
+                          "GROUP BY milestone, status")
+            for milestone, status, count in rows:
                 if milestone in counts:
                     counts[milestone][status or ""] = int(count)
     return {name: _stats(groups, counts[name]) for name in names}
 
 
-def stats_by_field(env, milestone: str, field_name: str) -> list[tuple[str, GroupStats]]:
-    """A milestone's progress broken down by the values of a select field (component…)."""
+def stats_by_field(env, milestone: str, field_name: str
+                   ) -> tuple[GroupStats, list[tuple[str, GroupStats]]]:
+    """A milestone's progress, and its breakdown by the values of a select field (component…),
+    from one query."""
     groups = _group_statuses(env)
-    standard = {f for f in values.TICKET_COLUMNS}
     with env.db_query as db:
-        if field_name in standard:
+        if field_name in values.TICKET_COLUMNS:
             rows = db(f"SELECT {db.quote(field_name)}, status, COUNT(*) FROM ticket "
                       "WHERE milestone=%s GROUP BY 1, 2", (milestone,))
         else:
@@ -175,10 +182,13 @@ def stats_by_field(env, milestone: str, field_name: str) -> list[tuple[str, Grou
                       "ticket_custom c ON c.ticket=t.id AND c.name=%s WHERE t.milestone=%s "
                       "GROUP BY 1, 2", (field_name, milestone))
     by_value: dict[str, dict[str, int]] = {}
+    total: dict[str, int] = {}
     for value, status, count in rows:
         by_value.setdefault(value or "", {})[status or ""] = int(count)
-    return [(value, _stats(groups, counts))
-            for value, counts in sorted(by_value.items(), key=lambda kv: values.natural_key(kv[0]))]
+        total[status or ""] = total.get(status or "", 0) + int(count)
+    breakdown = [(value, _stats(groups, counts))
+                 for value, counts in sorted(by_value.items(), key=lambda kv: values.natural_key(kv[0]))]
+    return _stats(groups, total), breakdown
 
 
 def move_tickets(env, name: str, target: str | None, author: str, comment: str = "",

@@ -3,11 +3,13 @@ export) and ``/milestone/<name>`` (view, new, edit, complete, delete with retarg
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
 import time as time_module
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
@@ -21,6 +23,7 @@ from codeyard.ticket.fields import ticket_fields
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_to_html
+from codeyard.wiki.render_cache import render_page_html
 
 DEFAULT_GROUP_BY = Option(
     "milestone", "default_group_by", "component",
@@ -71,8 +74,19 @@ def _milestone_data(req, milestone, stats, now) -> dict:
         "intervals": [{"interval": i,
                        "href": req.url_for("query", milestone=milestone.name, **i.query_args)
                        if _has_query(req) else None} for i in stats.intervals],
-        "description": format_to_html(format_context(req, resource), milestone.description or ""),
+        "description": _description_html(req, resource, milestone.description or ""),
     }
+
+
+def _description_html(req, resource, text: str):
+    """A milestone's description as HTML, through the rendered-text cache (keyed by the text
+    itself, so an edit is a new entry; links to pages and tickets stay current as for pages)."""
+    if not text:
+        return ""
+    ctx = format_context(req, resource)
+    key = SimpleNamespace(name=f"milestone:{resource.id}", exists=True, text=text,
+                          version=hashlib.sha1(text.encode("utf-8")).hexdigest())
+    return render_page_html(ctx, key, lambda: format_to_html(ctx, text))[0]
 
 
 def _has_query(req) -> bool:
@@ -103,9 +117,11 @@ def roadmap_page(req):
         raise HTTPBadRequest(str(exc), title="Configuration error") from None
     now = time_module.time()
     _stylesheet(req)
+    with req.env.db_query:  # one read transaction for every milestone's description
+        shown_milestones = [_milestone_data(req, m, stats[m.name], now) for m in listed]
     return "ticket/roadmap.html", {
         "title": "Roadmap",
-        "milestones": [_milestone_data(req, m, stats[m.name], now) for m in listed],
+        "milestones": shown_milestones,
         "show_completed": show_completed, "hide_no_due": hide_no_due,
         "can_create": req.perm.has("MILESTONE_CREATE"),
         "ics_href": req.url_for("roadmap", format="ics"),
@@ -172,8 +188,10 @@ def _view(req, milestone):
     if by and by not in {f.name for f in fields}:
         raise HTTPBadRequest(f"Cannot group the tickets of a milestone by '{by}'.")
     try:
-        stats = roadmap.stats_by_milestone(req.env, [milestone.name])[milestone.name]
-        breakdown = roadmap.stats_by_field(req.env, milestone.name, by) if by else []
+        if by:
+            stats, breakdown = roadmap.stats_by_field(req.env, milestone.name, by)
+        else:
+            stats, breakdown = roadmap.stats_by_milestone(req.env, [milestone.name])[milestone.name], []
     except roadmap.MilestoneGroupsError as exc:
         raise HTTPBadRequest(str(exc), title="Configuration error") from None
     perm = req.perm(resource)

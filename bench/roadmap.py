@@ -1,0 +1,156 @@
+"""Roadmap benchmark: ``/roadmap`` and ``/milestone/<name>`` of codeyard against Trac 1.6,
+serving the very same environment under the same gunicorn settings, in the same run.
+
+The environment gets N tickets (default 20,000) spread over 50 milestones with Trac's usual
+mix of states, written with plain SQL into a project made by ``Environment.create`` (Trac
+opens it as its own). Results go to ``bench/results/roadmap.md``.
+
+``python -m bench.roadmap [--tickets N] [--requests N] [--concurrency N] [--client ab|python]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from tests.support.servers import free_port  # noqa: E402
+
+from bench.run import Result, measure, start, stop  # noqa: E402
+from bench.wiki import trac_python  # noqa: E402
+
+RESULTS = os.path.join(HERE, "results", "roadmap.md")
+STATES = [("closed", 55), ("new", 20), ("assigned", 10), ("accepted", 10), ("reopened", 5)]
+RESOLUTIONS = ["fixed", "invalid", "wontfix", "duplicate", "worksforme"]
+
+TRAC_WSGI = '''
+import os
+os.environ["TRAC_ENV"] = {env!r}
+os.environ["PYTHON_EGG_CACHE"] = {cache!r}
+from trac.web.main import dispatch_request as application
+'''
+
+
+def build(workdir: str, tickets: int, seed: int = 18) -> str:
+    from codeyard.env import Environment
+
+    path = os.path.join(workdir, "roadmap-bench")
+    env = Environment.create(path, [("project", "name", "Roadmap bench"),
+                                    ("logging", "log_type", "none")])
+    rnd = random.Random(seed)
+    now = int(time.time() * 1_000_000)
+    milestones = [f"release-{n:02d}" for n in range(50)]
+    states = [s for s, weight in STATES for _ in range(weight)]
+    with env.db_transaction as db:
+        db("DELETE FROM milestone")
+        db.executemany("INSERT INTO milestone (name, due, completed, description) "
+                       "VALUES (%s, %s, 0, %s)",
+                       [(m, now + n * 7 * 86400 * 1_000_000, f"Release ''{m}'': see [wiki:WikiStart].")
+                        for n, m in enumerate(milestones)])
+        rows = []
+        for number in range(1, tickets + 1):
+            status = rnd.choice(states)
+            rows.append(("defect", now - number * 1_000_000, now, rnd.choice(["component1", "component2"]),
+                         rnd.choice(["blocker", "critical", "major", "minor", "trivial"]),
+                         f"user{rnd.randrange(30)}", f"user{rnd.randrange(30)}", status,
+                         rnd.choice(RESOLUTIONS) if status == "closed" else "",
+                         f"Ticket {number}", rnd.choice(milestones), "Text."))
+        db.executemany("INSERT INTO ticket (type, time, changetime, component, priority, owner, "
+                       "reporter, status, resolution, summary, milestone, description) "
+                       "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+    env.shutdown()
+    return path
+
+
+def serve_codeyard(env_path: str, args, workdir: str):
+    port = free_port()
+    command = [sys.executable, "-m", "codeyard", "serve", "-s", env_path, "--port", str(port),
+               "--hostname", "127.0.0.1", "--workers", str(args.workers)]
+    return port, start(command, port, os.path.join(workdir, "codeyard.log"))
+
+
+def serve_trac(env_path: str, args, workdir: str):
+    python = trac_python()
+    if python is None:
+        raise SystemExit("Trac 1.6 is needed for this benchmark")
+    gunicorn = os.path.join(os.path.dirname(python), "gunicorn")
+    if not os.path.exists(gunicorn):
+        subprocess.run([python, "-m", "pip", "install", "-q", "gunicorn"], check=True)
+    with open(os.path.join(workdir, "trac_wsgi.py"), "w", encoding="utf-8") as fh:
+        fh.write(TRAC_WSGI.format(env=env_path, cache=os.path.join(workdir, "eggs")))
+    port = free_port()
+    command = [gunicorn, "--chdir", workdir, "--bind", f"127.0.0.1:{port}", "--workers",
+               str(args.workers), "--threads", "4", "--worker-class", "gthread",
+               "--no-control-socket", "trac_wsgi:application"]
+    return port, start(command, port, os.path.join(workdir, "trac.log"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--time-limit", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--client", choices=("ab", "python"),
+                        default="ab" if shutil.which("ab") else "python")
+    args = parser.parse_args(argv)
+    workdir = tempfile.mkdtemp(prefix="codeyard-bench-roadmap-")
+    try:
+        began = time.perf_counter()
+        env_path = build(workdir, args.tickets)
+        setup = time.perf_counter() - began
+        pages = [("Roadmap", "/roadmap"), ("Milestone", "/milestone/release-07")]
+        results: dict[str, list[Result]] = {}
+        for label, serve in (("codeyard", serve_codeyard), ("Trac 1.6", serve_trac)):
+            port, proc = serve(env_path, args, workdir)
+            try:
+                results[label] = [measure(f"{label}: {name}", port, path, args, workdir)
+                                  for name, path in pages]
+            finally:
+                stop(proc)
+        text = report(results, pages, args, setup)
+        os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
+        with open(RESULTS, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print(text)
+        return 0
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report(results, pages, args, setup: float) -> str:
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = ["# Roadmap pages: codeyard against Trac 1.6 on the same environment", "",
+             f"Measured {when} on {platform.machine()} ({platform.python_version()}) by "
+             f"`python -m bench.roadmap`: {args.tickets} tickets over 50 milestones (made in "
+             f"{setup:.1f} s); both servers under gunicorn with {args.workers} workers; "
+             f"`{args.client}`, {args.concurrency} concurrent connections, at most "
+             f"{args.requests} requests or {args.time_limit:.0f} s per page.", "",
+             "| Page | codeyard req/s | p50 ms | p99 ms | Trac req/s | p50 ms | p99 ms | ratio |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for index, (name, path) in enumerate(pages):
+        ours, theirs = results["codeyard"][index], results["Trac 1.6"][index]
+        ratio = ours.rps / theirs.rps if theirs.rps else 0.0
+        lines.append(f"| {name} (`{path}`) | {ours.rps:,.1f} | {ours.p50_ms:.1f} | "
+                     f"{ours.p99_ms:.1f} | {theirs.rps:,.1f} | {theirs.p50_ms:.1f} | "
+                     f"{theirs.p99_ms:.1f} | {ratio:.1f}x |")
+    lines += ["", "Failed requests: " + ", ".join(
+        f"{r.label} {r.failed}" for rs in results.values() for r in rs), ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
