@@ -17,6 +17,7 @@ from codeyard.admin.api import (
 from codeyard.core import hookimpl
 from codeyard.ticket import values
 from codeyard.ticket.default_reports import default_reports
+from codeyard.ticket.model import Ticket
 
 # ---------------------------------------------------------------------------
 # Default data of a new environment (the same rows Trac's initenv writes)
@@ -231,14 +232,16 @@ def _number(text: str, what: str) -> int:
 
 def _ticket_remove(ctx: AdminContext, number: str) -> None:
     ticket_id = _number(number, "<ticket#>")
-    _model_call(values.remove_ticket, ctx.ready_env(), ticket_id)
+    env = ctx.ready_env()
+    _model_call(lambda: Ticket(env, ticket_id).delete())
     ctx.print(f"Ticket #{ticket_id} and all associated data removed.")
 
 
 def _ticket_remove_comment(ctx: AdminContext, number: str, comment: str) -> None:
     ticket_id = _number(number, "<ticket#>")
     cnum = _number(comment, "<comment#>")
-    _model_call(values.remove_ticket_change, ctx.ready_env(), ticket_id, cnum)
+    env = ctx.ready_env()
+    _model_call(lambda: Ticket(env, ticket_id).delete_change(cnum))
     ctx.print(f"The ticket comment {cnum} on ticket #{ticket_id} has been deleted.")
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "list_versions", "get_version", "add_version", "rename_version", "set_version_time",
     "remove_version",
     "ticket_exists", "remove_ticket", "find_comment_time", "remove_ticket_change",
+    "next_comment_number",
     "invalidate_ticket_fields", "natural_key",
 ]
 
@@ -349,7 +350,7 @@ def rename_milestone(env, name: str, new_name: str, author: str | None = None,
         ids = [row[0] for row in db("SELECT id FROM ticket WHERE milestone=%s ORDER BY id",
                                     (name,))]
         for ticket_id in ids:
-            cnum = _next_comment_number(db, ticket_id)
+            cnum = next_comment_number(db, ticket_id)
             db("UPDATE ticket SET milestone=%s, changetime=%s WHERE id=%s",
                (new_name, when, ticket_id))
             db("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
@@ -480,7 +481,7 @@ def _change_times(db, ticket_id: int) -> list[tuple[int, str]]:
         (ticket_id, ticket_id))
 
 
-def _next_comment_number(db, ticket_id: int) -> int:
+def next_comment_number(db, ticket_id: int) -> int:
     count = 0
     for _time, old in reversed(_change_times(db, ticket_id)):
         number = _comment_number(old)
