@@ -399,3 +399,18 @@ def test_saving_a_deleted_ticket_is_a_readable_error(env):
         ticket.save_changes("bob", "gone")
     with pytest.raises(TicketError):
         Ticket(env).save_changes("bob", "never inserted")
+
+
+def test_one_change_by_time_or_number(env):
+    ticket = new_ticket(env)
+    ticket["keywords"] = "k"
+    ticket.save_changes("bob", "note", when=2_000_000)
+    ticket.save_changes("carol", "more", when=3_000_000)
+    assert ticket.get_changelog(when=2_000_000) == [
+        (2_000_000, "bob", "comment", "1", "note", 1), (2_000_000, "bob", "keywords", "", "k", 1)]
+    change = ticket.get_change(cnum=2)
+    assert change == {"date": 3_000_000, "author": "carol",
+                      "fields": {"comment": {"author": "carol", "old": "2", "new": "more"}}}
+    assert ticket.get_change(cdate=2_000_000)["fields"]["keywords"]["new"] == "k"
+    assert ticket.get_change(cnum=9) is None
+    assert ticket.get_comment_number(3_000_000) == 2
