@@ -46,15 +46,15 @@ def write_htpasswd(path: str, user: str, password: str) -> None:
 def _fill_tickets(env, out) -> None:
     """Components and milestones through the ticket model; tickets as rows until the
     ticket system offers a model to create them."""
-    from codeyard.ticket import model
+    from codeyard.ticket import values
 
     now = _now_us()
     day = 86_400_000_000
     with env.db_transaction as db:
         for name, owner in COMPONENTS:
-            model.add_component(env, name, owner or None)
+            values.add_component(env, name, owner or None)
         for name, days in MILESTONES:
-            model.add_milestone(env, name, due=now + days * day)
+            values.add_milestone(env, name, due=now + days * day)
         for ttype, component, milestone, severity, summary, description in TICKETS:
             db("INSERT INTO ticket (type, time, changetime, component, severity, priority, "
                "owner, reporter, cc, version, milestone, status, resolution, summary, "
@@ -62,7 +62,7 @@ def _fill_tickets(env, out) -> None:
                "'new', '', %s, %s, '')",
                (ttype, now, now, component, severity, "major", "", ADMIN_USER, milestone,
                 summary, description))
-    model.invalidate_ticket_fields(env)
+    values.invalidate_ticket_fields(env)
     out(f"  {len(COMPONENTS)} components, {len(MILESTONES)} milestones, {len(TICKETS)} tickets")
 
 

@@ -185,17 +185,17 @@ def test_a_project_made_by_trac_opens_in_codeyard(trac, tmp_path, db_url):
         assert env.get_system_value("initial_database_version") == "45"
 
         from codeyard.perm import PermissionSystem
-        from codeyard.ticket import model
+        from codeyard.ticket import values
         from codeyard.wiki.model import WikiPage
 
-        components = {c.name: c.owner for c in model.list_components(env)}
+        components = {c.name: c.owner for c in values.list_components(env)}
         assert components == {"component1": "somebody", "core": "alice"}
-        milestones = {m.name: m for m in model.list_milestones(env)}
+        milestones = {m.name: m for m in values.list_milestones(env)}
         assert milestones["v1.0"].due and milestones["milestone2"].completed
         assert milestones["milestone1"].due is None
-        assert "3.0" in [v.name for v in model.list_versions(env)]
-        assert [e.name for e in model.list_enum(env, "priority")][-1] == "urgent"
-        assert "critical" in [e.name for e in model.list_enum(env, "severity")]
+        assert "3.0" in [v.name for v in values.list_versions(env)]
+        assert [e.name for e in values.list_enum(env, "priority")][-1] == "urgent"
+        assert "critical" in [e.name for e in values.list_enum(env, "severity")]
         perms = PermissionSystem(env)
         assert "TICKET_MODIFY" in perms.user_actions("bob")
         assert "WIKI_DELETE" in perms.user_actions("bob")  # WIKI_ADMIN implies it

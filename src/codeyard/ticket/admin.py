@@ -15,8 +15,9 @@ from codeyard.admin.api import (
     parse_date,
 )
 from codeyard.core import hookimpl
-from codeyard.ticket import model
+from codeyard.ticket import values
 from codeyard.ticket.default_reports import default_reports
+from codeyard.ticket.model import Ticket
 
 # ---------------------------------------------------------------------------
 # Default data of a new environment (the same rows Trac's initenv writes)
@@ -54,7 +55,7 @@ def _model_call(function, *args, **kwargs):
     """Run a model function, turning its input errors into command errors."""
     try:
         return function(*args, **kwargs)
-    except model.TicketModelError as exc:
+    except values.TicketModelError as exc:
         raise AdminCommandError(str(exc)) from None
 
 
@@ -72,99 +73,99 @@ def _first_arg(names):
 # -- components
 
 def _component_names(ctx):
-    return [c.name for c in model.list_components(ctx.env)]
+    return [c.name for c in values.list_components(ctx.env)]
 
 
 def _component_list(ctx: AdminContext) -> None:
-    ctx.print_table([(c.name, c.owner) for c in model.list_components(ctx.ready_env())],
+    ctx.print_table([(c.name, c.owner) for c in values.list_components(ctx.ready_env())],
                     ["Name", "Owner"])
 
 
 def _component_add(ctx: AdminContext, name: str, owner: str | None = None) -> None:
-    _model_call(model.add_component, ctx.ready_env(), name, owner)
+    _model_call(values.add_component, ctx.ready_env(), name, owner)
 
 
 def _component_rename(ctx: AdminContext, name: str, new_name: str) -> None:
-    _model_call(model.rename_component, ctx.ready_env(), name, new_name)
+    _model_call(values.rename_component, ctx.ready_env(), name, new_name)
 
 
 def _component_remove(ctx: AdminContext, name: str) -> None:
-    _model_call(model.remove_component, ctx.ready_env(), name)
+    _model_call(values.remove_component, ctx.ready_env(), name)
 
 
 def _component_chown(ctx: AdminContext, name: str, owner: str) -> None:
-    _model_call(model.set_component_owner, ctx.ready_env(), name, owner)
+    _model_call(values.set_component_owner, ctx.ready_env(), name, owner)
 
 
 # -- milestones
 
 def _milestone_names(ctx):
-    return [m.name for m in model.list_milestones(ctx.env)]
+    return [m.name for m in values.list_milestones(ctx.env)]
 
 
 def _milestone_list(ctx: AdminContext) -> None:
     rows = [(m.name, format_date(m.due) if m.due else None,
              format_datetime(m.completed) if m.completed else None)
-            for m in model.list_milestones(ctx.ready_env())]
+            for m in values.list_milestones(ctx.ready_env())]
     ctx.print_table(rows, ["Name", "Due", "Completed"])
 
 
 def _milestone_add(ctx: AdminContext, name: str, due: str | None = None) -> None:
     env = ctx.ready_env()
     when = _date_arg(due) if due is not None else None
-    _model_call(model.add_milestone, env, name, due=when)
+    _model_call(values.add_milestone, env, name, due=when)
 
 
 def _milestone_rename(ctx: AdminContext, name: str, new_name: str) -> None:
-    _model_call(model.rename_milestone, ctx.ready_env(), name, new_name, author=getpass.getuser())
+    _model_call(values.rename_milestone, ctx.ready_env(), name, new_name, author=getpass.getuser())
 
 
 def _milestone_due(ctx: AdminContext, name: str, due: str) -> None:
     env = ctx.ready_env()
-    _model_call(model.get_milestone, env, name)
-    _model_call(model.update_milestone, env, name, due=_date_arg(due))
+    _model_call(values.get_milestone, env, name)
+    _model_call(values.update_milestone, env, name, due=_date_arg(due))
 
 
 def _milestone_completed(ctx: AdminContext, name: str, completed: str) -> None:
     env = ctx.ready_env()
-    _model_call(model.get_milestone, env, name)
-    _model_call(model.update_milestone, env, name, completed=_date_arg(completed))
+    _model_call(values.get_milestone, env, name)
+    _model_call(values.update_milestone, env, name, completed=_date_arg(completed))
 
 
 def _milestone_remove(ctx: AdminContext, name: str) -> None:
-    _model_call(model.remove_milestone, ctx.ready_env(), name)
+    _model_call(values.remove_milestone, ctx.ready_env(), name)
 
 
 # -- versions
 
 def _version_names(ctx):
-    return [v.name for v in model.list_versions(ctx.env)]
+    return [v.name for v in values.list_versions(ctx.env)]
 
 
 def _version_list(ctx: AdminContext) -> None:
     rows = [(v.name, format_date(v.time) if v.time else None)
-            for v in model.list_versions(ctx.ready_env())]
+            for v in values.list_versions(ctx.ready_env())]
     ctx.print_table(rows, ["Name", "Time"])
 
 
 def _version_add(ctx: AdminContext, name: str, time: str | None = None) -> None:
     env = ctx.ready_env()
     when = _date_arg(time) if time else None
-    _model_call(model.add_version, env, name, when)
+    _model_call(values.add_version, env, name, when)
 
 
 def _version_rename(ctx: AdminContext, name: str, new_name: str) -> None:
-    _model_call(model.rename_version, ctx.ready_env(), name, new_name)
+    _model_call(values.rename_version, ctx.ready_env(), name, new_name)
 
 
 def _version_remove(ctx: AdminContext, name: str) -> None:
-    _model_call(model.remove_version, ctx.ready_env(), name)
+    _model_call(values.remove_version, ctx.ready_env(), name)
 
 
 def _version_time(ctx: AdminContext, name: str, time: str) -> None:
     env = ctx.ready_env()
-    _model_call(model.get_version, env, name)
-    _model_call(model.set_version_time, env, name, _date_arg(time))
+    _model_call(values.get_version, env, name)
+    _model_call(values.set_version_time, env, name, _date_arg(time))
 
 
 # -- enums
@@ -180,25 +181,25 @@ ENUM_COMMANDS = [
 
 def _enum_commands(word: str, enum_type: str, singular: str, plural: str) -> list[AdminCommand]:
     def names(ctx):
-        return [e.name for e in model.list_enum(ctx.env, enum_type)]
+        return [e.name for e in values.list_enum(ctx.env, enum_type)]
 
     def do_list(ctx: AdminContext) -> None:
-        ctx.print_table([(e.name,) for e in model.list_enum(ctx.ready_env(), enum_type)],
+        ctx.print_table([(e.name,) for e in values.list_enum(ctx.ready_env(), enum_type)],
                         ["Possible Values"])
 
     def do_add(ctx: AdminContext, value: str) -> None:
-        _model_call(model.add_enum, ctx.ready_env(), enum_type, value)
+        _model_call(values.add_enum, ctx.ready_env(), enum_type, value)
 
     def do_change(ctx: AdminContext, value: str, new_value: str) -> None:
-        _model_call(model.rename_enum, ctx.ready_env(), enum_type, value, new_value)
+        _model_call(values.rename_enum, ctx.ready_env(), enum_type, value, new_value)
 
     def do_remove(ctx: AdminContext, value: str) -> None:
-        _model_call(model.remove_enum, ctx.ready_env(), enum_type, value)
+        _model_call(values.remove_enum, ctx.ready_env(), enum_type, value)
 
     def do_order(ctx: AdminContext, value: str, direction: str) -> None:
         if direction not in ("up", "down"):
             raise AdminCommandError(f"Invalid up/down value: {direction}")
-        _model_call(model.move_enum, ctx.ready_env(), enum_type, value, direction)
+        _model_call(values.move_enum, ctx.ready_env(), enum_type, value, direction)
 
     def complete_order(ctx: AdminContext, args: list[str]) -> list[str]:
         if len(args) <= 1:
@@ -231,14 +232,16 @@ def _number(text: str, what: str) -> int:
 
 def _ticket_remove(ctx: AdminContext, number: str) -> None:
     ticket_id = _number(number, "<ticket#>")
-    _model_call(model.remove_ticket, ctx.ready_env(), ticket_id)
+    env = ctx.ready_env()
+    _model_call(lambda: Ticket(env, ticket_id).delete())
     ctx.print(f"Ticket #{ticket_id} and all associated data removed.")
 
 
 def _ticket_remove_comment(ctx: AdminContext, number: str, comment: str) -> None:
     ticket_id = _number(number, "<ticket#>")
     cnum = _number(comment, "<comment#>")
-    _model_call(model.remove_ticket_change, ctx.ready_env(), ticket_id, cnum)
+    env = ctx.ready_env()
+    _model_call(lambda: Ticket(env, ticket_id).delete_change(cnum))
     ctx.print(f"The ticket comment {cnum} on ticket #{ticket_id} has been deleted.")
 
 

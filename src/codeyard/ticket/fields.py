@@ -63,10 +63,10 @@ def _names(env, sql: str) -> list[str]:
 
 
 def _standard_fields(env) -> list[TicketField]:
-    from codeyard.ticket import model, workflow
+    from codeyard.ticket import values, workflow
 
     def enum(kind: str) -> list[str]:
-        return [e.name for e in model.list_enum(env, kind)]
+        return [e.name for e in values.list_enum(env, kind)]
 
     fields = [
         TicketField("summary", "text", "Summary", skip=True),
@@ -77,10 +77,10 @@ def _standard_fields(env) -> list[TicketField]:
         TicketField("status", "radio", "Status", workflow.all_states(env), skip=True),
         TicketField("priority", "select", "Priority", enum("priority")),
         TicketField("milestone", "select", "Milestone",
-                    [m.name for m in model.list_milestones(env)], optional=True),
+                    [m.name for m in values.list_milestones(env)], optional=True),
         TicketField("component", "select", "Component",
-                    [c.name for c in model.list_components(env)]),
-        TicketField("version", "select", "Version", [v.name for v in model.list_versions(env)],
+                    [c.name for c in values.list_components(env)]),
+        TicketField("version", "select", "Version", [v.name for v in values.list_versions(env)],
                     optional=True),
         TicketField("severity", "select", "Severity", enum("severity")),
         TicketField("resolution", "radio", "Resolution", enum("resolution"), skip=True),

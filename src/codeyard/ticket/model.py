@@ -1,566 +1,696 @@
-"""Ticket field values kept in their own tables: enums, components, milestones, versions;
-and the removal of tickets and ticket changes (with their attachments).
+"""The ticket: its fields, its changes and comments, as Trac 1.6 stores them.
 
-Every function runs in one transaction: it checks its input first and raises a
-``TicketModelError`` subclass with a one-line message before writing anything. Renaming a
-value also renames it in the tickets that use it, in the same transaction. Times are
-microseconds since the epoch; like Trac, "no date" is stored as 0 and read back as None.
+``Ticket(env, id)`` loads a ticket (``Ticket(env)`` starts a new one from the ``[ticket]
+default_*`` options); ``ticket[field] = value`` records the change; ``insert()`` and
+``save_changes()`` write it in one transaction each, after checking every field (nothing is
+written when a check fails). The storage follows Trac: empty values are NULL in ``ticket``
+and ``ticket_custom``, each changed field is one ``ticket_change`` row and every save adds a
+``comment`` row whose ``oldvalue`` is the comment number ("3", or "2.3" for a reply to 2);
+an edited comment keeps its earlier texts in ``_comment<N>`` rows. Times are microseconds
+since the epoch.
+
+The ``ticket_changed`` hook is called after each write is committed, and
+``ticket_comment_changed`` after a comment was edited.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import sys
+from typing import Any
 
-from codeyard import cachekeys
-from codeyard.attachment import model as attachments
+from codeyard.config import IntOption, Option, options_in
+from codeyard.core import hookimpl
+from codeyard.ticket import values as ticket_values
+from codeyard.ticket.fields import TicketField, ticket_fields
 
 __all__ = [
-    "ENUM_TYPES", "FIELDS_CACHE_KEY", "MILESTONES_CACHE_KEY", "TICKET_COLUMNS",
-    "TicketModelError", "ResourceNotFound", "ResourceExists", "InvalidName", "EnumValue", "Component", "Milestone", "Version",
-    "list_enum", "get_enum", "add_enum", "rename_enum", "remove_enum", "move_enum",
-    "list_components", "get_component", "add_component", "rename_component",
-    "set_component_owner", "remove_component",
-    "list_milestones", "get_milestone", "add_milestone", "rename_milestone",
-    "update_milestone", "remove_milestone",
-    "list_versions", "get_version", "add_version", "rename_version", "set_version_time",
-    "remove_version",
-    "ticket_exists", "remove_ticket", "find_comment_time", "remove_ticket_change",
-    "invalidate_ticket_fields", "natural_key", "next_comment_number", "order_enum",
-    "set_description",
+    "Ticket", "TicketError", "TicketNotFound", "TicketValidationError", "TicketCollision",
+    "fixup_cc_list", "cc_list", "DEFAULT_OWNER_KEYWORD",
 ]
 
-FIELDS_CACHE_KEY = cachekeys.TICKET_FIELDS
-"""Cache key of anything derived from these tables (field options); invalidated on change
-(Trac's key: a Trac site on the same environment rereads its ticket fields)."""
+# ---------------------------------------------------------------------------
+# Options (Trac's names and defaults)
 
-MILESTONES_CACHE_KEY = cachekeys.MILESTONES
+DEFAULT_OWNER_KEYWORD = "< default >"
 
-# enum.type -> (ticket column, label)
-ENUM_TYPES: dict[str, tuple[str, str]] = {
-    "priority": ("priority", "Priority"),
-    "severity": ("severity", "Severity"),
-    "resolution": ("resolution", "Resolution"),
-    "ticket_type": ("type", "Ticket Type"),
+DEFAULT_TYPE = Option("ticket", "default_type", "defect",
+                      "Type of a new ticket.")
+DEFAULT_PRIORITY = Option("ticket", "default_priority", "major",
+                          "Priority of a new ticket.")
+DEFAULT_MILESTONE = Option("ticket", "default_milestone", "",
+                           "Milestone of a new ticket.")
+DEFAULT_COMPONENT = Option("ticket", "default_component", "",
+                           "Component of a new ticket.")
+DEFAULT_VERSION = Option("ticket", "default_version", "",
+                         "Version of a new ticket.")
+DEFAULT_SEVERITY = Option("ticket", "default_severity", "",
+                          "Severity of a new ticket.")
+DEFAULT_OWNER = Option("ticket", "default_owner", DEFAULT_OWNER_KEYWORD,
+                       "Owner of a new ticket; `< default >` stands for the owner of the "
+                       "ticket's component.")
+DEFAULT_CC = Option("ticket", "default_cc", "",
+                    "Cc list of a new ticket.")
+DEFAULT_KEYWORDS = Option("ticket", "default_keywords", "",
+                          "Keywords of a new ticket.")
+DEFAULT_SUMMARY = Option("ticket", "default_summary", "",
+                         "Summary (title) a new ticket starts with.")
+DEFAULT_DESCRIPTION = Option("ticket", "default_description", "",
+                             "Description a new ticket starts with.")
+DEFAULT_RESOLUTION = Option("ticket", "default_resolution", "fixed",
+                            "Resolution offered first when a ticket is resolved.")
+MAX_DESCRIPTION_SIZE = IntOption("ticket", "max_description_size", 262144,
+                                 "Longest ticket description accepted, in characters.")
+MAX_SUMMARY_SIZE = IntOption("ticket", "max_summary_size", 262144,
+                             "Longest ticket summary accepted, in characters.")
+MAX_COMMENT_SIZE = IntOption("ticket", "max_comment_size", 262144,
+                             "Longest ticket comment accepted, in characters.")
+
+# The defaults of a new ticket, by field (resolution is the workflow's, not a new ticket's).
+_FIELD_DEFAULTS = {
+    "type": DEFAULT_TYPE, "priority": DEFAULT_PRIORITY, "milestone": DEFAULT_MILESTONE,
+    "component": DEFAULT_COMPONENT, "version": DEFAULT_VERSION, "severity": DEFAULT_SEVERITY,
+    "owner": DEFAULT_OWNER, "cc": DEFAULT_CC, "keywords": DEFAULT_KEYWORDS,
+    "summary": DEFAULT_SUMMARY, "description": DEFAULT_DESCRIPTION,
 }
 
-TICKET_COLUMNS = ("type", "time", "changetime", "component", "severity", "priority", "owner",
-                  "reporter", "cc", "version", "milestone", "status", "resolution", "summary",
-                  "description", "keywords")
 
-
-class TicketModelError(ValueError):
-    """Bad input for a ticket model operation; nothing was written."""
-
-
-class ResourceNotFound(TicketModelError):
-    """The named value, ticket or comment does not exist."""
-
-
-class ResourceExists(TicketModelError):
-    """A value with that name already exists."""
-
-
-class InvalidName(TicketModelError):
-    """An empty (or blank) name."""
-
-
-def _clean_name(name: str | None, label: str) -> str:
-    cleaned = " ".join((name or "").split())
-    if not cleaned:
-        raise InvalidName(f"Invalid {label.lower()} name.")
-    return cleaned
-
-
-def natural_key(text: str) -> list:
-    """Sort key ordering embedded numbers by value: 1.9 < 1.10, milestone2 < milestone10."""
-    parts: list = re.split(r"(\d+)", text or "")
-    parts[1::2] = [int(p) for p in parts[1::2]]
-    return parts
-
-
-def _ts(value: int | None) -> int | None:
-    return int(value) if value else None
-
-
-def invalidate_ticket_fields(env) -> None:
-    """Tell every process that the ticket field options changed."""
-    env.invalidate(FIELDS_CACHE_KEY)
+@hookimpl
+def config_options():
+    return options_in(sys.modules[__name__])
 
 
 # ---------------------------------------------------------------------------
-# Enums: priority, severity, resolution, ticket_type. ``value`` is the order, as text.
+# Errors
 
 
-@dataclass
-class EnumValue:
-    type: str
-    name: str
-    value: str
-    description: str | None = None
+class TicketError(ticket_values.TicketModelError):
+    """A ticket operation refused; nothing was written."""
 
 
-def _enum_type(enum_type: str) -> tuple[str, str]:
-    try:
-        return ENUM_TYPES[enum_type]
-    except KeyError:
-        raise TicketModelError(f"Unknown enum type {enum_type!r}") from None
+class TicketNotFound(ticket_values.ResourceNotFound, TicketError):
+    """No ticket with that number (or no such comment)."""
 
 
-def _order(value: str | None) -> float:
-    try:
-        return float(value or "")
-    except ValueError:
-        return float("inf")
+class TicketValidationError(TicketError):
+    """One or more fields have values the ticket cannot take."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{name}: {message}" for name, message in errors))
 
 
-def list_enum(env, enum_type: str) -> list[EnumValue]:
-    """The values of one enum, in their order."""
-    _enum_type(enum_type)
-    with env.db_query as db:
-        rows = db("SELECT name, value, description FROM enum WHERE type=%s", (enum_type,))
-    values = [EnumValue(enum_type, name, value, description) for name, value, description in rows]
-    values.sort(key=lambda e: (_order(e.value), e.name))
-    return values
-
-
-def get_enum(env, enum_type: str, name: str) -> EnumValue:
-    label = _enum_type(enum_type)[1]
-    for item in list_enum(env, enum_type):
-        if item.name == name:
-            return item
-    raise ResourceNotFound(f"{label} {name} does not exist.")
-
-
-def add_enum(env, enum_type: str, name: str, description: str | None = None) -> EnumValue:
-    """Append a value at the end of the order."""
-    label = _enum_type(enum_type)[1]
-    name = _clean_name(name, label)
-    with env.db_transaction as db:
-        existing = list_enum(env, enum_type)
-        orders = [int(_order(e.value)) for e in existing if _order(e.value) != float("inf")]
-        value = str(max(orders, default=0) + 1)
-        with db.unique(ResourceExists(f'{label} value "{name}" already exists.')):
-            db("INSERT INTO enum (type, name, value, description) VALUES (%s, %s, %s, %s)",
-               (enum_type, name, value, description))
-        invalidate_ticket_fields(env)
-    return EnumValue(enum_type, name, value, description)
-
-
-def rename_enum(env, enum_type: str, name: str, new_name: str) -> None:
-    """Rename a value, and the tickets using it."""
-    column, label = _enum_type(enum_type)
-    with env.db_transaction as db:
-        get_enum(env, enum_type, name)
-        new_name = _clean_name(new_name, label)
-        if new_name == name:
-            return
-        with db.unique(ResourceExists(f'{label} value "{new_name}" already exists.')):
-            db("UPDATE enum SET name=%s WHERE type=%s AND name=%s", (new_name, enum_type, name))
-        db(f"UPDATE ticket SET {column}=%s WHERE {column}=%s", (new_name, name))
-        invalidate_ticket_fields(env)
-
-
-def remove_enum(env, enum_type: str, name: str) -> None:
-    """Remove a value and close the gap in the order (tickets keep their text)."""
-    with env.db_transaction as db:
-        removed = get_enum(env, enum_type, name)
-        db("DELETE FROM enum WHERE type=%s AND name=%s", (enum_type, name))
-        gone = _order(removed.value)
-        if gone != float("inf"):
-            for item in list_enum(env, enum_type):
-                order = _order(item.value)
-                if order != float("inf") and order > gone:
-                    db("UPDATE enum SET value=%s WHERE type=%s AND name=%s",
-                       (str(int(order) - 1), enum_type, item.name))
-        invalidate_ticket_fields(env)
-
-
-def move_enum(env, enum_type: str, name: str, direction: str) -> bool:
-    """Swap a value with its neighbour above ('up') or below ('down'); False at an end."""
-    if direction not in ("up", "down"):
-        raise TicketModelError(f"Invalid up/down value: {direction}")
-    step = -1 if direction == "up" else 1
-    with env.db_transaction as db:
-        item = get_enum(env, enum_type, name)
-        if _order(item.value) == float("inf"):
-            return False
-        target = int(_order(item.value)) + step
-        for other in list_enum(env, enum_type):
-            if other.name != name and _order(other.value) != float("inf") \
-                    and int(_order(other.value)) == target:
-                break
-        else:
-            return False
-        db("UPDATE enum SET value=%s WHERE type=%s AND name=%s", (str(target), enum_type, name))
-        db("UPDATE enum SET value=%s WHERE type=%s AND name=%s",
-           (str(target - step), enum_type, other.name))
-        invalidate_ticket_fields(env)
-    return True
+class TicketCollision(TicketError):
+    """The ticket was changed by someone else since it was read."""
 
 
 # ---------------------------------------------------------------------------
-# Components
+# Helpers
 
 
-@dataclass
-class Component:
-    name: str
-    owner: str | None = None
-    description: str | None = None
+def cc_list(text: str | None) -> list[str]:
+    """The addresses of a Cc field (separated by commas, semicolons or spaces), no duplicates."""
+    out: list[str] = []
+    for item in re.split(r"[;,\s]+", text or ""):
+        if item and item not in out:
+            out.append(item)
+    return out
 
 
-def list_components(env) -> list[Component]:
-    with env.db_query as db:
-        rows = db("SELECT name, owner, description FROM component")
-    return sorted((Component(*row) for row in rows), key=lambda c: c.name)
-
-
-def get_component(env, name: str) -> Component:
-    with env.db_query as db:
-        rows = db("SELECT name, owner, description FROM component WHERE name=%s", (name,))
-    if not rows:
-        raise ResourceNotFound(f"Component {name} does not exist.")
-    return Component(*rows[0])
-
-
-def add_component(env, name: str, owner: str | None = None,
-                  description: str | None = None) -> Component:
-    name = _clean_name(name, "component")
-    owner = " ".join(owner.split()) if owner else None
-    with env.db_transaction as db:
-        with db.unique(ResourceExists(f'Component "{name}" already exists.')):
-            db("INSERT INTO component (name, owner, description) VALUES (%s, %s, %s)",
-               (name, owner or None, description))
-        invalidate_ticket_fields(env)
-    return Component(name, owner, description)
-
-
-def _rename_with_tickets(env, field: str, label: str, get, name: str, new_name: str) -> None:
-    """Rename a component or version (table and ticket column share the name) and its tickets."""
-    with env.db_transaction as db:
-        get(env, name)
-        new_name = _clean_name(new_name, field)
-        if new_name == name:
-            return
-        with db.unique(ResourceExists(f'{label} "{new_name}" already exists.')):
-            db(f"UPDATE {field} SET name=%s WHERE name=%s", (new_name, name))
-        db(f"UPDATE ticket SET {field}=%s WHERE {field}=%s", (new_name, name))
-        invalidate_ticket_fields(env)
-
-
-def rename_component(env, name: str, new_name: str) -> None:
-    _rename_with_tickets(env, "component", "Component", get_component, name, new_name)
-
-
-def set_component_owner(env, name: str, owner: str | None) -> None:
-    owner = " ".join(owner.split()) if owner else None
-    with env.db_transaction as db:
-        get_component(env, name)
-        db("UPDATE component SET owner=%s WHERE name=%s", (owner or None, name))
-        invalidate_ticket_fields(env)
-
-
-def remove_component(env, name: str) -> None:
-    with env.db_transaction as db:
-        get_component(env, name)
-        db("DELETE FROM component WHERE name=%s", (name,))
-        invalidate_ticket_fields(env)
-
-
-# ---------------------------------------------------------------------------
-# Milestones
-
-
-@dataclass
-class Milestone:
-    name: str
-    due: int | None = None
-    completed: int | None = None
-    description: str | None = None
-
-
-def _milestone_order(m: Milestone):
-    # Completed ones first (oldest first), then by due date, then the rest by name.
-    never = float("inf")
-    return (m.completed or never, m.due or never, natural_key(m.name))
-
-
-def list_milestones(env, include_completed: bool = True) -> list[Milestone]:
-    with env.db_query as db:
-        rows = db("SELECT name, due, completed, description FROM milestone")
-    items = [Milestone(name, _ts(due), _ts(done), descr) for name, due, done, descr in rows]
-    if not include_completed:
-        items = [m for m in items if m.completed is None]
-    return sorted(items, key=_milestone_order)
-
-
-def get_milestone(env, name: str) -> Milestone:
-    with env.db_query as db:
-        rows = db("SELECT name, due, completed, description FROM milestone WHERE name=%s",
-                  (name,))
-    if not rows:
-        raise ResourceNotFound(f"Milestone {name} does not exist.")
-    name, due, completed, description = rows[0]
-    return Milestone(name, _ts(due), _ts(completed), description)
-
-
-def add_milestone(env, name: str, due: int | None = None, completed: int | None = None,
-                  description: str = "") -> Milestone:
-    name = _clean_name(name, "milestone")
-    with env.db_transaction as db:
-        with db.unique(ResourceExists(f'Milestone "{name}" already exists.')):
-            db("INSERT INTO milestone (name, due, completed, description) "
-               "VALUES (%s, %s, %s, %s)", (name, due or 0, completed or 0, description))
-        _milestones_changed(env)
-    return Milestone(name, due, completed, description)
-
-
-_UNSET = object()
-
-
-def update_milestone(env, name: str, due=_UNSET, completed=_UNSET, description=_UNSET) -> None:
-    """Change the due date, completion date or description (None clears a date)."""
-    with env.db_transaction as db:
-        current = get_milestone(env, name)
-        if due is not _UNSET:
-            current.due = due
-        if completed is not _UNSET:
-            current.completed = completed
-        if description is not _UNSET:
-            current.description = description
-        db("UPDATE milestone SET due=%s, completed=%s, description=%s WHERE name=%s",
-           (current.due or 0, current.completed or 0, current.description, name))
-        _milestones_changed(env)
-
-
-def rename_milestone(env, name: str, new_name: str, author: str | None = None,
-                     when: int | None = None) -> list[int]:
-    """Rename a milestone; its tickets move along with a "Milestone renamed" change, as in
-    Trac, and its attachments follow. Returns the ids of the tickets changed."""
-    with env.db_transaction as db:
-        get_milestone(env, name)
-        new_name = _clean_name(new_name, "milestone")
-        if new_name == name:
-            return []
-        with db.unique(ResourceExists(f'Milestone "{new_name}" already exists.')):
-            db("UPDATE milestone SET name=%s WHERE name=%s", (new_name, name))
-        when = when or _now()
-        ids = [row[0] for row in db("SELECT id FROM ticket WHERE milestone=%s ORDER BY id",
-                                    (name,))]
-        for ticket_id in ids:
-            cnum = next_comment_number(db, ticket_id)
-            db("UPDATE ticket SET milestone=%s, changetime=%s WHERE id=%s",
-               (new_name, when, ticket_id))
-            db("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
-               "VALUES (%s, %s, %s, 'milestone', %s, %s)", (ticket_id, when, author, name, new_name))
-            db("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
-               "VALUES (%s, %s, %s, 'comment', %s, %s)",
-               (ticket_id, when, author, str(cnum), "Milestone renamed"))
-        attachments.reparent_all(env, "milestone", name, "milestone", new_name)
-        _milestones_changed(env)
-    return ids
-
-
-def remove_milestone(env, name: str) -> None:
-    """Remove a milestone and its attachments (tickets keep the name, as in Trac)."""
-    with env.db_transaction as db:
-        get_milestone(env, name)
-        db("DELETE FROM milestone WHERE name=%s", (name,))
-        attachments.delete_all(env, "milestone", name)
-        _milestones_changed(env)
-
-
-def _milestones_changed(env) -> None:
-    env.invalidate(MILESTONES_CACHE_KEY)
-    invalidate_ticket_fields(env)
-
-
-# ---------------------------------------------------------------------------
-# Versions
-
-
-@dataclass
-class Version:
-    name: str
-    time: int | None = None
-    description: str | None = None
-
-
-def list_versions(env) -> list[Version]:
-    """Versions without a date first, then the newest first (names in natural order)."""
-    with env.db_query as db:
-        rows = db("SELECT name, time, description FROM version")
-    items = [Version(name, _ts(time), descr) for name, time, descr in rows]
-    return sorted(items, key=lambda v: (v.time or float("inf"), natural_key(v.name)),
-                  reverse=True)
-
-
-def get_version(env, name: str) -> Version:
-    with env.db_query as db:
-        rows = db("SELECT name, time, description FROM version WHERE name=%s", (name,))
-    if not rows:
-        raise ResourceNotFound(f"Version {name} does not exist.")
-    name, time, description = rows[0]
-    return Version(name, _ts(time), description)
-
-
-def add_version(env, name: str, time: int | None = None,
-                description: str | None = None) -> Version:
-    name = _clean_name(name, "version")
-    with env.db_transaction as db:
-        with db.unique(ResourceExists(f'Version "{name}" already exists.')):
-            db("INSERT INTO version (name, time, description) VALUES (%s, %s, %s)",
-               (name, time or 0, description))
-        invalidate_ticket_fields(env)
-    return Version(name, time, description)
-
-
-def rename_version(env, name: str, new_name: str) -> None:
-    _rename_with_tickets(env, "version", "Version", get_version, name, new_name)
-
-
-def set_version_time(env, name: str, time: int | None) -> None:
-    with env.db_transaction as db:
-        get_version(env, name)
-        db("UPDATE version SET time=%s WHERE name=%s", (time or 0, name))
-        invalidate_ticket_fields(env)
-
-
-def remove_version(env, name: str) -> None:
-    with env.db_transaction as db:
-        get_version(env, name)
-        db("DELETE FROM version WHERE name=%s", (name,))
-        invalidate_ticket_fields(env)
-
-
-# ---------------------------------------------------------------------------
-# Tickets: removal of a whole ticket or of one change
+def fixup_cc_list(text: str | None) -> str:
+    """A Cc field as Trac writes it: ``a, b, c``."""
+    return ", ".join(cc_list(text))
 
 
 def _now() -> int:
-    delta = datetime.now(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return ticket_values._now()
 
 
-def ticket_exists(env, ticket_id: int) -> bool:
-    with env.db_query as db:
-        return bool(db("SELECT 1 FROM ticket WHERE id=%s", (ticket_id,)))
+def _to_null(value: Any) -> Any:
+    return value if value else None
 
 
-def _require_ticket(env, ticket_id: int) -> None:
-    if not ticket_exists(env, ticket_id):
-        raise ResourceNotFound(f"Ticket {ticket_id} does not exist.")
+def _custom_time_text(value: int | None) -> str | None:
+    """A custom time field as Trac stores it: zero-padded microseconds (sortable as text)."""
+    if value is None or value == "":
+        return None
+    ts = int(value)
+    return "%018d" % ts if ts >= 0 else "%+017d" % ts
 
 
-def remove_ticket(env, ticket_id: int) -> None:
-    """Remove a ticket with its changes, custom field values and attachments."""
-    with env.db_transaction as db:
-        _require_ticket(env, ticket_id)
-        db("DELETE FROM ticket WHERE id=%s", (ticket_id,))
-        db("DELETE FROM ticket_change WHERE ticket=%s", (ticket_id,))
-        db("DELETE FROM ticket_custom WHERE ticket=%s", (ticket_id,))
-        attachments.delete_all(env, "ticket", str(ticket_id))
+def _time_value(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _comment_number(oldvalue: str | None) -> int | None:
-    """The number in a comment row's oldvalue: '3', or '2.3' for a reply to comment 2."""
     try:
         return int((oldvalue or "").rsplit(".", 1)[-1])
     except ValueError:
         return None
 
 
-def _change_times(db, ticket_id: int) -> list[tuple[int, str]]:
-    """(time, comment oldvalue or '') of every change of a ticket, oldest first."""
-    return db(
-        "SELECT DISTINCT tc1.time, COALESCE(tc2.oldvalue, '') FROM ticket_change tc1 "
-        "LEFT OUTER JOIN ticket_change tc2 ON tc2.ticket=%s AND tc2.time=tc1.time "
-        "AND tc2.field='comment' WHERE tc1.ticket=%s ORDER BY tc1.time",
-        (ticket_id, ticket_id))
+# ---------------------------------------------------------------------------
+# The ticket
 
 
-def next_comment_number(db, ticket_id: int) -> int:
-    count = 0
-    for _time, old in reversed(_change_times(db, ticket_id)):
-        number = _comment_number(old)
-        if number is not None:
-            return count + number + 1
-        count += 1
-    return count + 1
+class Ticket:
+    """One ticket (``exists`` is False until it is inserted)."""
 
+    realm = "ticket"
+    # Changed by the workflow only: never taken from the defaults of a new ticket.
+    protected_fields = ("resolution", "status", "time", "changetime")
 
-def find_comment_time(env, ticket_id: int, cnum: int) -> int | None:
-    """The time of the change carrying comment number ``cnum``, or None."""
-    with env.db_query as db:
-        rows = db("SELECT time FROM ticket_change WHERE ticket=%s AND field='comment' "
-                  f"AND (oldvalue=%s OR oldvalue {db.prefix_match()})",
-                  (ticket_id, str(cnum), "%" + db.like_escape("." + str(cnum))))
-        if rows:
-            return rows[0][0]
-        # Old data without numbers in oldvalue: count the changes instead.
-        number = 0
-        for time, old in _change_times(db, ticket_id):
-            found = _comment_number(old)
-            number = found if found is not None else number + 1
-            if number == cnum:
-                return time
-    return None
+    @staticmethod
+    def id_is_valid(num: Any) -> bool:
+        try:
+            return 0 < int(num) <= 1 << 31
+        except (TypeError, ValueError):
+            return False
 
-
-def remove_ticket_change(env, ticket_id: int, cnum: int, when: int | None = None) -> None:
-    """Remove the change holding comment ``cnum``, as Trac does: every row of that change
-    (field changes, the comment and its ``_comment<n>`` edit history) goes, and each field
-    it changed is given back its previous value."""
-    with env.db_transaction as db:
-        _require_ticket(env, ticket_id)
-        ts = find_comment_time(env, ticket_id, cnum)
-        if ts is None:
-            raise ResourceNotFound(f"Comment {cnum} not found")
-        rows = db("SELECT field, oldvalue, newvalue FROM ticket_change "
-                  "WHERE ticket=%s AND time=%s", (ticket_id, ts))
-        for field, oldvalue, newvalue in rows:
-            if field == "comment" or field.startswith("_"):
-                continue
-            later = db("SELECT time FROM ticket_change WHERE ticket=%s AND time>%s AND field=%s "
-                       "ORDER BY time LIMIT 1", (ticket_id, ts, field))
-            if later:
-                # The next change of this field now starts from the value before this one.
-                db("UPDATE ticket_change SET oldvalue=%s WHERE ticket=%s AND time=%s "
-                   "AND field=%s AND oldvalue=%s", (oldvalue, ticket_id, later[0][0], field, newvalue))
-            elif field in TICKET_COLUMNS:
-                db(f"UPDATE ticket SET {field}=%s WHERE id=%s", (oldvalue, ticket_id))
-            else:
-                db("UPDATE ticket_custom SET value=%s WHERE ticket=%s AND name=%s",
-                   (oldvalue, ticket_id, field))
-        db("DELETE FROM ticket_change WHERE ticket=%s AND time=%s", (ticket_id, ts))
-        db("UPDATE ticket SET changetime=%s WHERE id=%s", (when or _now(), ticket_id))
-
-
-def order_enum(env, enum_type: str, names: list[str]) -> None:
-    """Give the values of an enum the order of ``names`` (all of its values, each once)."""
-    label = _enum_type(enum_type)[1]
-    with env.db_transaction as db:
-        current = {e.name for e in list_enum(env, enum_type)}
-        if sorted(names) != sorted(current):
-            raise TicketModelError(f"The new order must list every {label.lower()} value once.")
-        for position, name in enumerate(names, 1):
-            db("UPDATE enum SET value=%s WHERE type=%s AND name=%s", (str(position), enum_type, name))
-        invalidate_ticket_fields(env)
-
-
-def set_description(env, kind: str, name: str, description: str | None) -> None:
-    """The description of a component, version or enum value (``kind``: the table, or an
-    enum type)."""
-    with env.db_transaction as db:
-        if kind in ("component", "version"):
-            count = db.execute_rowcount(f"UPDATE {kind} SET description=%s WHERE name=%s",
-                                        (description or None, name))
+    def __init__(self, env, tkt_id: int | str | None = None) -> None:
+        self.env = env
+        self.fields: list[TicketField] = ticket_fields(env)
+        self._by_name = {f.name: f for f in self.fields}
+        self.std_fields = [f.name for f in self.fields if not f.custom]
+        self.custom_fields = [f.name for f in self.fields if f.custom]
+        self.time_fields = [f.name for f in self.fields if f.type == "time"]
+        self.values: dict[str, Any] = {}
+        self._old: dict[str, Any] = {}
+        self.id: int | None = None
+        if tkt_id is not None:
+            self._fetch(tkt_id)
         else:
-            _enum_type(kind)
-            count = db.execute_rowcount("UPDATE enum SET description=%s WHERE type=%s AND name=%s",
-                                        (description or None, kind, name))
-        if not count:
-            raise ResourceNotFound(f"{kind.capitalize()} {name} does not exist.")
-        invalidate_ticket_fields(env)
+            self._init_defaults()
+
+    def __repr__(self) -> str:
+        return f"<Ticket {self.id!r}>"
+
+    @property
+    def exists(self) -> bool:
+        return self.id is not None
+
+    @property
+    def time_created(self) -> int | None:
+        return self.values.get("time")
+
+    @property
+    def time_changed(self) -> int | None:
+        return self.values.get("changetime")
+
+    # -- loading
+
+    def _option_default(self, name: str) -> str:
+        option = _FIELD_DEFAULTS.get(name)
+        if option is not None:
+            return option(self.env.config)
+        return self.env.config.get("ticket", "default_" + name, "")
+
+    def _custom_default(self, f: TicketField) -> Any:
+        default: Any = f.value
+        if default and f.options and default not in f.options:
+            try:  # Trac also accepts the index of an option
+                default = f.options[int(default)]
+            except (ValueError, IndexError):
+                self.env.log.warning("Invalid default value %r for custom field %r",
+                                     default, f.name)
+        if default and f.type == "time":
+            default = _time_value(default)
+        return default
+
+    def _init_defaults(self) -> None:
+        for f in self.fields:
+            if f.name in self.protected_fields:
+                continue
+            default = self._custom_default(f) if f.custom else self._option_default(f.name)
+            if default:
+                self.values.setdefault(f.name, default)
+
+    def _fetch(self, tkt_id: int | str) -> None:
+        row = None
+        if self.id_is_valid(tkt_id):
+            tkt_id = int(tkt_id)
+            columns = ",".join(self.std_fields)
+            with self.env.db_query as db:
+                rows = db(f"SELECT {columns} FROM ticket WHERE id=%s", (tkt_id,))
+                row = rows[0] if rows else None
+                custom = db("SELECT name, value FROM ticket_custom WHERE ticket=%s", (tkt_id,))
+        if row is None:
+            raise TicketNotFound(f"Ticket {tkt_id} does not exist.")
+        self.id = int(tkt_id)
+        self.values = {}
+        self._old = {}
+        for name, value in zip(self.std_fields, row, strict=True):
+            if name in self.time_fields:
+                self.values[name] = _time_value(value)
+            else:
+                self.values[name] = "" if value is None else value
+        for name, value in custom:
+            if name not in self.custom_fields:
+                continue
+            if name in self.time_fields:
+                self.values[name] = _time_value(value)
+            else:
+                self.values[name] = "" if value is None else value
+        # Custom fields added after the ticket was written start at their default.
+        for f in self.fields:
+            if f.custom and f.name not in self.values:
+                default = self._custom_default(f)
+                if default:
+                    self[f.name] = default
+
+    # -- values
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values.get(name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if value and name not in self.time_fields:
+            if isinstance(value, list | tuple):
+                raise TicketError(f"{name}: a field holds one value, not a list")
+            f = self._by_name.get(name)
+            if f is None or f.type != "textarea":
+                value = str(value).strip()
+        if name in self.values and self.values[name] == value:
+            return
+        if name not in self._old:
+            self._old[name] = self.values.get(name)
+        elif self._old[name] == value:  # changed back
+            del self._old[name]
+        self.values[name] = value
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.values
+
+    def populate(self, values: dict[str, Any]) -> None:
+        """Set the fields named in ``values`` (form-style: ``checkbox_<name>`` without a
+        ``<name>`` means an unchecked checkbox)."""
+        for name, value in values.items():
+            if name in self._by_name:
+                self[name] = value
+        for name in values:
+            if name.startswith("checkbox_") and name[9:] in self._by_name \
+                    and name[9:] not in values:
+                self[name[9:]] = "0"
+
+    @property
+    def changed_fields(self) -> dict[str, Any]:
+        """Fields changed since loading (name -> value before)."""
+        return dict(self._old)
+
+    # -- Cc
+
+    @property
+    def cc_list(self) -> list[str]:
+        return cc_list(self["cc"])
+
+    def add_cc(self, address: str) -> bool:
+        """Add an address to the Cc field; False when it was there already."""
+        current = self.cc_list
+        if not address.strip() or address.strip() in current:
+            return False
+        self["cc"] = fixup_cc_list(", ".join([*current, address.strip()]))
+        return True
+
+    def remove_cc(self, address: str) -> bool:
+        """Remove an address from the Cc field; False when it was not there."""
+        current = self.cc_list
+        if address.strip() not in current:
+            return False
+        self["cc"] = ", ".join(a for a in current if a != address.strip())
+        return True
+
+    # -- checks
+
+    def validate(self, comment: str | None = None) -> list[tuple[str, str]]:
+        """The problems that would stop this ticket from being written: (field, message)."""
+        errors: list[tuple[str, str]] = []
+        known = set(self._by_name)
+        for name in sorted(set(self.values) | set(self._old)):
+            if name not in known:
+                errors.append((name, "no such ticket field"))
+        for f in self.fields:
+            if f.type not in ("select", "radio") or f.name == "status" or f.name not in self._old:
+                continue
+            value = self.values.get(f.name)
+            if value:
+                if value not in f.options:
+                    errors.append((f.name, f'"{value}" is not a valid value'))
+            elif not (f.optional or f.name == "resolution"):
+                errors.append((f.name, "field cannot be empty"))
+        config = self.env.config
+        max_description = MAX_DESCRIPTION_SIZE(config)
+        if len(self["description"] or "") > max_description:
+            errors.append(("description",
+                           f"Must be less than or equal to {max_description} characters"))
+        max_summary = MAX_SUMMARY_SIZE(config)
+        if not self["summary"]:
+            errors.append(("summary", "Tickets must contain a summary."))
+        elif len(self["summary"]) > max_summary:
+            errors.append(("summary", f"Must be less than or equal to {max_summary} characters"))
+        for name in self.custom_fields:
+            f = self._by_name[name]
+            if f.type in ("text", "textarea") and 0 < f.max_size < len(self[name] or ""):
+                errors.append((name, f"Must be less than or equal to {f.max_size} characters"))
+        max_comment = MAX_COMMENT_SIZE(config)
+        if len(comment or "") > max_comment:
+            errors.append(("comment", f"Must be less than or equal to {max_comment} characters"))
+        return errors
+
+    def _check(self, comment: str | None = None) -> None:
+        errors = self.validate(comment)
+        if errors:
+            raise TicketValidationError(errors)
+
+    def _db_values(self, values: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for name, value in values.items():
+            if name in self.time_fields:
+                out[name] = _custom_time_text(value) if name in self.custom_fields \
+                    else _time_value(value)
+            else:
+                out[name] = _to_null(value)
+        return out
+
+    # -- writing
+
+    def insert(self, when: int | None = None, author: str | None = None) -> int:
+        """Write a new ticket (and its custom fields) in one transaction; returns its id.
+        ``author`` becomes the reporter when none is set."""
+        if self.exists:
+            raise TicketError(f"Ticket {self.id} exists already")
+        if author and not self["reporter"]:
+            self["reporter"] = author
+        if "cc" in self.values:
+            self["cc"] = fixup_cc_list(self.values["cc"])
+        self._check()
+        when = _now() if when is None else int(when)
+        with self.env.db_transaction as db:
+            if self.values.get("owner") == DEFAULT_OWNER_KEYWORD:
+                # What Trac's workflow does on creation: the component's owner, if any.
+                owner = ""
+                if self["component"]:
+                    rows = db("SELECT owner FROM component WHERE name=%s", (self["component"],))
+                    owner = (rows[0][0] or "") if rows else ""
+                self.values["owner"] = owner
+            self.values["time"] = self.values["changetime"] = when
+            db_values = self._db_values(self.values)
+            std = [n for n in self.std_fields if n in self.values]
+            custom = [n for n in self.custom_fields if n in self.values]
+            db(f"INSERT INTO ticket ({','.join(std)}) VALUES ({','.join(['%s'] * len(std))})",
+               [db_values[n] for n in std])
+            tkt_id = int(db.last_id("ticket"))
+            db.executemany("INSERT INTO ticket_custom (ticket, name, value) VALUES (%s, %s, %s)",
+                           [(tkt_id, n, db_values[n]) for n in custom])
+        self.id = tkt_id
+        self._old = {}
+        self.env.hook.ticket_changed(env=self.env, event="created", ticket=self, old_values={},
+                                     comment=None, author=self["reporter"] or author, when=when)
+        return tkt_id
+
+    def save_changes(self, author: str | None = None, comment: str | None = None,
+                     when: int | None = None, cnum: str = "", replyto: str | int | None = None,
+                     expected_changetime: int | None = None) -> int | bool:
+        """Write the changed fields and the comment in one transaction.
+
+        Returns the new comment's number, or False when there was nothing to save.
+        ``replyto`` numbers the comment as a reply ("2.3"); ``cnum`` forces the number.
+        With ``expected_changetime`` (the ``changetime`` the editor saw) the save is refused
+        with ``TicketCollision`` when the ticket changed since."""
+        tkt_id = self.id
+        if tkt_id is None:
+            raise TicketError("Cannot save the changes of a ticket that was never inserted")
+        if "cc" in self.values:
+            self["cc"] = fixup_cc_list(self.values["cc"])
+        unchanged = all(self.values.get(k) == v for k, v in self._old.items())
+        if not (comment or "").strip() and unchanged:
+            return False
+        self._check(comment)
+        with self.env.db_transaction as db:
+            # Touching the row first locks it: concurrent saves of one ticket run one after
+            # the other, each seeing the comments of the one before (and the check of the
+            # changetime the editor saw is decided by the database, not before).
+            if expected_changetime is None:
+                count = db.execute_rowcount(
+                    "UPDATE ticket SET changetime=changetime WHERE id=%s", (self.id,))
+            else:
+                count = db.execute_rowcount(
+                    "UPDATE ticket SET changetime=changetime WHERE id=%s AND changetime=%s",
+                    (self.id, int(expected_changetime)))
+            if not count:
+                if db("SELECT 1 FROM ticket WHERE id=%s", (self.id,)):
+                    raise TicketCollision(
+                        f"Ticket {self.id} has been modified by someone else since you "
+                        "started; your changes were not saved.")
+                raise TicketNotFound(f"Ticket {self.id} does not exist.")
+            if when is None:
+                # Taken under the lock, after the previous change: changes stay in order.
+                latest = db("SELECT MAX(time) FROM ticket_change WHERE ticket=%s",
+                            (self.id,))[0][0]
+                when = max(_now(), int(latest or 0) + 1)
+            when = int(when)
+            db_values = self._db_values({**self.values, "changetime": when})
+            old_db_values = self._db_values(self._old)
+            db("UPDATE ticket SET changetime=%s WHERE id=%s", (when, self.id))
+            number = str(cnum) if cnum else str(ticket_values.next_comment_number(db, tkt_id))
+            if replyto:
+                number = f"{replyto}.{number}"
+            for name in self._old:
+                value, old = db_values.get(name), old_db_values.get(name)
+                if name in self.custom_fields:
+                    if db("SELECT 1 FROM ticket_custom WHERE ticket=%s AND name=%s",
+                          (self.id, name)):
+                        db("UPDATE ticket_custom SET value=%s WHERE ticket=%s AND name=%s",
+                           (value, self.id, name))
+                    else:
+                        db("INSERT INTO ticket_custom (ticket, name, value) VALUES (%s, %s, %s)",
+                           (self.id, name, value))
+                        # A field added after the ticket was written, now at its default:
+                        # no change to show.
+                        if old is None and self.values.get(name) == \
+                                self._custom_default(self._by_name[name]):
+                            continue
+                else:
+                    db(f"UPDATE ticket SET {name}=%s WHERE id=%s", (value, self.id))
+                db("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
+                   "VALUES (%s, %s, %s, %s, %s, %s)", (self.id, when, author, name, old, value))
+            # Every save has a comment row (maybe empty): it carries the change's number.
+            db("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
+               "VALUES (%s, %s, %s, 'comment', %s, %s)", (self.id, when, author, number, comment))
+        old_values = self._old
+        self._old = {}
+        self.values["changetime"] = when
+        self.env.hook.ticket_changed(env=self.env, event="changed", ticket=self,
+                                     old_values=old_values, comment=comment, author=author,
+                                     when=when)
+        return _comment_number(number) or 0
+
+    def delete(self) -> None:
+        """Remove the ticket with its custom values, changes and attachments."""
+        tkt_id = self.id
+        if tkt_id is None:
+            raise TicketError("Cannot delete a ticket that was never inserted")
+        ticket_values.remove_ticket(self.env, tkt_id)
+        self.env.hook.ticket_changed(env=self.env, event="deleted", ticket=self,
+                                     old_values={}, comment=None, author=None, when=_now())
+
+    def delete_change(self, cnum: int | None = None, cdate: int | None = None,
+                      when: int | None = None) -> None:
+        """Remove one change (by comment number or time), giving its fields back their
+        earlier values; then reload."""
+        assert self.id is not None
+        if cnum is None:
+            if cdate is None:
+                raise TicketError("delete_change needs a comment number or a time")
+            cnum = self.get_comment_number(cdate)
+            if cnum is None:
+                raise TicketNotFound(f"No change at {cdate} on ticket {self.id}")
+        if self._find_change(cnum) is None:
+            raise TicketNotFound(f"Comment {cnum} not found")
+        ticket_values.remove_ticket_change(self.env, self.id, int(cnum), when)
+        self._fetch(self.id)
+
+    # -- comments
+
+    def get_comment_number(self, cdate: int) -> int | None:
+        """The number of the comment made at ``cdate``."""
+        with self.env.db_query as db:
+            rows = db("SELECT oldvalue FROM ticket_change "
+                      "WHERE ticket=%s AND time=%s AND field='comment'", (self.id, int(cdate)))
+        return _comment_number(rows[0][0]) if rows else None
+
+    def _find_change(self, cnum: int | str) -> tuple[int, str | None, str] | None:
+        """(time, author, text) of comment ``cnum``."""
+        text = str(cnum)
+        with self.env.db_query as db:
+            rows = db("SELECT time, author, newvalue FROM ticket_change "
+                      f"WHERE ticket=%s AND field='comment' AND (oldvalue=%s OR oldvalue {db.like()})",
+                      (self.id, text, "%" + db.like_escape("." + text)))
+            if rows:
+                ts, author, comment = rows[0]
+                return int(ts), author, comment
+            # Old data without numbers in oldvalue: count the changes.
+            number = 0
+            found = None
+            for ts, old, author, comment in db(
+                    "SELECT DISTINCT tc1.time, COALESCE(tc2.oldvalue, ''), tc2.author, "
+                    "COALESCE(tc2.newvalue, '') FROM ticket_change tc1 "
+                    "LEFT OUTER JOIN ticket_change tc2 ON tc2.ticket=%s AND tc2.time=tc1.time "
+                    "AND tc2.field='comment' WHERE tc1.ticket=%s ORDER BY tc1.time",
+                    (self.id, self.id)):
+                explicit = _comment_number(old)
+                number = explicit if explicit is not None else number + 1
+                if str(number) == text:
+                    found = (int(ts), author, comment)
+                    break
+            if found is None:
+                return None
+            if found[1] is None:
+                found = (found[0], self._change_author(db, found[0]), found[2])
+            return found
+
+    def _change_author(self, db, ts: int) -> str | None:
+        rows = db("SELECT author FROM ticket_change WHERE ticket=%s AND time=%s "
+                  f"AND NOT field {db.prefix_match()} LIMIT 1",
+                  (self.id, ts, db.prefix_match_value("_")))
+        return rows[0][0] if rows else None
+
+    def get_change(self, cnum: int | None = None, cdate: int | None = None) -> dict | None:
+        """One change: {'date', 'author', 'fields': {name: {'author', 'old', 'new'}}}."""
+        if cdate is None:
+            found = self._find_change(cnum) if cnum is not None else None
+            if not found:
+                return None
+            cdate = found[0]
+        fields: dict[str, dict] = {}
+        change: dict[str, Any] = {"date": int(cdate), "fields": fields}
+        with self.env.db_query as db:
+            rows = db("SELECT field, author, oldvalue, newvalue FROM ticket_change "
+                      "WHERE ticket=%s AND time=%s", (self.id, int(cdate)))
+        for name, author, old, new in rows:
+            fields[name] = {"author": author, "old": old, "new": new}
+            if name == "comment":
+                change["author"] = author
+            elif not name.startswith("_"):
+                change.setdefault("author", author)
+        return change if fields else None
+
+    def modify_comment(self, cdate: int | None, author: str | None, comment: str,
+                       when: int | None = None, cnum: int | None = None) -> None:
+        """Replace the text of the comment made at ``cdate`` (or numbered ``cnum``),
+        keeping the earlier text in a ``_comment<N>`` row (oldvalue: that text, newvalue:
+        the time of this edit), as Trac does."""
+        assert self.id is not None
+        if cdate is None:
+            found = self._find_change(cnum) if cnum is not None else None
+            if not found:
+                raise TicketNotFound(f"Comment {cnum} not found")
+            cdate = found[0]
+        ts = int(cdate)
+        when = _now() if when is None else int(when)
+        errors = [] if len(comment or "") <= MAX_COMMENT_SIZE(self.env.config) else \
+            [("comment", f"Must be less than or equal to {MAX_COMMENT_SIZE(self.env.config)} "
+                         "characters")]
+        if errors:
+            raise TicketValidationError(errors)
+        with self.env.db_transaction as db:
+            if not db("SELECT 1 FROM ticket_change WHERE ticket=%s AND time=%s LIMIT 1",
+                      (self.id, ts)):
+                raise TicketNotFound(f"No change at {ts} on ticket {self.id}")
+            rows = db("SELECT newvalue FROM ticket_change "
+                      "WHERE ticket=%s AND time=%s AND field='comment'", (self.id, ts))
+            had_row = bool(rows)
+            old_comment = (rows[0][0] or "") if rows else ""
+            if comment == old_comment:
+                return
+            edits = db("SELECT field FROM ticket_change WHERE ticket=%s AND time=%s "
+                       f"AND field {db.prefix_match()}",
+                       (self.id, ts, db.prefix_match_value("_comment")))
+            numbers = [int(f[8:]) for f, in edits if f[8:].isdigit()]
+            rev = max(numbers) + 1 if numbers else 0
+            db("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
+               "VALUES (%s, %s, %s, %s, %s, %s)",
+               (self.id, ts, author, f"_comment{rev}", old_comment, str(when)))
+            if had_row:
+                db("UPDATE ticket_change SET newvalue=%s "
+                   "WHERE ticket=%s AND time=%s AND field='comment'", (comment, self.id, ts))
+            else:
+                original = self._change_author(db, ts)
+                db("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
+                   "VALUES (%s, %s, %s, 'comment', '', %s)", (self.id, ts, original, comment))
+            db("UPDATE ticket SET changetime=%s WHERE id=%s", (when, self.id))
+            number = self.get_comment_number(ts)
+        self.values["changetime"] = when
+        self.env.hook.ticket_comment_changed(env=self.env, ticket=self, cnum=number,
+                                             old_text=old_comment, new_text=comment,
+                                             author=author, when=when)
+
+    def get_comment_history(self, cnum: int | None = None, cdate: int | None = None
+                            ) -> list[tuple[int, int, str | None, str]] | None:
+        """Every version of a comment, oldest first: (revision, time, author, text)."""
+        if cdate is None:
+            found = self._find_change(cnum) if cnum is not None else None
+            if not found:
+                return None
+            ts0, author0, last = found
+        else:
+            ts0, author0, last = int(cdate), None, None
+        with self.env.db_query as db:
+            if last is None:
+                last = ""
+                rows = db("SELECT author, newvalue FROM ticket_change "
+                          "WHERE ticket=%s AND time=%s AND field='comment'", (self.id, ts0))
+                if rows:
+                    author0, last = rows[0]
+            if author0 is None:
+                rows = db("SELECT author, newvalue FROM ticket_change WHERE ticket=%s "
+                          f"AND time=%s AND NOT field {db.prefix_match()} LIMIT 1",
+                          (self.id, ts0, db.prefix_match_value("_")))
+                if not rows:
+                    return None
+                author0, last = rows[0]
+            edits = db("SELECT field, author, oldvalue, newvalue FROM ticket_change "
+                       f"WHERE ticket=%s AND time=%s AND field {db.prefix_match()}",
+                       (self.id, ts0, db.prefix_match_value("_comment")))
+        history: list[tuple[int, int, str | None, str]] = []
+        start, by = ts0, author0
+        for rev, editor, text, edited in sorted(
+                (int(f[8:]), a, o, n) for f, a, o, n in edits if f[8:].isdigit()):
+            history.append((rev, int(start), by, text or ""))
+            start, by = int(edited), editor
+        rev = history[-1][0] + 1 if history else 0
+        history.append((rev, int(start), by, last or ""))
+        return history
+
+    # -- history
+
+    def get_changelog(self, when: int | None = None) -> list[tuple[int, str, str, Any, Any, int]]:
+        """Every change, as Trac gives it: (time, author, field, oldvalue, newvalue,
+        permanent), attachments included (permanent 0), ordered by time."""
+        sid = str(self.id)
+        when_clause, attach_clause = "", ""
+        args: list[Any] = [self.id]
+        if when:
+            when_clause, attach_clause = " AND time=%s", " AND time=%s"
+            args = [self.id, int(when), sid, int(when), sid, int(when)]
+        else:
+            args = [self.id, sid, sid]
+        sql = ("SELECT time, author, field, oldvalue, newvalue, 1 AS permanent "
+               f"FROM ticket_change WHERE ticket=%s{when_clause} "
+               "UNION SELECT time, author, 'attachment', null, filename, 0 AS permanent "
+               f"FROM attachment WHERE type='ticket' AND id=%s{attach_clause} "
+               "UNION SELECT time, author, 'comment', null, description, 0 AS permanent "
+               f"FROM attachment WHERE type='ticket' AND id=%s{attach_clause} "
+               "ORDER BY time, permanent, author, field")
+        with self.env.db_query as db:
+            rows = db(sql, args)
+        log = []
+        for ts, author, field, old, new, permanent in rows:
+            if field in self.time_fields:
+                old, new = _time_value(old), _time_value(new)
+            log.append((int(ts), author, field, old or "", new or "", int(permanent)))
+        return log

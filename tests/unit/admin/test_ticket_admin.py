@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from codeyard.ticket import model
+from codeyard.ticket import values
 from tests.unit.admin.helpers import add_change, insert_ticket, snapshot, table_lines
 
 pytestmark = pytest.mark.db
@@ -71,7 +71,7 @@ def test_component_add_chown_rename_remove(env, admin):
     assert _ticket_value(env, ticket, "component") == "ui"
     assert _ticket_value(env, other, "component") == "component2"
     assert admin("component", "remove", "backend").rc == 0
-    assert [c.name for c in model.list_components(env)] == ["component2", "ui"]
+    assert [c.name for c in values.list_components(env)] == ["component2", "ui"]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -112,7 +112,7 @@ def test_milestone_dates_list_and_order(env, admin):
     assert admin("milestone", "add", "m5", "2030-01-05").rc == 0
     assert admin("milestone", "completed", "milestone2", "2020-01-02T10:00:00+00:00").rc == 0
     assert admin("milestone", "due", "milestone1", "2029-12-01").rc == 0
-    milestone2 = model.get_milestone(env, "milestone2")
+    milestone2 = values.get_milestone(env, "milestone2")
     assert milestone2.completed == _micro(2020, 1, 2, 10)
     lines = table_lines(admin("milestone", "list").out)
     assert lines[0] == "Name        Due         Completed"
@@ -177,13 +177,13 @@ def test_milestone_rename_moves_tickets_with_history_and_attachments(env, admin)
     digest = hashlib.sha1(b"1.0 beta").hexdigest()
     moved = os.path.join(env.attachments_dir, "milestone", digest[:3], digest, stored_name)
     assert os.path.isfile(moved) and not os.path.exists(folder)
-    assert [m.name for m in model.list_milestones(env)][:1] == ["1.0 beta"]
+    assert [m.name for m in values.list_milestones(env)][:1] == ["1.0 beta"]
 
 
 def test_milestone_remove(env, admin):
     ticket = insert_ticket(env, milestone="milestone3")
     assert admin("milestone", "remove", "milestone3").rc == 0
-    assert "milestone3" not in [m.name for m in model.list_milestones(env)]
+    assert "milestone3" not in [m.name for m in values.list_milestones(env)]
     assert _ticket_value(env, ticket, "milestone") == "milestone3"  # as Trac: tickets keep it
 
 
@@ -199,11 +199,11 @@ def test_version_add_time_rename_remove(env, admin):
         "Name  Time", "----------------", "2.0", "1.10", "1.0", "3.0   2020-01-01"]
     assert admin("version", "time", "1.0", "2019-05-01").rc == 0
     assert admin("version", "time", "3.0", "").rc == 0
-    assert model.get_version(env, "3.0").time is None
+    assert values.get_version(env, "3.0").time is None
     assert admin("version", "rename", "1.0", "1.0.1").rc == 0
     assert _ticket_value(env, ticket, "version") == "1.0.1"
     assert admin("version", "remove", "2.0").rc == 0
-    assert [v.name for v in model.list_versions(env)] == ["3.0", "1.10", "1.0.1"]
+    assert [v.name for v in values.list_versions(env)] == ["3.0", "1.10", "1.0.1"]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -230,7 +230,7 @@ def test_version_bad_input_writes_nothing(env, admin, args, message):
 def test_enum_add_change_order_remove(env, admin):
     ticket = insert_ticket(env, priority="major", type="defect")
     assert admin("priority", "add", "someday").rc == 0
-    assert model.get_enum(env, "priority", "someday").value == "6"
+    assert values.get_enum(env, "priority", "someday").value == "6"
     assert admin("priority", "change", "major", "normal").rc == 0
     assert _ticket_value(env, ticket, "priority") == "normal"
     assert admin("priority", "order", "normal", "up").rc == 0
@@ -239,13 +239,13 @@ def test_enum_add_change_order_remove(env, admin):
     assert table_lines(admin("priority", "list").out)[2:] == [
         "blocker", "normal", "critical", "minor", "someday", "trivial"]
     assert admin("priority", "remove", "critical").rc == 0
-    assert [(e.name, e.value) for e in model.list_enum(env, "priority")] == [
+    assert [(e.name, e.value) for e in values.list_enum(env, "priority")] == [
         ("blocker", "1"), ("normal", "2"), ("minor", "3"), ("someday", "4"), ("trivial", "5")]
     assert admin("ticket_type", "change", "defect", "bug").rc == 0
     assert _ticket_value(env, ticket, "type") == "bug"
     assert admin("severity", "add", "serious").rc == 0
     assert admin("severity", "add", "light").rc == 0
-    assert [e.name for e in model.list_enum(env, "severity")] == ["serious", "light"]
+    assert [e.name for e in values.list_enum(env, "severity")] == ["serious", "light"]
 
 
 def test_enum_rename_leaves_other_fields_alone(env, admin):

@@ -7,7 +7,7 @@ import pytest
 from codeyard import cachekeys
 from codeyard.db.api import key_to_id
 from codeyard.perm import PermissionSystem
-from codeyard.ticket import model as ticket_model
+from codeyard.ticket import values as ticket_values
 from codeyard.wiki.model import WikiPage
 
 pytestmark = pytest.mark.db
@@ -56,7 +56,7 @@ def test_writes_bump_the_keys_trac_reads(env):
     page.text = "----\nexample http://example.org/ # Example\n----\n"
     page.save("alice", "")
     PermissionSystem(env).grant("bob", "WIKI_VIEW")
-    ticket_model.add_milestone(env, "v9")
+    ticket_values.add_milestone(env, "v9")
     from codeyard.sessions import create_session
 
     create_session(env, "carol", True, {"name": "Carol"})

@@ -9,7 +9,7 @@ import pytest
 
 from codeyard.db.api import ScopeError
 from codeyard.sessions import SessionExists, create_session
-from codeyard.ticket.model import (
+from codeyard.ticket.values import (
     ResourceExists,
     add_component,
     add_enum,
