@@ -23,8 +23,9 @@ FONT = 12
 CHAR_WIDTH = 7.2  # average advance of a 12px sans-serif character
 BOX_HEIGHT = 30
 ROW_GAP = 90
-COLUMN_GAP = 60
+COLUMN_GAP = 110
 MARGIN = 30
+LOOP_ROOM = 120  # beside the rows, for self-loops and their labels
 START_RADIUS = 8
 START = "\0start"  # the node tickets come from (a ``<none>`` old state)
 EVERY = "\0any"  # the node standing for "any state" (a ``*`` old state)
@@ -102,7 +103,21 @@ def _layers(states: list[str], edges: dict[tuple[str, str], Edge]) -> list[list[
     rows: dict[int, list[str]] = {}
     for node in nodes:
         rows.setdefault(depth.get(node, last), []).append(node)
-    return [rows[k] for k in sorted(rows)]
+    layers = [rows[k] for k in sorted(rows)]
+    # One barycentre pass: a state goes under the states it is reached from, which keeps
+    # arrows short and crossings few; ties keep the workflow's order (deterministic).
+    position = {n: (i + 0.5) / len(layers[0]) for i, n in enumerate(layers[0])} if layers else {}
+    for row in layers[1:]:
+        order = {n: i for i, n in enumerate(row)}
+
+        def weight(node: str, order: dict[str, int] = order) -> tuple[float, int]:
+            above = [position[s] for (s, t) in edges if t == node and s in position]
+            mean = sum(above) / len(above) if above else (order[node] + 0.5) / len(order)
+            return mean, order[node]
+        row.sort(key=weight)
+        for i, node in enumerate(row):
+            position[node] = (i + 0.5) / len(row)
+    return layers
 
 
 def _label(node: str) -> str:
@@ -120,9 +135,10 @@ def _place(layers: list[list[str]]) -> tuple[dict[str, Node], float, float]:
             nodes[name] = node
             width += node.width
         rows_width.append(width + COLUMN_GAP * (len(row) - 1))
-    total_width = max(rows_width, default=0) + 2 * MARGIN + 120  # room for self-loop labels
+    widest = max(rows_width, default=0)
+    total_width = widest + 2 * MARGIN + 2 * LOOP_ROOM
     for index, row in enumerate(layers):
-        x = MARGIN + (total_width - 120 - 2 * MARGIN - rows_width[index]) / 2
+        x = MARGIN + LOOP_ROOM + (widest - rows_width[index]) / 2
         for name in row:
             node = nodes[name]
             node.x, node.y = x, MARGIN + index * (BOX_HEIGHT + ROW_GAP)
@@ -153,11 +169,18 @@ def _edge_svg(edge: Edge, nodes: dict[str, Node], edges: dict[tuple[str, str], E
     text = ", ".join(edge.labels)
     source, target = nodes[edge.source], nodes[edge.target]
     if edge.source == edge.target:
-        x, y = source.x + source.width, source.y + source.height / 2
-        path = (f"M{_fmt(x)},{_fmt(y - 8)} C{_fmt(x + 40)},{_fmt(y - 30)} "
-                f"{_fmt(x + 40)},{_fmt(y + 30)} {_fmt(x)},{_fmt(y + 8)}")
+        # A loop on the side facing away from the row's other states.
+        row = [n for n in nodes.values() if n.y == source.y]
+        left = source is min(row, key=lambda n: n.x) and len(row) > 1
+        x = source.x if left else source.x + source.width
+        y = source.y + source.height / 2
+        out = -40 if left else 40
+        path = (f"M{_fmt(x)},{_fmt(y - 8)} C{_fmt(x + out)},{_fmt(y - 30)} "
+                f"{_fmt(x + out)},{_fmt(y + 30)} {_fmt(x)},{_fmt(y + 8)}")
+        anchor = "end" if left else "start"
         return (f'<path class="edge" d="{path}" marker-end="url(#wf-arrow)"/>'
-                f'<text class="action" x="{_fmt(x + 44)}" y="{_fmt(y + 4)}">{escape(text)}</text>')
+                f'<text class="action" x="{_fmt(x + out * 1.1)}" y="{_fmt(y + 4)}" '
+                f'text-anchor="{anchor}">{escape(text)}</text>')
     sx, sy = source.x + source.width / 2, source.y + source.height / 2
     tx, ty = target.x + target.width / 2, target.y + target.height / 2
     # Bend an edge when the reverse one exists or it jumps over rows, so they do not overlap.
@@ -196,11 +219,13 @@ def _node_svg(node: Node) -> str:
 STYLE = (".state rect{fill:#f4f6fb;stroke:#4a5a7a;stroke-width:1.5}"
          ".state text{font-weight:bold}"
          ".edge{fill:none;stroke:#6b7890;stroke-width:1.3}"
-         ".action{fill:#2e3d5c;font-size:11px}"
+         ".action{fill:#2e3d5c;font-size:11px;paint-order:stroke;stroke:#fff;stroke-width:3px;"
+         "stroke-linejoin:round}"
          ".start{fill:#4a5a7a}.note{fill:#555;font-style:italic;font-size:11px}"
          "text{font-family:sans-serif;font-size:12px;fill:#1d2433}"
          "@media (prefers-color-scheme:dark){.state rect{fill:#232a38;stroke:#9fb0d0}"
-         "text,.action{fill:#e4e8f0}.edge{stroke:#9aa6bd}.start{fill:#9fb0d0}}")
+         "text,.action{fill:#e4e8f0}.action{stroke:#1b1f27}.edge{stroke:#9aa6bd}"
+         ".start{fill:#9fb0d0}}")
 
 
 def render_svg(actions: Iterable[Action], width: str | None = None,
@@ -212,10 +237,10 @@ def render_svg(actions: Iterable[Action], width: str | None = None,
     legend = ""
     if everywhere:
         text = f"{', '.join(everywhere)}: from any state, the status stays as it is"
-        legend = (f'<text class="note" x="{MARGIN}" y="{_fmt(total_height)}">'
+        legend = (f'<text class="note" x="{MARGIN + LOOP_ROOM}" y="{_fmt(total_height)}">'
                   f'{escape(text)}</text>')
         total_height += 20
-        total_width = max(total_width, MARGIN * 2 + _text_width(text))
+        total_width = max(total_width, MARGIN * 2 + LOOP_ROOM + _text_width(text))
     title = "Ticket workflow: " + ", ".join(states)
     size_w = escape(width) if width else _fmt(total_width)
     size_h = escape(height) if height else _fmt(total_height)
