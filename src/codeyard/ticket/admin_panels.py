@@ -14,7 +14,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from codeyard.core import hookimpl
-from codeyard.ticket import model as values
+from codeyard.ticket import values
 from codeyard.ticket.roadmap_web import date_text, parse_date
 from codeyard.web.api import AdminPanel, HTTPNotFound
 

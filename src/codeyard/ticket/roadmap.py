@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from codeyard.config import ConfigSection, as_bool
-from codeyard.ticket import model as values
+from codeyard.ticket import values
 from codeyard.ticket.workflow import all_states
 
 __all__ = ["GroupStats", "Interval", "MilestoneGroupsError", "milestone_groups", "stats_by_milestone",

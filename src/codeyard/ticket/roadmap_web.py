@@ -17,8 +17,7 @@ from werkzeug.wrappers import Response
 from codeyard.config import Option
 from codeyard.core import hookimpl
 from codeyard.perm import Resource
-from codeyard.ticket import model as values
-from codeyard.ticket import roadmap
+from codeyard.ticket import roadmap, values
 from codeyard.ticket.fields import ticket_fields
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
 from codeyard.wiki.api import format_context

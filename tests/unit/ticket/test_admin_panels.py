@@ -7,7 +7,7 @@ import html
 import pytest
 
 from codeyard.perm import PermissionSystem
-from codeyard.ticket import model as values
+from codeyard.ticket import values
 from tests.unit.web.conftest import text
 
 pytestmark = pytest.mark.db

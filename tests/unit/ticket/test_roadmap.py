@@ -9,8 +9,7 @@ import re
 import pytest
 
 from codeyard.perm import PermissionSystem
-from codeyard.ticket import model as values
-from codeyard.ticket import roadmap
+from codeyard.ticket import roadmap, values
 from tests.unit.web.conftest import text
 
 pytestmark = pytest.mark.db
