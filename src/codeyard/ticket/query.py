@@ -413,7 +413,7 @@ class Query:
             for name, values in clause.items():
                 neg, mode, bare = split_constraint(values)
                 if name == "id":
-                    for v in bare:
+                    for v in values:
                         parse_id_ranges(v.replace("!", ""))
                 elif name in self.time_fields:
                     for v in bare:
@@ -507,9 +507,18 @@ class Query:
             if i:
                 parts.append("or")
             for name in sorted(clause):
-                neg, mode, bare = split_constraint(clause[name])
-                op = ("!" if neg else "") + mode + "="
-                parts.append(name + op + "|".join(_escape(v) for v in bare))
+                # Values are grouped by their own operator, so that every stored value
+                # reads back as it was (the first one's operator rules the SQL).
+                runs: list[tuple[str, list[str]]] = []
+                for value in clause[name]:
+                    neg, mode, (bare,) = split_constraint([value])
+                    op = ("!" if neg else "") + mode
+                    if runs and runs[-1][0] == op:
+                        runs[-1][1].append(bare)
+                    else:
+                        runs.append((op, [bare]))
+                parts.extend(name + op + "=" + "|".join(_escape(v) for v in values)
+                             for op, values in runs)
         for key, value in self._keyword_args():
             if key not in ("col", "row"):
                 parts.append(f"{key}={_escape(value)}")

@@ -149,7 +149,7 @@ class _Compiler:
             neg, mode, bare = split_constraint(values)
             not_ = "NOT " if neg else ""
             if name == "id":
-                sql = self.id_clause(bare, params)
+                sql = self.id_clause(values, params)
                 if sql:
                     parts.append(f"{not_}({sql})")
             elif not mode and len(bare) > 1 and name not in self.q.time_fields:
