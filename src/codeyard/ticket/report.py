@@ -401,9 +401,9 @@ def layout(columns: Sequence[str], rows: Iterable[Sequence[Any]], labels: Mappin
     A header group is the list of columns shown on one table row (``col_`` ends one,
     ``_col_`` makes a full-width one); a row group is (``__group__`` value, rows), each row
     {'cells': [cell groups], 'idx', 'id', and the style columns}."""
-    header_groups: list[list[dict]] = [[]]
+    header_groups: list[list[dict[str, Any]]] = [[]]
     for col in columns:
-        header = {"col": col, "title": header_title(col, labels), "hidden": False,
+        header: dict[str, Any] = {"col": col, "title": header_title(col, labels), "hidden": False,
                   "asc": (bool(asc) if col == sort else None)}
         group = header_groups[-1]
         if col.startswith("__") and col.endswith("__"):
@@ -426,7 +426,7 @@ def layout(columns: Sequence[str], rows: Iterable[Sequence[Any]], labels: Mappin
         position = 0
         group_value = None
         for header_group in header_groups:
-            cells = []
+            cells: list[dict[str, Any]] = []
             for header in header_group:
                 value = cell_value(result[position])
                 col = header["col"]
