@@ -230,7 +230,8 @@ def start_pages():
 
 @hookimpl
 def navigation_items(req):
-    if req.perm.has("TICKET_VIEW"):
+    # "View Tickets" goes to the reports when they are on (as in Trac), else here.
+    if req.perm.has("TICKET_VIEW") and not req.env.is_enabled("codeyard.ticket.report_web"):
         return [NavItem("mainnav", "query", "View Tickets", req.url_for("query"), order=40)]
     return []
 

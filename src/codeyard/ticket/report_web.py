@@ -1,0 +1,351 @@
+"""SQL reports on the web: ``/report`` (the list) and ``/report/N`` (one report), with
+Trac's actions (``action=new|edit|copy|delete``) and formats (``format=csv|tab|rss|sql``).
+
+A report that fails (bad SQL, a write attempt, too slow) shows the database's message and
+the SQL on its page; the transaction it ran in is rolled back.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from email.utils import format_datetime as rfc2822
+from xml.sax.saxutils import escape
+
+from werkzeug.routing import Rule
+from werkzeug.wrappers import Response
+
+from codeyard.config import options_in
+from codeyard.core import hookimpl
+from codeyard.perm import Resource
+from codeyard.ticket import report as model
+from codeyard.ticket.fields import ticket_fields
+from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
+from codeyard.wiki.api import format_context
+from codeyard.wiki.formatter import format_to_html
+
+LIST_ID = -1
+FORMATS = {"csv": (",", "text/csv", "csv"), "tab": ("\t", "text/tab-separated-values", "tsv")}
+
+
+def _int_arg(args, name: str, default: int | None, minimum: int | None = None) -> int | None:
+    raw = args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HTTPBadRequest(f"Invalid value for {name}: '{raw}'") from None
+    if minimum is not None and value < minimum:
+        raise HTTPBadRequest(f"Invalid value for {name}: '{raw}'")
+    return value
+
+
+def _load(req, report_id: int) -> model.Report:
+    found = model.get_report(req.env, report_id)
+    if found is None:
+        raise HTTPNotFound(f"Report {{{report_id}}} does not exist.", title="Invalid report number")
+    return found
+
+
+# ---------------------------------------------------------------------------
+# Handlers
+
+
+def report_page(req, id: str | None = None):
+    """/report, /report/<id> — the list of reports, one report's rows, its editor
+    (``action=new|edit|copy``) and delete confirmation; POST creates, saves, deletes."""
+    req.endpoint = "tickets"
+    if id is None:
+        report_id = LIST_ID
+    elif id.isdigit():
+        report_id = int(id)
+    else:
+        raise HTTPNotFound(f"No report '{id}': report numbers are whole numbers.",
+                           title="Invalid report number")
+    req.perm.require("REPORT_VIEW", Resource("report", report_id if report_id != LIST_ID else None))
+    args = req.form if req.method == "POST" else req.args
+    action = args.get("action", "view")
+
+    if req.method == "POST":
+        if action == "new":
+            return _create(req)
+        if action == "edit" and report_id != LIST_ID:
+            return _save(req, report_id)
+        if action == "delete" and report_id != LIST_ID:
+            return _delete(req, report_id)
+        raise HTTPBadRequest("Invalid request arguments.")
+    if action in ("new", "edit", "copy"):
+        return _editor(req, report_id, action)
+    if action == "delete" and report_id != LIST_ID:
+        return _confirm_delete(req, report_id)
+    if report_id == LIST_ID:
+        return _list(req)
+    return _view(req, report_id)
+
+
+def _resource(report_id: int | None = None) -> Resource:
+    return Resource("report", report_id)
+
+
+def _list(req):
+    sort = req.args.get("sort", "report")
+    asc = _int_arg(req.args, "asc", 1, 0) != 0
+    rows = [r for r in model.reports(req.env, "title" if sort == "title" else "id", asc)
+            if req.perm.has("REPORT_VIEW", _resource(r.id))]
+    fmt = req.args.get("format")
+    if fmt in FORMATS:
+        sep, mimetype, ext = FORMATS[fmt]
+        body = model.write_delimited(["report", "title", "description"],
+                                     [(r.id, r.title, r.description) for r in rows], sep)
+        return _download(body, mimetype, f"reports.{ext}")
+    ctx = format_context(req, _resource())
+    data = {
+        "title": "Available Reports", "reports": rows, "sort": sort, "asc": asc,
+        "descriptions": {r.id: format_to_html(ctx, r.description) for r in rows if r.description},
+        "can_create": req.perm.has("REPORT_CREATE", _resource()),
+    }
+    return "ticket/report_list.html", data
+
+
+def _download(body: bytes, mimetype: str, filename: str) -> Response:
+    return Response(body, content_type=f"{mimetype}; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                             "X-Content-Type-Options": "nosniff"})
+
+
+def _view(req, report_id: int):
+    report = _load(req, report_id)
+    resource = _resource(report_id)
+    req.perm.require("REPORT_VIEW", resource)
+    target = model.saved_query_target(report.query, report_id)
+    if target is not None:
+        # Saved ticket queries open in the query page.
+        if target.startswith("query:"):
+            # TracQuery syntax ("status=new&owner=me"); its simple form is a query string.
+            target = "?" + target[len("query:"):] + f"&report={report_id}"
+        return req.redirect(req.href("query") + target)
+    fmt = req.args.get("format") or ""
+    if fmt == "sql":
+        req.perm.require("REPORT_SQL_VIEW", resource)
+        text = f"-- ## {report_id}: {report.title} ## --\n\n"
+        if report.description:
+            text += "-- " + "\n-- ".join(report.description.splitlines()) + "\n\n"
+        return _download((text + report.query).encode("utf-8"), "text/plain",
+                         f"report_{report_id}.sql")
+
+    config = req.env.config
+    page = _int_arg(req.args, "page", 1, 1) or 1
+    default_max = {"rss": model.ITEMS_PER_PAGE_RSS(config), "csv": 0,
+                   "tab": 0}.get(fmt, model.ITEMS_PER_PAGE(config))
+    given_max = _int_arg(req.args, "max", None, 0)
+    limit = default_max if given_max is None else given_max
+    sort = req.args.get("sort", "")
+    asc = _int_arg(req.args, "asc", 0, 0) != 0
+    values = model.var_args(req.args, req.authname)
+
+    def report_href(**changes):
+        params = {k: v for k, v in values.items() if k != "USER" and k in used}
+        if sort:
+            params["sort"] = sort
+        if page != 1:
+            params["page"] = page
+        if given_max is not None:
+            params["max"] = given_max
+        params["asc"] = 1 if asc else None
+        params.update(changes)
+        return req.url_for("report", id=str(report_id), **params)
+
+    used = set(model._VAR_RE.findall(report.query))
+    ctx = format_context(req, resource)
+    data = {
+        "title": f"{{{report_id}}} {report.title}", "report": report,
+        "description_html": format_to_html(ctx, _sub_vars(report.description, values)),
+        "can": _can(req, report_id), "report_href": report_href, "sort": sort, "asc": asc,
+        "message": None, "failed_sql": None, "args": {}, "result": None,
+    }
+    try:
+        result = model.execute_report(req.env, report.query, values, report_id=report_id,
+                                      sort=sort, asc=asc, page=page, limit=limit)
+    except model.ReportError as exc:
+        if fmt in FORMATS or fmt == "rss":
+            raise HTTPBadRequest(f"Report failed: {exc.message}") from None
+        data["message"] = exc.message
+        data["failed_sql"] = exc.sql if data["can"]["sql"] else None
+        return "ticket/report_view.html", data
+
+    rows = [row for row in result.rows if _row_visible(req, result.columns, row)]
+    if fmt in FORMATS:
+        sep, mimetype, ext = FORMATS[fmt]
+        return _download(model.write_delimited(result.columns, rows, sep), mimetype,
+                         f"report_{report_id}.{ext}")
+    if fmt == "rss":
+        return _rss(req, report, result.columns, rows)
+    labels = {f.name: f.label for f in ticket_fields(req.env)}
+    header_groups, row_groups = model.layout(result.columns, rows, labels, sort, asc)
+    for _, group_rows in row_groups:
+        for row in group_rows:
+            for cells in row["cells"]:
+                for cell in cells:
+                    if cell["col"] == "description" and cell["value"]:
+                        cell["html"] = format_to_html(ctx, cell["value"])
+    if result.missing_args:
+        req.add_warning("The following arguments are missing: " + ", ".join(result.missing_args))
+    data["args"] = {k: v for k, v in result.args.items() if k != "USER"}
+    data["description_html"] = format_to_html(ctx, _sub_vars(report.description, result.args))
+    data.update(result=result, header_groups=header_groups, row_groups=row_groups,
+                numrows=result.total, pages=_pages(result, report_href))
+    data["alternate"] = [("Comma-delimited Text", report_href(format="csv", page=None)),
+                         ("Tab-delimited Text", report_href(format="tab", page=None)),
+                         ("RSS Feed", report_href(format="rss", page=None))]
+    if data["can"]["sql"]:
+        data["alternate"].append(("SQL Query", req.url_for("report", id=str(report_id),
+                                                           format="sql")))
+    return "ticket/report_view.html", data
+
+
+def _sub_vars(text: str, values) -> str:
+    return model._VAR_RE.sub(lambda m: values.get(m.group(1), m.group(0)), text or "")
+
+
+def _row_visible(req, columns, row) -> bool:
+    """A row that names a ticket is shown only to who may see that ticket."""
+    for i, col in enumerate(columns):
+        if col in ("ticket", "id", "_id") and row[i] not in (None, ""):
+            return req.perm.has("TICKET_VIEW", Resource("ticket", model.cell_value(row[i])))
+    return True
+
+
+def _pages(result: model.ReportResult, report_href) -> list[dict]:
+    if not result.paged and result.page == 1:
+        return []
+    last = result.pages
+    low = max(1, min(result.page - 10, last - 20))
+    return [{"number": n, "href": report_href(page=n), "current": n == result.page}
+            for n in range(low, min(last, low + 20) + 1)]
+
+
+def _can(req, report_id: int) -> dict[str, bool]:
+    perm = req.perm(_resource(report_id))
+    return {"create": perm.has("REPORT_CREATE"), "modify": perm.has("REPORT_MODIFY"),
+            "delete": perm.has("REPORT_DELETE"), "sql": perm.has("REPORT_SQL_VIEW")}
+
+
+def _rss(req, report: model.Report, columns, rows) -> Response:
+    ticket_url = lambda n: req.abs_href("ticket", n)  # noqa: E731
+    items = []
+    for item in model.rss_items(columns, rows):
+        parts = [f"<title>{escape('#' + item['id'] + ': ' if item['id'] else '')}"
+                 f"{escape(item['title'])}</title>"]
+        if item["id"]:
+            link = escape(ticket_url(item["id"]))
+            parts.append(f"<link>{link}</link><guid isPermaLink=\"false\">{link}</guid>")
+        if item["author"]:
+            parts.append(f"<dc:creator>{escape(item['author'])}</dc:creator>")
+        if item["date"] is not None:
+            parts.append(f"<pubDate>{rfc2822(item['date'])}</pubDate>")
+        if item["description"]:
+            parts.append(f"<description>{escape(item['description'])}</description>")
+        items.append("<item>" + "".join(parts) + "</item>")
+    link = escape(req.absolute(req.url_for("report", id=str(report.id))))
+    body = ('<?xml version="1.0"?>\n'
+            '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+            f"<title>{escape(req.env.config.get('project', 'name'))}"
+            f": {{{report.id}}} {escape(report.title)}</title><link>{link}</link>"
+            f"<description>{escape(report.description)}</description>"
+            + "".join(items) + "</channel></rss>\n")
+    return Response(body, content_type="application/rss+xml; charset=utf-8")
+
+
+def _editor(req, report_id: int, action: str):
+    if report_id != LIST_ID and action in ("edit", "copy"):
+        report = _load(req, report_id)
+        req.perm.require("REPORT_MODIFY" if action == "edit" else "REPORT_CREATE",
+                         _resource(report_id))
+        title, query, description = report.title, report.query, report.description
+    else:
+        req.perm.require("REPORT_CREATE", _resource())
+        title = query = description = ""
+    query = req.args.get("query", query)
+    if action == "copy":
+        title += " (copy)"
+    new = action != "edit"
+    data = {"title": "New Report" if new else f"Edit Report {{{report_id}}} {title}",
+            "action": "new" if new else "edit", "report_id": report_id,
+            "form": {"title": title, "query": query, "description": description},
+            "error": None if new else req.args.get("error")}
+    return "ticket/report_edit.html", data
+
+
+def _form_fields(req) -> tuple[str, str, str]:
+    form = req.form
+    return (form.get("title", ""), form.get("query", "").replace("\r\n", "\n"),
+            form.get("description", "").replace("\r\n", "\n"))
+
+
+def _create(req):
+    req.perm.require("REPORT_CREATE", _resource())
+    if "cancel" in req.form:
+        return req.redirect(req.url_for("report"))
+    title, query, description = _form_fields(req)
+    new_id = model.create_report(req.env, title, query, description, req.authname)
+    req.add_notice("The report has been created.")
+    return req.redirect(req.url_for("report", id=str(new_id)))
+
+
+def _save(req, report_id: int):
+    req.perm.require("REPORT_MODIFY", _resource(report_id))
+    if "cancel" not in req.form:
+        title, query, description = _form_fields(req)
+        if not model.update_report(req.env, report_id, title, query, description):
+            raise HTTPNotFound(f"Report {{{report_id}}} does not exist.",
+                               title="Invalid report number")
+        req.add_notice("Your changes have been saved.")
+    return req.redirect(req.url_for("report", id=str(report_id)))
+
+
+def _delete(req, report_id: int):
+    req.perm.require("REPORT_DELETE", _resource(report_id))
+    if "cancel" in req.form:
+        return req.redirect(req.url_for("report", id=str(report_id)))
+    if not model.delete_report(req.env, report_id):
+        raise HTTPNotFound(f"Report {{{report_id}}} does not exist.", title="Invalid report number")
+    req.add_notice(f"The report {{{report_id}}} has been deleted.")
+    return req.redirect(req.url_for("report"))
+
+
+def _confirm_delete(req, report_id: int):
+    req.perm.require("REPORT_DELETE", _resource(report_id))
+    report = _load(req, report_id)
+    return "ticket/report_delete.html", {
+        "title": f"Delete Report {{{report_id}}} {report.title}", "report": report}
+
+
+# ---------------------------------------------------------------------------
+# Hooks
+
+
+@hookimpl
+def template_dirs():
+    return [os.path.join(os.path.dirname(__file__), "templates")]
+
+
+@hookimpl
+def web_routes():
+    methods = ["GET", "HEAD", "POST"]
+    return [
+        (Rule("/report", endpoint="report", methods=methods), report_page),
+        (Rule("/report/<id>", endpoint="report", methods=methods), report_page),
+    ]
+
+
+@hookimpl
+def navigation_items(req):
+    if req.perm.has("REPORT_VIEW"):
+        return [NavItem("mainnav", "tickets", "View Tickets", req.url_for("report"), order=40)]
+    return []
+
+
+@hookimpl
+def config_options():
+    return options_in(model, sys.modules[__name__])
