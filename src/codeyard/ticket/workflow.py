@@ -19,8 +19,9 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from codeyard.config import BoolOption, ConfigSection, Option, as_list, options_in
+from codeyard.config import BoolOption, ConfigSection, as_list, options_in
 from codeyard.core import hookimpl
+from codeyard.ticket.model import DEFAULT_OWNER, DEFAULT_RESOLUTION
 
 TICKET_WORKFLOW_SECTION = ConfigSection(
     "ticket-workflow",
@@ -36,13 +37,7 @@ RESTRICT_OWNER = BoolOption(
     "ticket", "restrict_owner", False,
     "Offer the owner of a ticket as a drop-down list of the users holding TICKET_MODIFY "
     "(users who have logged in at least once) instead of a text field.")
-DEFAULT_OWNER = Option(
-    "ticket", "default_owner", "< default >",
-    "Owner of newly created tickets; `< default >` means the owner of the ticket's component.")
-DEFAULT_RESOLUTION = Option(
-    "ticket", "default_resolution", "fixed",
-    "Resolution selected first when a ticket is resolved.")
-
+# The defaults of a new ticket's owner and resolution are the ticket model's options.
 DEFAULT_WORKFLOW = {
     "accept": "new,assigned,accepted,reopened -> accepted",
     "accept.operations": "set_owner_to_self",
