@@ -107,13 +107,36 @@ def query_page(req):
             pages["next"] = req.url_for("query") + "?" + _encode([*args, ("page", str(page + 1))])
     req.chrome["stylesheets"].append(req.url_for("chrome", prefix="common", path="css/ticket.css"))
     link = req.url_for("query") + "?" + _encode(base)
+    batch = _batch_data(req, tickets) if tickets else None
     return "ticket/query.html", {
         "title": "Custom Query", "query": query, "columns": columns, "labels": labels,
         "groups": groups, "count": query.num_items or 0, "sort_href": sort_href,
         "pages": pages, "page": page, "query_string": query.to_string(),
+        "batch": batch, "query_href": link,
         "formats": {name: link + ("&" if "?" in link and not link.endswith("?") else "") + f"format={name}"
                     for name in ("csv", "tab", "rss")},
     }
+
+
+def _batch_data(req, tickets: list[dict]) -> dict | None:
+    """The batch modify form: the fields, and the actions some shown ticket allows."""
+    if not (req.perm.has("TICKET_BATCH_MODIFY") and req.env.is_enabled("codeyard.ticket.batch")):
+        return None
+    from codeyard.ticket import workflow
+    from codeyard.ticket.batch import batch_fields
+    from codeyard.ticket.model import Ticket
+
+    actions: dict[str, Any] = {}
+    for row in tickets[:50]:  # the actions of the first tickets are enough to offer them
+        ticket = Ticket(req.env, row["id"])
+        values = {**ticket.values, "id": ticket.id}
+        perm = req.perm(Resource("ticket", ticket.id))
+        for action in workflow.available_actions(req.env, values, perm, req.authname):
+            if action.name not in actions:
+                actions[action.name] = {
+                    "action": action, "checked": action.name == "leave",
+                    "control": workflow.action_controls(req.env, action, values, req.authname)}
+    return {"fields": batch_fields(req.env), "actions": list(actions.values())}
 
 
 def _encode(pairs: list[tuple[str, str]]) -> str:
