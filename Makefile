@@ -40,7 +40,7 @@ bench: system-deps $(STAMP)
 	$(PY) -m bench.run
 	$(PY) -m bench.wiki
 	$(PY) -m bench.wiki_pathological
-	$(PY) -m bench.roadmap
+	$(PY) -m bench.tickets
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

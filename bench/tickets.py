@@ -1,11 +1,13 @@
-"""Roadmap benchmark: ``/roadmap`` and ``/milestone/<name>`` of codeyard against Trac 1.6,
-serving the very same environment under the same gunicorn settings, in the same run.
+"""Ticket benchmark: the ticket, new-ticket, query, report, roadmap and milestone pages of
+codeyard against Trac 1.6, serving the very same environment under the same gunicorn
+settings, in the same run.
 
-The environment gets N tickets (default 20,000) spread over 50 milestones with Trac's usual
-mix of states, written with plain SQL into a project made by ``Environment.create`` (Trac
-opens it as its own). Results go to ``bench/results/roadmap.md``.
+The environment gets N tickets (default 20,000) with ~5 changes each and 20 custom fields,
+spread over 50 milestones with Trac's usual mix of states, written with plain SQL into a
+project made by ``Environment.create`` (Trac opens it as its own). Results go to
+``bench/results/tickets.md``.
 
-``python -m bench.roadmap [--tickets N] [--requests N] [--concurrency N] [--client ab|python]``
+``python -m bench.tickets [--tickets N] [--requests N] [--concurrency N] [--client ab|python]``
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from tests.support.servers import free_port  # noqa: E402
 from bench.run import Result, measure, start, stop  # noqa: E402
 from bench.wiki import trac_python  # noqa: E402
 
-RESULTS = os.path.join(HERE, "results", "roadmap.md")
+RESULTS = os.path.join(HERE, "results", "tickets.md")
+CUSTOM_FIELDS = 20
 STATES = [("closed", 55), ("new", 20), ("assigned", 10), ("accepted", 10), ("reopened", 5)]
 RESOLUTIONS = ["fixed", "invalid", "wontfix", "duplicate", "worksforme"]
 
@@ -46,30 +49,55 @@ from trac.web.main import dispatch_request as application
 def build(workdir: str, tickets: int, seed: int = 18) -> str:
     from codeyard.env import Environment
 
-    path = os.path.join(workdir, "roadmap-bench")
-    env = Environment.create(path, [("project", "name", "Roadmap bench"),
-                                    ("logging", "log_type", "none")])
+    path = os.path.join(workdir, "tickets-bench")
+    custom = []
+    for n in range(CUSTOM_FIELDS):
+        kind = "select" if n % 4 == 0 else "checkbox" if n % 4 == 1 else "text"
+        custom += [("ticket-custom", f"cf{n:02d}", kind), ("ticket-custom", f"cf{n:02d}.order", str(n))]
+        if kind == "select":
+            custom.append(("ticket-custom", f"cf{n:02d}.options", "|alpha|beta|gamma|delta"))
+    env = Environment.create(path, [("project", "name", "Ticket bench"),
+                                    ("logging", "log_type", "none"), *custom])
     rnd = random.Random(seed)
     now = int(time.time() * 1_000_000)
     milestones = [f"release-{n:02d}" for n in range(50)]
     states = [s for s, weight in STATES for _ in range(weight)]
     with env.db_transaction as db:
         db("DELETE FROM milestone")
+        db("INSERT INTO permission (username, action) VALUES ('anonymous', 'TICKET_CREATE')")
         db.executemany("INSERT INTO milestone (name, due, completed, description) "
                        "VALUES (%s, %s, 0, %s)",
                        [(m, now + n * 7 * 86400 * 1_000_000, f"Release ''{m}'': see [wiki:WikiStart].")
                         for n, m in enumerate(milestones)])
-        rows = []
+        rows, customs, changes = [], [], []
         for number in range(1, tickets + 1):
             status = rnd.choice(states)
-            rows.append(("defect", now - number * 1_000_000, now, rnd.choice(["component1", "component2"]),
+            created = now - (tickets - number + 10) * 60_000_000
+            rows.append((number, "defect", created, created + 5 * 1_000_000,
+                         rnd.choice(["component1", "component2"]),
                          rnd.choice(["blocker", "critical", "major", "minor", "trivial"]),
                          f"user{rnd.randrange(30)}", f"user{rnd.randrange(30)}", status,
                          rnd.choice(RESOLUTIONS) if status == "closed" else "",
-                         f"Ticket {number}", rnd.choice(milestones), "Text."))
-        db.executemany("INSERT INTO ticket (type, time, changetime, component, priority, owner, "
+                         f"Ticket {number} about the {rnd.choice(['parser', 'server', 'pages'])}",
+                         rnd.choice(milestones), "Steps:\n 1. open\n 2. see #1 and wiki:WikiStart\n"))
+            for n in range(CUSTOM_FIELDS):
+                value = (rnd.choice(["alpha", "beta", "gamma", "delta"]) if n % 4 == 0
+                         else str(rnd.randrange(2)) if n % 4 == 1 else f"v{rnd.randrange(100)}")
+                customs.append((number, f"cf{n:02d}", value))
+            for c in range(1, 6):
+                when = created + c * 1_000_000
+                author = f"user{rnd.randrange(30)}"
+                if c % 2:
+                    changes.append((number, when, author, "priority", "major", "minor"))
+                changes.append((number, when, author, "comment", str(c),
+                                f"Comment {c}: *looked* at it, see #{max(1, number - c)}."))
+        db.executemany("INSERT INTO ticket (id, type, time, changetime, component, priority, owner, "
                        "reporter, status, resolution, summary, milestone, description) "
-                       "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+                       "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+        db.update_sequence("ticket")
+        db.executemany("INSERT INTO ticket_custom (ticket, name, value) VALUES (%s, %s, %s)", customs)
+        db.executemany("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
+                       "VALUES (%s, %s, %s, %s, %s, %s)", changes)
     env.shutdown()
     return path
 
@@ -107,12 +135,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", choices=("ab", "python"),
                         default="ab" if shutil.which("ab") else "python")
     args = parser.parse_args(argv)
-    workdir = tempfile.mkdtemp(prefix="codeyard-bench-roadmap-")
+    workdir = tempfile.mkdtemp(prefix="codeyard-bench-tickets-")
     try:
         began = time.perf_counter()
         env_path = build(workdir, args.tickets)
         setup = time.perf_counter() - began
-        pages = [("Roadmap", "/roadmap"), ("Milestone", "/milestone/release-07")]
+        middle = args.tickets // 2
+        pages = [("Ticket", f"/ticket/{middle}"), ("New ticket", "/newticket"),
+                 ("Query (default)", "/query"),
+                 ("Query (custom field)", "/query?cf00=beta&status=!closed&order=priority"),
+                 ("Report 1", "/report/1"),
+                 ("Roadmap", "/roadmap"), ("Milestone", "/milestone/release-07")]
         results: dict[str, list[Result]] = {}
         for label, serve in (("codeyard", serve_codeyard), ("Trac 1.6", serve_trac)):
             port, proc = serve(env_path, args, workdir)
@@ -133,9 +166,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(results, pages, args, setup: float) -> str:
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = ["# Roadmap pages: codeyard against Trac 1.6 on the same environment", "",
+    lines = ["# Ticket pages: codeyard against Trac 1.6 on the same environment", "",
              f"Measured {when} on {platform.machine()} ({platform.python_version()}) by "
-             f"`python -m bench.roadmap`: {args.tickets} tickets over 50 milestones (made in "
+             f"`python -m bench.tickets`: {args.tickets} tickets (5 changes, {CUSTOM_FIELDS} custom "
+             f"fields each) over 50 milestones (made in "
              f"{setup:.1f} s); both servers under gunicorn with {args.workers} workers; "
              f"`{args.client}`, {args.concurrency} concurrent connections, at most "
              f"{args.requests} requests or {args.time_limit:.0f} s per page.", "",
