@@ -183,10 +183,22 @@ def _ticket_data(req, ticket: Ticket, **more) -> dict:
         "start_time": form.get("start_time") or (ticket.time_changed or ""),
         "errors": [], "preview": None, "collision": False,
         "created": _date(ticket.time_created), "modified": _date(ticket.time_changed),
+        "attachments": _attachments(req, ticket),
         "title": f"#{ticket.id} ({ticket['summary']})" if ticket.exists else "New Ticket",
     }
     data.update(more)
     return data
+
+
+def _attachments(req, ticket: Ticket) -> dict | None:
+    """The ticket's attachments and whether the reader may add one (None: a new ticket)."""
+    if not ticket.exists:
+        return None
+    from codeyard.attachment.model import select
+
+    perm = req.perm(Resource("ticket", ticket.id))
+    return {"files": select(req.env, "ticket", str(ticket.id)),
+            "can_attach": req.env.is_enabled("codeyard.attachment.web") and perm.has("TICKET_APPEND")}
 
 
 def _errors_of(exc: Exception) -> list[str]:

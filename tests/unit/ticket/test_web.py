@@ -131,3 +131,21 @@ def test_permissions(site, served):
     stranger = Site({"codeyard.env_path": env.path})
     assert stranger.get(f"/ticket/{number}").status_code == 403
     assert re.search(r"New Ticket</a>", text(site.get("/wiki/WikiStart")))
+
+
+def test_ticket_page_lists_attachments_and_offers_to_attach(site):
+    import io
+
+    env, site = site
+    number = int(create(site).headers["Location"].rsplit("/", 1)[1])
+    page = text(site.get(f"/ticket/{number}"))
+    assert f'href="/attachment/ticket/{number}/">Attach file</a>' in page
+    upload = site.post(f"/attachment/ticket/{number}/", {
+        "attachment": (io.BytesIO(b"trace lines\n"), "trace.txt"), "description": "the trace",
+        "action": "new"}, content_type="multipart/form-data")
+    assert upload.status_code in (200, 303), text(upload)[:500]
+    page = text(site.get(f"/ticket/{number}"))
+    assert f'href="/attachment/ticket/{number}/trace.txt">trace.txt</a>' in page
+    assert "the trace" in page
+    history = [f for _w, _a, f, _o, _n, _p in Ticket(env, number).get_changelog()]
+    assert "attachment" in history
