@@ -37,3 +37,18 @@ def browser_context(tmp_path):
             yield context
         finally:
             context.close()
+
+
+def logged_in_page(demo_server, browser_context):
+    """(project URL, a page logged in through the login form as the demo's admin)."""
+    from codeyard.demo import ADMIN_PASSWORD, ADMIN_USER, DEMO_PROJECT
+
+    project = demo_server.url + DEMO_PROJECT
+    page = browser_context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(project + "/login")
+    page.get_by_label("User name").fill(ADMIN_USER)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
+    return project, page

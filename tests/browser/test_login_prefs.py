@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from codeyard.demo import ADMIN_PASSWORD, ADMIN_USER, DEMO_PROJECT
+from codeyard.demo import ADMIN_USER
+from tests.browser.conftest import logged_in_page
 
 pytestmark = pytest.mark.slow
 
 
 def test_login_form_then_preference_is_kept(demo_server, browser_context):
-    project = demo_server.url + DEMO_PROJECT
-    page = browser_context.new_page()
-    page.set_default_timeout(20_000)
-
-    page.goto(project + "/login")
-    page.get_by_label("User name").fill(ADMIN_USER)
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Log in").click()
+    project, page = logged_in_page(demo_server, browser_context)
     assert "/login" not in page.url, page.content()[:2000]
     cookies = {c["name"]: c for c in browser_context.cookies()}
     assert "trac_auth" in cookies and cookies["trac_auth"]["httpOnly"]

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from codeyard.demo import ADMIN_PASSWORD, ADMIN_USER, DEMO_PROJECT
+from tests.browser.conftest import logged_in_page
 
 pytestmark = pytest.mark.slow
 
 
 def test_edit_with_live_preview_then_save(demo_server, browser_context):
-    project = demo_server.url + DEMO_PROJECT
-    page = browser_context.new_page()
-    page.set_default_timeout(20_000)
+    project, page = logged_in_page(demo_server, browser_context)
     renders = []
     page.on("request", lambda r: renders.append(r) if r.url.endswith("/wiki_render") else None)
-
-    page.goto(project + "/login")
-    page.get_by_label("User name").fill(ADMIN_USER)
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Log in").click()
 
     page.goto(project + "/wiki/BrowserNotes")
     with page.expect_navigation():
