@@ -7,7 +7,6 @@ Settings, Logging, Permissions and Plugins (Trac's General category).
 from __future__ import annotations
 
 import base64
-import os
 
 from werkzeug.routing import Rule
 
@@ -232,12 +231,6 @@ def _save(req) -> None:
 
 # ---------------------------------------------------------------------------
 # Hooks
-
-
-@hookimpl
-def template_dirs():
-    # This feature's pages; a project's templates/ (or [inherit] templates_dir) overrides them.
-    return [os.path.join(os.path.dirname(__file__), "templates")]
 
 
 @hookimpl

@@ -447,12 +447,6 @@ def _http_date(us: int) -> str:
 
 
 @hookimpl
-def template_dirs():
-    # This feature's pages; a project's templates/ (or [inherit] templates_dir) overrides them.
-    return [os.path.join(os.path.dirname(__file__), "templates")]
-
-
-@hookimpl
 def config_options():
     return options_in(model, sys.modules[__name__])
 

@@ -6,7 +6,6 @@ Values are stored as Trac's session attributes (``name``, ``email``, ``tz``, ``d
 
 from __future__ import annotations
 
-import os
 import zoneinfo
 
 from werkzeug.routing import Rule
@@ -76,12 +75,6 @@ def preferences(req):
         "can_change_password": can_change_password,
         "password_changed": req.args.get("password_changed") == "1",
     }
-
-
-@hookimpl
-def template_dirs():
-    # This feature's pages; a project's templates/ (or [inherit] templates_dir) overrides them.
-    return [os.path.join(os.path.dirname(__file__), "templates")]
 
 
 @hookimpl

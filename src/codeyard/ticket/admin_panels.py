@@ -7,7 +7,6 @@ Forms use Trac's field names (``name``, ``owner``, ``sel`` with ``remove``, ``de
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,11 +177,6 @@ def _apply(env, kind: Kind, form) -> None:
         values.order_enum(env, kind.enum_type, ordered)
     env.config.set("ticket", kind.default_option, default)
     env.config.save()
-
-
-@hookimpl
-def template_dirs():
-    return [os.path.join(os.path.dirname(__file__), "templates")]
 
 
 @hookimpl

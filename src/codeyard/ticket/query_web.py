@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sys
 from email.utils import formatdate
 from typing import Any
@@ -239,11 +238,6 @@ def ticket_query_macro(fmt, name, content, args):
 @hookimpl
 def web_routes():
     return [(Rule("/query", endpoint="query"), query_page)]
-
-
-@hookimpl
-def template_dirs():
-    return [os.path.join(os.path.dirname(__file__), "templates")]
 
 
 @hookimpl

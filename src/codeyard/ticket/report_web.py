@@ -7,7 +7,6 @@ the SQL on its page; the transaction it ran in is rolled back.
 
 from __future__ import annotations
 
-import os
 import sys
 from email.utils import format_datetime as rfc2822
 from xml.sax.saxutils import escape
@@ -323,11 +322,6 @@ def _confirm_delete(req, report_id: int):
 
 # ---------------------------------------------------------------------------
 # Hooks
-
-
-@hookimpl
-def template_dirs():
-    return [os.path.join(os.path.dirname(__file__), "templates")]
 
 
 @hookimpl

@@ -4,7 +4,6 @@ export) and ``/milestone/<name>`` (view, new, edit, complete, delete with retarg
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import sys
 import time as time_module
@@ -308,11 +307,6 @@ def web_routes():
         (Rule("/milestone", endpoint="milestone", methods=methods), milestone_page),
         (Rule("/milestone/<path:name>", endpoint="milestone", methods=methods), milestone_page),
     ]
-
-
-@hookimpl
-def template_dirs():
-    return [os.path.join(os.path.dirname(__file__), "templates")]
 
 
 @hookimpl

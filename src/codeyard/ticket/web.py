@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import Any
@@ -372,11 +371,6 @@ def web_routes():
     methods = ["GET", "HEAD", "POST"]
     return [(Rule("/newticket", endpoint="newticket", methods=methods), newticket),
             (Rule("/ticket/<id>", endpoint="ticket", methods=methods), ticket_page)]
-
-
-@hookimpl
-def template_dirs():
-    return [os.path.join(os.path.dirname(__file__), "templates")]
 
 
 @hookimpl

@@ -55,7 +55,7 @@ def start_page_endpoints(env) -> dict[str, str]:
 
 @hookspec
 def template_dirs():
-    """Return directories of Jinja2 templates this plugin provides."""
+    """Return extra directories of Jinja2 templates (a plugin's own ``templates/`` is found without it)."""
 
 
 @hookspec

@@ -75,6 +75,20 @@ def _dir_stamp(path: str) -> int:
         return 0
 
 
+def package_template_dirs(env) -> list[str]:
+    """The ``templates/`` directory beside each enabled plugin module, in plugin name order:
+    a feature's pages are found the way its code is, with nothing to declare."""
+    found: list[str] = []
+    for _name, plugin in sorted(env.plugins.list_name_plugin(), key=lambda item: item[0]):
+        module_file = getattr(plugin, "__file__", None)
+        if not module_file:
+            continue
+        directory = os.path.join(os.path.dirname(module_file), "templates")
+        if directory != BUILTIN_TEMPLATES and directory not in found and os.path.isdir(directory):
+            found.append(directory)
+    return found
+
+
 def template_env(env) -> jinja2.Environment:
     """The Jinja2 environment of one project (rebuilt when its configuration changes, or
     when a template is added to the project's templates directory)."""
@@ -85,6 +99,7 @@ def template_env(env) -> jinja2.Environment:
             dirs.append(shared)
         for result in env.hook.template_dirs():
             dirs.extend(result or ())
+        dirs.extend(package_template_dirs(env))
         dirs.append(BUILTIN_TEMPLATES)
         jenv = jinja2.Environment(loader=jinja2.FileSystemLoader([d for d in dirs if d]),
                                   autoescape=True, auto_reload=True,

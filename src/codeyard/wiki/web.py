@@ -9,8 +9,6 @@ the source as text/plain.
 
 from __future__ import annotations
 
-import os
-
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
@@ -435,12 +433,6 @@ def default_wiki_policy(env, action, username, resource, perm):
 
 # ---------------------------------------------------------------------------
 # Hooks
-
-
-@hookimpl
-def template_dirs():
-    # This feature's pages; a project's templates/ (or [inherit] templates_dir) overrides them.
-    return [os.path.join(os.path.dirname(__file__), "templates")]
 
 
 @hookimpl
