@@ -14,8 +14,9 @@ from werkzeug.datastructures import MultiDict
 
 from codeyard.core import hookimpl
 from codeyard.ticket import values
-from codeyard.ticket.roadmap_web import date_text, parse_date
+from codeyard.ticket.roadmap_web import parse_date
 from codeyard.web.api import AdminPanel, HTTPNotFound
+from codeyard.web.chrome import MINUTES, format_datetime
 
 
 @dataclass(frozen=True)
@@ -131,9 +132,9 @@ def ticket_panel(req, category: str, panel: str, path_info: str | None):
             item = {**item, **{k: form.get(k, "") for k in ("name", "owner", "description")}}
         return ("admin/ticket_value.html",
                 {"kind": kind, "item": item, "errors": errors, "back": here, "form": form,
-                 "dates": {"duedate": form.get("duedate", date_text(item.get("due"))),
-                           "completeddate": form.get("completeddate", date_text(item.get("completed"))),
-                           "time": form.get("time", date_text(item.get("time")))}},
+                 "dates": {"duedate": form.get("duedate", format_datetime(item.get("due"), fmt=MINUTES)),
+                           "completeddate": form.get("completeddate", format_datetime(item.get("completed"), fmt=MINUTES)),
+                           "time": form.get("time", format_datetime(item.get("time"), fmt=MINUTES))}},
                 400 if errors else 200)
     if req.method == "POST":
         try:

@@ -9,6 +9,7 @@ import io
 import sys
 from email.utils import formatdate
 from typing import Any
+from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 from werkzeug.routing import Rule
@@ -19,6 +20,7 @@ from codeyard.core import hookimpl
 from codeyard.perm import Resource
 from codeyard.ticket.query import Query, QueryError
 from codeyard.web.api import HTTPBadRequest, NavItem
+from codeyard.web.chrome import MINUTES, format_datetime
 from codeyard.wiki.api import MacroError, WikiMacro
 
 ITEMS_PER_PAGE = IntOption("query", "items_per_page", 100,
@@ -31,7 +33,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if hasattr(value, "strftime"):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return format_datetime(value, fmt=MINUTES)
     if isinstance(value, bool):
         return "1" if value else "0"
     return str(value)
@@ -95,25 +97,23 @@ def query_page(req):
         args.append(("order", column))
         if query.order == column and not query.desc:
             args.append(("desc", "1"))
-        return req.url_for("query") + "?" + _encode(args)
+        return _query_url(req, args)
 
     pages = {}
     if query.max:
         args = [(k, v) for k, v in base if k != "page"]
         if page > 1:
-            pages["prev"] = req.url_for("query") + "?" + _encode([*args, ("page", str(page - 1))])
+            pages["prev"] = _query_url(req, [*args, ("page", str(page - 1))])
         if query.has_more_pages and page * query.max < (query.num_items or 0):
-            pages["next"] = req.url_for("query") + "?" + _encode([*args, ("page", str(page + 1))])
+            pages["next"] = _query_url(req, [*args, ("page", str(page + 1))])
     req.chrome["stylesheets"].append(req.url_for("chrome", prefix="common", path="css/ticket.css"))
-    link = req.url_for("query") + "?" + _encode(base)
     batch = _batch_data(req, tickets) if tickets else None
     return "ticket/query.html", {
         "title": "Custom Query", "query": query, "columns": columns, "labels": labels,
         "groups": groups, "count": query.num_items or 0, "sort_href": sort_href,
         "pages": pages, "page": page, "query_string": query.to_string(),
-        "batch": batch, "query_href": link,
-        "formats": {name: link + ("&" if "?" in link and not link.endswith("?") else "") + f"format={name}"
-                    for name in ("csv", "tab", "rss")},
+        "batch": batch, "query_href": _query_url(req, base),
+        "formats": {name: _query_url(req, [*base, ("format", name)]) for name in ("csv", "tab", "rss")},
     }
 
 
@@ -138,10 +138,9 @@ def _batch_data(req, tickets: list[dict]) -> dict | None:
     return {"fields": batch_fields(req.env), "actions": list(actions.values())}
 
 
-def _encode(pairs: list[tuple[str, str]]) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(pairs)
+def _query_url(req, pairs: list[tuple[str, str]]) -> str:
+    """/query with these arguments, in their order."""
+    return req.url_for("query") + "?" + urlencode(pairs)
 
 
 def _export(columns: list[str], tickets: list[dict], delimiter: str) -> Response:
@@ -186,7 +185,7 @@ def ticket_query_macro(fmt, name, content, args):
             count = query.count(env, user=user)
             if query.format == "rawcount":
                 return Markup('<span class="query_count">%d</span>') % count
-            href = fmt.href.query() + "?" + _encode(query.to_args())
+            href = fmt.href.query(query.to_args())
             return Markup('<a href="%s" title="%d tickets matching %s" class="query_count">%d</a>') % (
                 href, count, query.to_string(), count)
         tickets = query.execute(env, user=user)
@@ -211,7 +210,7 @@ def ticket_query_macro(fmt, name, content, args):
         head = Markup("").join(Markup("<th>%s</th>") % labels.get(c, c) for c in columns)
         rows = Markup("").join(
             Markup("<tr>%s</tr>") % Markup("").join(
-                Markup("<td>%s</td>") % (ticket_link(t) if c in ("id", "summary") and c == "id"
+                Markup("<td>%s</td>") % (ticket_link(t) if c == "id"
                                          else _cell(t.get(c))) for c in columns)
             for t in tickets)
         return Markup('<table class="listing tickets"><thead><tr>%s</tr></thead><tbody>%s</tbody>'

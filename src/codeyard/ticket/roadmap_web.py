@@ -19,6 +19,7 @@ from codeyard.perm import Resource
 from codeyard.ticket import roadmap, values
 from codeyard.ticket.fields import ticket_fields
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
+from codeyard.web.chrome import MINUTES, format_datetime
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_to_html
 from codeyard.wiki.render_cache import render_page_html
@@ -44,12 +45,6 @@ def parse_date(text: str, what: str) -> int:
     return int(moment.timestamp() * 1_000_000)
 
 
-def date_text(us: int | None) -> str:
-    if not us:
-        return ""
-    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%d %H:%M")
-
-
 def _when(us: int | None, now: float) -> dict:
     """What the page says about a date: the date, and how far it is from now."""
     if not us:
@@ -57,7 +52,8 @@ def _when(us: int | None, now: float) -> dict:
     delta = us / 1_000_000 - now
     days = int(abs(delta) // 86400)
     span = f"{days} day{'s' if days != 1 else ''}" if days else "less than a day"
-    return {"date": date_text(us), "relative": f"in {span}" if delta >= 0 else f"{span} ago",
+    return {"date": format_datetime(us, fmt=MINUTES),
+            "relative": f"in {span}" if delta >= 0 else f"{span} ago",
             "late": delta < 0, "span": span}
 
 
@@ -216,10 +212,11 @@ def _edit_form(req, milestone, errors=(), form=None):
         "milestone": milestone, "errors": list(errors),
         "name": form.get("name", milestone.name if milestone else ""),
         "due": form.get("due", "1" if milestone and milestone.due else ""),
-        "duedate": form.get("duedate", date_text(milestone.due) if milestone else ""),
+        "duedate": form.get("duedate", format_datetime(milestone.due, fmt=MINUTES)
+                            if milestone else ""),
         "completed": form.get("completed", "1" if milestone and milestone.completed else ""),
-        "completeddate": form.get("completeddate", date_text(milestone.completed) if milestone
-                                  else date_text(int(time_module.time() * 1_000_000))),
+        "completeddate": form.get("completeddate", format_datetime(
+            milestone.completed if milestone else datetime.now(UTC), fmt=MINUTES)),
         "description": form.get("description", milestone.description if milestone else ""),
         "target": form.get("target", ""),
         "retarget": _other_milestones(req.env, milestone.name if milestone else None),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import Any
 
@@ -30,17 +29,12 @@ from codeyard.ticket.model import (
     TicketValidationError,
 )
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
+from codeyard.web.chrome import MINUTES, format_datetime
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_to_html, format_to_oneliner
 
 # Fields the form never takes from the user (the workflow or the clock sets them).
 SYSTEM_FIELDS = ("status", "resolution", "time", "changetime")
-
-
-def _date(us: int | None) -> str:
-    if not us:
-        return ""
-    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _perm_for(req, ticket: Ticket):
@@ -116,7 +110,7 @@ def _box(req, ticket: Ticket) -> list[dict]:
         if f.type == "checkbox":
             shown: Any = "yes" if str(value) in ("1", "true", "on") else "no"
         elif f.type == "time":
-            shown = _date(value) if isinstance(value, int) else (value or "")
+            shown = format_datetime(value, fmt=MINUTES) if isinstance(value, int) else (value or "")
         elif f.format == "wiki":
             shown = _render(req, ticket, value or "", oneliner=f.type != "textarea")
         else:
@@ -133,7 +127,8 @@ def _changes(req, ticket: Ticket) -> list[dict]:
         key = (when, author or "")
         group = by_time.get(key)
         if group is None:
-            group = by_time[key] = {"time": when, "date": _date(when), "author": author,
+            group = by_time[key] = {"time": when, "date": format_datetime(when, fmt=MINUTES),
+                                    "author": author,
                                     "fields": [], "comment": None, "cnum": None}
             groups.append(group)
         if field == "comment":
@@ -181,7 +176,8 @@ def _ticket_data(req, ticket: Ticket, **more) -> dict:
         "view_time": form.get("view_time") or (ticket.time_changed or ""),
         "start_time": form.get("start_time") or (ticket.time_changed or ""),
         "errors": [], "preview": None, "collision": False,
-        "created": _date(ticket.time_created), "modified": _date(ticket.time_changed),
+        "created": format_datetime(ticket.time_created, fmt=MINUTES),
+        "modified": format_datetime(ticket.time_changed, fmt=MINUTES),
         "attachments": _attachments(req, ticket),
         "title": f"#{ticket.id} ({ticket['summary']})" if ticket.exists else "New Ticket",
     }

@@ -57,6 +57,9 @@ def _filters(jenv: jinja2.Environment) -> None:
     jenv.filters["date"] = lambda ts, tz=None: format_datetime(ts, tz, "%Y-%m-%d")
 
 
+MINUTES = "%Y-%m-%d %H:%M"  # what ticket and milestone pages show of a moment
+
+
 def format_datetime(value: Any, tz=None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     """Microseconds since the epoch (or a datetime) in the given time zone."""
     from datetime import UTC
