@@ -7,11 +7,10 @@ from __future__ import annotations
 import csv
 import io
 import sys
-from email.utils import formatdate
 from typing import Any
 from urllib.parse import urlencode
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
@@ -21,6 +20,7 @@ from codeyard.perm import Resource
 from codeyard.ticket.query import Query, QueryError
 from codeyard.web.api import HTTPBadRequest, NavItem
 from codeyard.web.chrome import MINUTES, format_datetime
+from codeyard.web.feeds import FeedItem, rss_response
 from codeyard.wiki.api import MacroError, WikiMacro
 
 ITEMS_PER_PAGE = IntOption("query", "items_per_page", 100,
@@ -157,19 +157,12 @@ def _export(columns: list[str], tickets: list[dict], delimiter: str) -> Response
 
 
 def _rss(req, query: Query, tickets: list[dict]) -> Response:
-    items = []
-    for t in tickets:
-        link = req.absolute(req.url_for("ticket", id=t["id"]))
-        when = t.get("time")
-        date = formatdate(when.timestamp(), usegmt=True) if when is not None and hasattr(when, "timestamp") else ""
-        items.append(f"<item><title>#{t['id']}: {escape(t.get('summary', ''))}</title>"
-                     f"<link>{escape(link)}</link><guid isPermaLink=\"true\">{escape(link)}</guid>"
-                     f"<pubDate>{date}</pubDate></item>")
-    body = (f"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel>"
-            f"<title>{escape(req.env.project_name)}: Ticket Query</title>"
-            f"<link>{escape(req.absolute(req.url_for('query')))}</link>"
-            f"<description>{escape(query.to_string())}</description>{''.join(items)}</channel></rss>")
-    return Response(body, content_type="application/rss+xml; charset=utf-8")
+    items = [FeedItem(f"#{t['id']}: {t.get('summary', '')}",
+                      req.absolute(req.url_for("ticket", id=t["id"])), permalink=True,
+                      date=t.get("time") or None)
+             for t in tickets]
+    return rss_response(f"{req.env.project_name}: Ticket Query",
+                        req.absolute(req.url_for("query")), query.to_string(), items)
 
 
 # ---------------------------------------------------------------------------

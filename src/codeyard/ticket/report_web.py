@@ -8,8 +8,6 @@ the SQL on its page; the transaction it ran in is rolled back.
 from __future__ import annotations
 
 import sys
-from email.utils import format_datetime as rfc2822
-from xml.sax.saxutils import escape
 
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
@@ -20,6 +18,7 @@ from codeyard.perm import Resource
 from codeyard.ticket import report as model
 from codeyard.ticket.fields import ticket_fields
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
+from codeyard.web.feeds import FeedItem, rss_response
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_to_html
 
@@ -231,29 +230,15 @@ def _can(req, report_id: int) -> dict[str, bool]:
 
 
 def _rss(req, report: model.Report, columns, rows) -> Response:
-    ticket_url = lambda n: req.abs_href("ticket", n)  # noqa: E731
     items = []
     for item in model.rss_items(columns, rows):
-        parts = [f"<title>{escape('#' + item['id'] + ': ' if item['id'] else '')}"
-                 f"{escape(item['title'])}</title>"]
-        if item["id"]:
-            link = escape(ticket_url(item["id"]))
-            parts.append(f"<link>{link}</link><guid isPermaLink=\"false\">{link}</guid>")
-        if item["author"]:
-            parts.append(f"<dc:creator>{escape(item['author'])}</dc:creator>")
-        if item["date"] is not None:
-            parts.append(f"<pubDate>{rfc2822(item['date'])}</pubDate>")
-        if item["description"]:
-            parts.append(f"<description>{escape(item['description'])}</description>")
-        items.append("<item>" + "".join(parts) + "</item>")
-    link = escape(req.absolute(req.url_for("report", id=str(report.id))))
-    body = ('<?xml version="1.0"?>\n'
-            '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
-            f"<title>{escape(req.env.config.get('project', 'name'))}"
-            f": {{{report.id}}} {escape(report.title)}</title><link>{link}</link>"
-            f"<description>{escape(report.description)}</description>"
-            + "".join(items) + "</channel></rss>\n")
-    return Response(body, content_type="application/rss+xml; charset=utf-8")
+        link = req.abs_href("ticket", item["id"]) if item["id"] else None
+        items.append(FeedItem(("#" + item["id"] + ": " if item["id"] else "") + item["title"],
+                              link, author=item["author"], date=item["date"],
+                              description=item["description"]))
+    return rss_response(f"{req.env.config.get('project', 'name')}: {{{report.id}}} {report.title}",
+                        req.absolute(req.url_for("report", id=str(report.id))),
+                        report.description, items)
 
 
 def _editor(req, report_id: int, action: str):

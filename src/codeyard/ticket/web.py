@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-from email.utils import formatdate
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -30,6 +29,7 @@ from codeyard.ticket.model import (
 )
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
 from codeyard.web.chrome import MINUTES, format_datetime
+from codeyard.web.feeds import FeedItem, rss_response
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_to_html, format_to_oneliner
 
@@ -339,23 +339,22 @@ def _export(ticket: Ticket, delimiter: str) -> Response:
 
 
 def _rss(req, ticket: Ticket) -> Response:
+    url = req.absolute(req.url_for("ticket", id=ticket.id))
     items = []
     for group in reversed(_changes(req, ticket)):
-        parts = [f"{escape(f['name'])} {f['text']}" for f in group["fields"]]
-        body = Markup("<ul>%s</ul>") % Markup("").join(Markup("<li>%s</li>") % Markup(p) for p in parts) \
-            if parts else Markup("")
+        body = Markup("")
+        if group["fields"]:
+            body = Markup("<ul>%s</ul>") % Markup("").join(
+                Markup("<li>%s %s</li>") % (f["name"], f["text"]) for f in group["fields"])
         if group["comment"]:
             body += group["comment"]
-        link = req.absolute(req.url_for("ticket", id=ticket.id)) + (f"#{group['anchor']}" if group["anchor"] else "")
-        items.append(f"<item><title>{escape(group['author'] or 'anonymous')} changed #{ticket.id}</title>"
-                     f"<link>{escape(link)}</link><guid isPermaLink=\"false\">{escape(link)}/{group['time']}</guid>"
-                     f"<pubDate>{formatdate(group['time'] / 1_000_000, usegmt=True)}</pubDate>"
-                     f"<description>{escape(str(body))}</description></item>")
-    channel = (f"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel>"
-               f"<title>{escape(req.env.project_name)}: Ticket #{ticket.id}: {escape(ticket['summary'] or '')}</title>"
-               f"<link>{escape(req.absolute(req.url_for('ticket', id=ticket.id)))}</link>"
-               f"<description>{escape(ticket['summary'] or '')}</description>{''.join(items)}</channel></rss>")
-    return Response(channel, content_type="application/rss+xml; charset=utf-8")
+        link = url + (f"#{group['anchor']}" if group["anchor"] else "")
+        items.append(FeedItem(f"{group['author'] or 'anonymous'} changed #{ticket.id}", link,
+                              guid=f"{link}/{group['time']}", author=group["author"],
+                              date=group["time"], description=str(body)))
+    summary = ticket["summary"] or ""
+    return rss_response(f"{req.env.project_name}: Ticket #{ticket.id}: {summary}", url, summary,
+                        items)
 
 
 # ---------------------------------------------------------------------------
