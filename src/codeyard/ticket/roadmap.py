@@ -194,20 +194,18 @@ def stats_by_field(env, milestone: str, field_name: str
 def move_tickets(env, name: str, target: str | None, author: str, comment: str = "",
                  only_open: bool = True, when: int | None = None) -> list[int]:
     """Move the (open) tickets of milestone ``name`` to ``target`` (None: no milestone), each
-    with a change of its milestone field and the comment, as Trac records it."""
+    saved through the ticket model with the comment (so its listeners hear of it), all in
+    one transaction."""
+    from codeyard.ticket.model import Ticket
+
     when = when or int(time_module.time() * 1_000_000)
-    new_value = target or ""
     with env.db_transaction as db:
         sql = "SELECT id FROM ticket WHERE milestone=%s" + (" AND status != 'closed'" if only_open else "")
         ids = [row[0] for row in db(sql + " ORDER BY id", (name,))]
         for ticket_id in ids:
-            db("UPDATE ticket SET milestone=%s, changetime=%s WHERE id=%s",
-               (new_value, when, ticket_id))
-            db("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
-               "VALUES (%s, %s, %s, 'milestone', %s, %s)", (ticket_id, when, author, name, new_value))
-            cnum = values.next_comment_number(db, ticket_id)
-            db("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
-               "VALUES (%s, %s, %s, 'comment', %s, %s)", (ticket_id, when, author, str(cnum), comment))
+            ticket = Ticket(env, ticket_id)
+            ticket["milestone"] = target or ""
+            ticket.save_changes(author, comment, when=when)
     return ids
 
 

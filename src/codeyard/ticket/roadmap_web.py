@@ -20,6 +20,7 @@ from codeyard.ticket import roadmap, values
 from codeyard.ticket.fields import ticket_fields
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
 from codeyard.web.chrome import MINUTES, format_datetime
+from codeyard.web.routing import router
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_to_html
 from codeyard.wiki.render_cache import render_page_html
@@ -59,6 +60,7 @@ def _when(us: int | None, now: float) -> dict:
 
 def _milestone_data(req, milestone, stats, now) -> dict:
     resource = Resource("milestone", milestone.name)
+    has_query = "query" in router(req.env).handlers
     return {
         "milestone": milestone,
         "href": req.url_for("milestone", name=milestone.name),
@@ -67,7 +69,7 @@ def _milestone_data(req, milestone, stats, now) -> dict:
         "stats": stats,
         "intervals": [{"interval": i,
                        "href": req.url_for("query", milestone=milestone.name, **i.query_args)
-                       if _has_query(req) else None} for i in stats.intervals],
+                       if has_query else None} for i in stats.intervals],
         "description": _description_html(req, resource, milestone.description or ""),
     }
 
@@ -81,12 +83,6 @@ def _description_html(req, resource, text: str):
     key = SimpleNamespace(name=f"milestone:{resource.id}", exists=True, text=text,
                           version=hashlib.sha1(text.encode("utf-8")).hexdigest())
     return render_page_html(ctx, key, lambda: format_to_html(ctx, text))[0]
-
-
-def _has_query(req) -> bool:
-    from codeyard.web.routing import router
-
-    return "query" in router(req.env).handlers
 
 
 def _stylesheet(req) -> None:
