@@ -143,22 +143,15 @@ def milestone_page(req, name: str = ""):
         milestone = values.get_milestone(req.env, name)
     except values.ResourceNotFound:
         raise HTTPNotFound(f"Milestone {name} does not exist.", title="Invalid milestone") from None
-    if req.method == "POST":
-        if args.get("cancel"):
-            return req.redirect(req.url_for("milestone", name=name))
-        if action == "edit":
-            req.perm.require("MILESTONE_MODIFY", resource)
-            return _save(req, milestone)
-        if action == "delete":
-            req.perm.require("MILESTONE_DELETE", resource)
-            return _delete(req, milestone)
+    posted = req.method == "POST"
+    if posted and args.get("cancel"):
+        return req.redirect(req.url_for("milestone", name=name))
+    if action in _ACTIONS:
+        permission, show, save = _ACTIONS[action]
+        req.perm.require(permission, resource)
+        return (save if posted else show)(req, milestone)
+    if posted:
         raise HTTPBadRequest(f"Unknown action '{action}'")
-    if action == "edit":
-        req.perm.require("MILESTONE_MODIFY", resource)
-        return _edit_form(req, milestone)
-    if action == "delete":
-        req.perm.require("MILESTONE_DELETE", resource)
-        return _delete_form(req, milestone)
     return _view(req, milestone)
 
 
@@ -286,6 +279,11 @@ def _delete(req, milestone):
         values.remove_milestone(req.env, milestone.name)
     req.add_notice(f'The milestone "{milestone.name}" has been deleted.')
     return req.redirect(req.url_for("roadmap"))
+
+
+# action -> (the permission it needs, its form, what a POST of the form does)
+_ACTIONS = {"edit": ("MILESTONE_MODIFY", _edit_form, _save),
+            "delete": ("MILESTONE_DELETE", _delete_form, _delete)}
 
 
 # ---------------------------------------------------------------------------
