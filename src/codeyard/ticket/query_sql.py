@@ -130,6 +130,24 @@ class _Compiler:
         sql.append("ORDER BY " + self.order_by())
         return "\n".join(sql)
 
+    def count(self, params: list[Any]) -> str:
+        """COUNT(*) over the matching tickets: only the custom fields the constraints name
+        are joined (each ticket has at most one row per name, so a join never multiplies),
+        nothing is sorted."""
+        names = sorted({name for clause in self.q.constraints for name in clause
+                        if name in self.custom})
+        for i, name in enumerate(names):
+            self.aliases[name] = f"c{i}"
+        sql = ["SELECT COUNT(*) FROM ticket AS t"]
+        for name, alias in self.aliases.items():
+            sql.append(f"LEFT OUTER JOIN ticket_custom AS {alias} "
+                       f"ON ({alias}.ticket=t.id AND {alias}.name=%s)")
+            params.append(name)
+        where = self.where(params)
+        if where:
+            sql.append("WHERE " + where)
+        return "\n".join(sql)
+
     # -- constraints
 
     def where(self, params: list[Any]) -> str:
@@ -287,5 +305,9 @@ def compile_query(query: Query, db: Db, user: str | None = None, now: datetime |
 def compile_count(query: Query, db: Db, user: str | None = None, now: datetime | None = None,
                   tz: tzinfo | None = None) -> tuple[str, list[Any]]:
     """(sql, params) counting the query's tickets (every page)."""
-    sql, params = compile_query(query, db, user=user, now=now, tz=tz)
-    return f"SELECT COUNT(*) FROM ({sql}) AS x", params
+    params: list[Any] = []
+    try:
+        sql = _Compiler(query, db, user, now, tz).count(params)
+    except KeyError as exc:
+        raise QueryError(f"Unknown field {exc.args[0]!r} in the query") from None
+    return sql, params

@@ -230,6 +230,17 @@ def _split_order_by(sql: str, skel: str) -> tuple[str, str]:
     return sql, ""
 
 
+def _unordered(sql: str) -> str:
+    """The SQL without its final ORDER BY, for counting its rows (sorting them would only
+    cost time); kept when a LIMIT or OFFSET follows, as those depend on the order, or when
+    the ordering takes parameters (``$USER``)."""
+    before, after = _split_order_by(sql, skeleton(sql))
+    if (not after or "%s" in after or "?" in after
+            or re.search(r"\b(LIMIT|OFFSET|FETCH)\b", skeleton(after).upper())):
+        return sql
+    return before
+
+
 # ---------------------------------------------------------------------------
 # Running a report
 
@@ -339,10 +350,11 @@ def execute_report(env, sql: str, args: Mapping[str, str] | None = None, *, repo
         with _Runner(db, TIMEOUT(env.config) if timeout is None else timeout) as runner:
             total = 0
             columns: list[str] = []
-            if limit or sort:
-                if limit:
-                    _, count = runner.run(f"SELECT COUNT(*) FROM (\n{base}\n) AS tab", params)
-                    total = int(count[0][0])
+            if limit:
+                _, count = runner.run(f"SELECT COUNT(*) FROM (\n{_unordered(base)}\n) AS tab",
+                                      params)
+                total = int(count[0][0])
+            if sort:
                 columns, _ = runner.run(f"SELECT * FROM (\n{base}\n) AS tab LIMIT 1", params)
             final = base if not (limit or sort) else text
             order_by: list[str] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from markupsafe import Markup, escape
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
@@ -18,6 +19,7 @@ from codeyard.perm import Resource
 from codeyard.ticket import report as model
 from codeyard.ticket.fields import ticket_fields
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
+from codeyard.web.chrome import format_datetime
 from codeyard.web.feeds import FeedItem, rss_response
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_to_html
@@ -158,7 +160,7 @@ def _view(req, report_id: int):
     ctx = format_context(req, resource)
     data = {
         "title": f"{{{report_id}}} {report.title}", "report": report,
-        "description_html": format_to_html(ctx, _sub_vars(report.description, values)),
+        "description_html": None,
         "can": _can(req, report_id), "report_href": report_href, "sort": sort, "asc": asc,
         "message": None, "failed_sql": None, "args": {}, "result": None,
     }
@@ -168,6 +170,7 @@ def _view(req, report_id: int):
     except model.ReportError as exc:
         if fmt in FORMATS or fmt == "rss":
             raise HTTPBadRequest(f"Report failed: {exc.message}") from None
+        data["description_html"] = format_to_html(ctx, _sub_vars(report.description, values))
         data["message"] = exc.message
         data["failed_sql"] = exc.sql if data["can"]["sql"] else None
         return "ticket/report_view.html", data
@@ -181,12 +184,13 @@ def _view(req, report_id: int):
         return _rss(req, report, result.columns, rows)
     labels = {f.name: f.label for f in ticket_fields(req.env)}
     header_groups, row_groups = model.layout(result.columns, rows, labels, sort, asc)
-    for _, group_rows in row_groups:
-        for row in group_rows:
-            for cells in row["cells"]:
-                for cell in cells:
-                    if cell["col"] == "description" and cell["value"]:
-                        cell["html"] = format_to_html(ctx, cell["value"])
+    with req.env.db_query:  # one read transaction for every rendered cell
+        for _, group_rows in row_groups:
+            for row in group_rows:
+                for cells in row["cells"]:
+                    for cell in cells:
+                        if not cell["header"]["hidden"]:
+                            cell["markup"] = _cell_markup(req, ctx, cell, row)
     if result.missing_args:
         req.add_warning("The following arguments are missing: " + ", ".join(result.missing_args))
     data["args"] = {k: v for k, v in result.args.items() if k != "USER"}
@@ -200,6 +204,35 @@ def _view(req, report_id: int):
         data["alternate"].append(("SQL Query", req.url_for("report", id=str(report_id),
                                                            format="sql")))
     return "ticket/report_view.html", data
+
+
+_TIME_COLUMNS = ("time", "changetime", "created", "modified", "datetime")
+
+
+def _cell_markup(req, ctx, cell: dict, row: dict) -> Markup:
+    """One cell of the result table as HTML: ticket and report numbers, summaries and
+    milestones as links, times in the user's time zone, descriptions as wiki text."""
+    col, value = cell["col"], cell["value"]
+    text = escape(value)
+    if col == "report" and value:
+        return Markup(f'<a href="{escape(req.url_for("report", id=value))}">{{{text}}}</a>')
+    if col in ("ticket", "id") and value:
+        return Markup(f'<a href="{escape(req.href("ticket", value))}" '
+                      f'title="View ticket">#{text}</a>')
+    if col == "summary" and row["id"]:
+        return Markup(f'<a href="{escape(req.href("ticket", row["id"]))}" '
+                      f'title="View ticket">{text}</a>')
+    if col in _TIME_COLUMNS or col == "date":
+        if not value:
+            return Markup("--")
+        shown = format_datetime(value, req.tz, "%Y-%m-%d" if col == "date"
+                                else "%Y-%m-%d %H:%M:%S")
+        return Markup(f"<time>{escape(shown)}</time>")
+    if col == "description" and value:
+        return format_to_html(ctx, value)
+    if col == "milestone" and value:
+        return Markup(f'<a href="{escape(req.href("milestone", value))}">{text}</a>')
+    return text
 
 
 def _sub_vars(text: str, values) -> str:

@@ -86,13 +86,21 @@ def _cache(env) -> _PageCache:
 
 def generations(env) -> tuple[int, ...]:
     """The current generations of the keys rendered pages depend on (one query)."""
-    ids = [key_to_id(key) for key in dependencies(env).cache_keys]
-    if not ids:
+    keys = dependencies(env).cache_keys
+    if not keys:
         return ()
-    marks = ", ".join(["%s"] * len(ids))
     with env.db_query as db:
-        rows = dict(db(f"SELECT id, generation FROM cache WHERE id IN ({marks})", tuple(ids)))
-    return tuple(rows.get(i, -1) for i in ids)
+        # The scope remembers what it read: a page rendering many texts in one scope asks
+        # the database once.
+        missing = [key for key in keys if key not in db.generations]
+        if missing:
+            ids = {key_to_id(key): key for key in missing}
+            marks = ", ".join(["%s"] * len(ids))
+            rows = dict(db(f"SELECT id, generation FROM cache WHERE id IN ({marks})",
+                           tuple(ids)))
+            for id_, key in ids.items():
+                db.generations[key] = rows.get(id_, -1)
+        return tuple(db.generations[key] for key in keys)
 
 
 def is_cacheable(env, text: str) -> frozenset[str] | None:

@@ -420,3 +420,18 @@ def test_default_columns(env_with_fields):
     cols = q.get_columns()
     assert "status" in cols and "milestone" not in cols
     assert cols[-1] == "version"
+
+
+def test_count_joins_only_what_it_filters_on(qenv):
+    """The count neither sorts nor joins the columns it does not filter on, and agrees
+    with the rows."""
+    from codeyard.ticket.query_sql import compile_count
+
+    q = Query.from_string(qenv, "urgent=1&status!=closed&col=estimate&col=tags&order=priority")
+    with qenv.db_query as db:
+        sql, params = compile_count(q, db)
+    assert "ORDER BY" not in sql and "enum" not in sql
+    assert sql.count("ticket_custom") == 1 and params[0] == "urgent"
+    q.max = 0
+    assert q.count(qenv) == len(q.execute(qenv)) == len(
+        where(lambda t: t["status"] != "closed" and t.get("urgent") == "1"))
