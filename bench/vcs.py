@@ -1,0 +1,253 @@
+"""Version control benchmark: codeyard's browser, source, log and changeset pages against
+Trac 1.6's Git browser on the same Git repository, and against Loggerhead (the Bazaar web
+viewer) on the same Bazaar branch, in the same run; plus the time of a full resync of each
+repository.
+
+The repositories come from ``bench.vcs_data`` (5,000 Git commits, 1,000 Bazaar revisions of
+real source text, cached under ``var/bench-data``). codeyard and Trac serve copies of one
+environment under the same gunicorn settings; Loggerhead runs from its own virtualenv
+(``var/loggerhead-venv``, made on first use from PyPI). Results go to
+``bench/results/vcs.md``.
+
+``python -m bench.vcs [--commits N] [--revisions N] [--requests N] [--concurrency N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from tests.support.servers import free_port  # noqa: E402
+
+from bench import vcs_data  # noqa: E402
+from bench.run import Result, fetch, measure, start, stop  # noqa: E402
+from bench.tickets import TRAC_WSGI  # noqa: E402
+from bench.wiki import trac_python  # noqa: E402
+
+RESULTS = os.path.join(HERE, "results", "vcs.md")
+LOGGERHEAD_VENV = os.path.join(REPO, "var", "loggerhead-venv")
+
+
+def git(repo: str, *args: str) -> str:
+    return subprocess.run(["git", "--git-dir", repo, *args], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def largest_diff_commit(repo: str) -> str:
+    """The commit editing 2,000 lines of the generated tables file (the large diff)."""
+    return git(repo, "log", "--format=%H", "--diff-filter=M", "--", vcs_data.LARGE_FILE).split()[0]
+
+
+def some_file(repo: str) -> str:
+    files = git(repo, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
+    return sorted(f for f in files if f.startswith("src/core/"))[0]
+
+
+def build_env(workdir: str, git_repo: str, bzr_root: str | None) -> tuple[str, float, float]:
+    """An environment with the Git repository as default and the Bazaar tree as ``bzr``;
+    returns (path, git resync seconds, bzr resync seconds)."""
+    from codeyard.env import Environment
+
+    path = os.path.join(workdir, "vcs-bench")
+    settings = [("project", "name", "VCS bench"), ("logging", "log_type", "none"),
+                ("repositories", ".dir", git_repo), ("repositories", ".type", "git")]
+    if bzr_root:
+        settings += [("repositories", "bzr.dir", bzr_root), ("repositories", "bzr.type", "bzr")]
+    Environment.create(path, settings).shutdown()
+    timings = []
+    for name in ("", "bzr") if bzr_root else ("",):
+        began = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "codeyard", "admin", path, "repository",
+                               "resync", name or "(default)"], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"resync of {name or '(default)'} failed: {done.stderr or done.stdout}")
+        timings.append(time.perf_counter() - began)
+    return path, timings[0], timings[1] if len(timings) > 1 else 0.0
+
+
+def trac_copy(env_path: str, workdir: str) -> str:
+    """The same environment for Trac: its Git connector enabled, the Bazaar repository
+    (a type Trac does not know) left out."""
+    copy = os.path.join(workdir, "vcs-bench-trac")
+    shutil.copytree(env_path, copy)
+    ini = os.path.join(copy, "conf", "trac.ini")
+    with open(ini, encoding="utf-8") as fh:
+        lines = [line for line in fh if not line.startswith("bzr.")]
+    text = "".join(lines) + "\n[components]\ntracopt.versioncontrol.git.* = enabled\n"
+    with open(ini, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return copy
+
+
+def serve_codeyard(env_path: str, args, workdir: str):
+    port = free_port()
+    command = [sys.executable, "-m", "codeyard", "serve", "-s", env_path, "--port", str(port),
+               "--hostname", "127.0.0.1", "--workers", str(args.workers)]
+    return port, start(command, port, os.path.join(workdir, "codeyard.log"))
+
+
+def serve_trac(env_path: str, args, workdir: str):
+    python = trac_python()
+    if python is None:
+        raise SystemExit("Trac 1.6 is needed for this benchmark")
+    gunicorn = os.path.join(os.path.dirname(python), "gunicorn")
+    if not os.path.exists(gunicorn):
+        subprocess.run([python, "-m", "pip", "install", "-q", "gunicorn"], check=True)
+    with open(os.path.join(workdir, "trac_wsgi.py"), "w", encoding="utf-8") as fh:
+        fh.write(TRAC_WSGI.format(env=env_path, cache=os.path.join(workdir, "eggs")))
+    port = free_port()
+    command = [gunicorn, "--chdir", workdir, "--bind", f"127.0.0.1:{port}", "--workers",
+               str(args.workers), "--threads", "4", "--worker-class", "gthread",
+               "--no-control-socket", "trac_wsgi:application"]
+    return port, start(command, port, os.path.join(workdir, "trac.log"))
+
+
+def loggerhead_serve() -> str:
+    exe = os.path.join(LOGGERHEAD_VENV, "bin", "loggerhead-serve")
+    if not os.path.exists(exe):
+        subprocess.run([sys.executable, "-m", "venv", LOGGERHEAD_VENV], check=True)
+        subprocess.run([os.path.join(LOGGERHEAD_VENV, "bin", "pip"), "install", "-q",
+                        "loggerhead"], check=True)
+    return exe
+
+
+def serve_loggerhead(bzr_root: str, workdir: str):
+    port = free_port()
+    home = os.path.join(workdir, "lh-home")
+    os.makedirs(home, exist_ok=True)
+    command = ["env", f"HOME={home}", f"BRZ_HOME={home}", loggerhead_serve(), "--host",
+               "127.0.0.1", "--port", str(port), "--cache-dir", os.path.join(workdir, "lh-cache"),
+               bzr_root]
+    return port, start(command, port, os.path.join(workdir, "loggerhead.log"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commits", type=int, default=5000)
+    parser.add_argument("--revisions", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--time-limit", type=float, default=15.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--client", choices=("ab", "python"),
+                        default="ab" if shutil.which("ab") else "python")
+    parser.add_argument("--no-bzr", action="store_true", help="only the Git comparison")
+    args = parser.parse_args(argv)
+    git_repo = vcs_data.git_repository(args.commits)
+    bzr_root = None if args.no_bzr else vcs_data.bzr_branch(args.revisions)
+    workdir = tempfile.mkdtemp(prefix="codeyard-bench-vcs-")
+    try:
+        env_path, git_sync, bzr_sync = build_env(workdir, git_repo, bzr_root)
+        trac_env = trac_copy(env_path, workdir)
+        source = some_file(git_repo)
+        big = largest_diff_commit(git_repo)
+        git_pages = [("Browser root", "/browser"), ("Source file", f"/browser/{source}"),
+                     ("Log", "/log/"), ("Changeset (large diff)", f"/changeset/{big}")]
+        results: dict[str, list[Result]] = {}
+        port, proc = serve_codeyard(env_path, args, workdir)
+        try:
+            results["codeyard"] = [measure(f"codeyard: {name}", port, path, args, workdir)
+                                   for name, path in git_pages]
+            bzr_pages = []
+            if bzr_root:
+                bzr_file = bzr_source_file(bzr_root)
+                bzr_pages = [("Branch files", "/browser/bzr/trunk", "/trunk/files"),
+                             ("Source file", f"/browser/bzr/trunk/{bzr_file}",
+                              f"/trunk/view/head:/{bzr_file}"),
+                             ("Changes", "/log/bzr/trunk", "/trunk/changes"),
+                             ("Revision", f"/changeset/{bzr_mid_rev(port)}/bzr",
+                              f"/trunk/revision/{args.revisions // 2}")]
+                results["codeyard bzr"] = [measure(f"codeyard: {name}", port, path, args, workdir)
+                                           for name, path, _ in bzr_pages]
+        finally:
+            stop(proc)
+        port, proc = serve_trac(trac_env, args, workdir)
+        try:
+            results["Trac 1.6"] = [measure(f"Trac: {name}", port, path, args, workdir)
+                                   for name, path in git_pages]
+        finally:
+            stop(proc)
+        if bzr_root:
+            port, proc = serve_loggerhead(bzr_root, workdir)
+            try:
+                results["Loggerhead"] = [measure(f"Loggerhead: {name}", port, path, args, workdir)
+                                         for name, _, path in bzr_pages]
+            finally:
+                stop(proc)
+        text = report(results, git_pages, bzr_pages, args, git_sync, bzr_sync)
+        os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
+        with open(RESULTS, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print(text)
+        return 0
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def bzr_source_file(root: str) -> str:
+    trunk = os.path.join(root, "trunk", "src", "core")
+    return "src/core/" + sorted(n for n in os.listdir(trunk) if n.endswith(".py"))[0]
+
+
+def bzr_mid_rev(port: int) -> str:
+    """The revision in the middle of the branch as codeyard names it in its URLs (found by
+    following the log page's link rather than guessing the scheme)."""
+    import re
+
+    status, body = fetch(port, "/log/bzr/trunk?limit=600")
+    if status != 200:
+        raise RuntimeError(f"codeyard: /log/bzr/trunk answered {status}")
+    links = re.findall(rb'href="[^"]*/changeset/([^"/?#]+)/bzr"', body)
+    if not links:
+        raise RuntimeError("no changeset links on codeyard's Bazaar log page")
+    from urllib.parse import unquote
+
+    return unquote(links[min(len(links) - 1, 500)].decode())
+
+
+def report(results, git_pages, bzr_pages, args, git_sync: float, bzr_sync: float) -> str:
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    def row(name, path, ours, theirs):
+        ratio = ours.rps / theirs.rps if theirs.rps else 0.0
+        return (f"| {name} (`{path}`) | {ours.rps:,.1f} | {ours.p50_ms:.1f} | {ours.p99_ms:.1f} "
+                f"| {theirs.rps:,.1f} | {theirs.p50_ms:.1f} | {theirs.p99_ms:.1f} | {ratio:.1f}x |")
+
+    lines = ["# Version control pages: codeyard against Trac 1.6 (Git) and Loggerhead (Bazaar)",
+             "", f"Measured {when} on {platform.machine()} ({platform.python_version()}) by "
+             f"`python -m bench.vcs`: a Git repository of {args.commits} commits and a Bazaar "
+             f"branch of {args.revisions} revisions (real source text); codeyard and Trac under "
+             f"gunicorn with {args.workers} workers, Loggerhead's own server; `{args.client}`, "
+             f"{args.concurrency} concurrent connections, at most {args.requests} requests or "
+             f"{args.time_limit:.0f} s per page.", "",
+             f"Full resync into the changeset cache: Git {git_sync:.1f} s, Bazaar {bzr_sync:.1f} s "
+             "(the whole `codeyard admin … repository resync` command).", "",
+             "| Git page | codeyard req/s | p50 ms | p99 ms | Trac req/s | p50 ms | p99 ms | ratio |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for index, (name, path) in enumerate(git_pages):
+        lines.append(row(name, path, results["codeyard"][index], results["Trac 1.6"][index]))
+    if bzr_pages:
+        lines += ["", "| Bazaar page | codeyard req/s | p50 ms | p99 ms | Loggerhead req/s | "
+                  "p50 ms | p99 ms | ratio |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for index, (name, path, _) in enumerate(bzr_pages):
+            lines.append(row(name, path, results["codeyard bzr"][index],
+                             results["Loggerhead"][index]))
+    lines += ["", "Failed requests: " + ", ".join(
+        f"{r.label} {r.failed}" for rs in results.values() for r in rs), ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

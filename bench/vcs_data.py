@@ -1,0 +1,251 @@
+"""Seeded, reproducible repositories for the version control benchmark, made from real
+source text (the Python standard library this interpreter ships), cached between runs.
+
+- ``git_repository(n)``: a bare Git repository of ``n`` commits (default 5,000) written with
+  ``git fast-import``: about 300 files in nested directories; each commit edits one to three
+  of them with a block of lines taken from another file, now and then adds, renames or
+  deletes one; in the middle one commit adds a file of 4,000 lines and the next edits every
+  other line of it (the "large diff" changeset).
+- ``bzr_branch(n)``: a Bazaar standalone branch (in a directory ``trunk`` inside a shared
+  repository) of ``n`` revisions (default 1,000) made the same way through breezy.
+
+Both live under ``var/bench-data/`` keyed by their parameters and are rebuilt only when
+missing. Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+DATA = os.path.join(REPO, "var", "bench-data")
+SEED = 11
+EPOCH = 1_600_000_000
+AUTHORS = [f"Developer {n} <dev{n}@example.org>" for n in range(12)]
+LARGE_FILE = "src/generated/tables.py"
+
+
+def _progress(label: str, done: int, total: int) -> None:
+    if done == total or done % max(1, total // 50) == 0:
+        sys.stderr.write(f"\r{label}: {done}/{total}")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def source_lines(limit_files: int = 400) -> list[list[str]]:
+    """Real Python source: the standard library's modules cut in pieces of at most 300
+    lines, in a fixed order."""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    names = sorted(n for n in os.listdir(stdlib) if n.endswith(".py"))
+    pieces: list[list[str]] = []
+    for name in names:
+        try:
+            with open(os.path.join(stdlib, name), encoding="utf-8") as fh:
+                lines = fh.read().splitlines(keepends=True)
+        except (OSError, UnicodeDecodeError):
+            continue
+        for start in range(0, len(lines), 300):
+            chunk = lines[start:start + 300]
+            if len(chunk) > 20:
+                pieces.append(chunk)
+        if len(pieces) >= limit_files:
+            break
+    return pieces[:limit_files]
+
+
+class History:
+    """The evolving tree: path -> list of lines; ``step`` makes the next commit's changes."""
+
+    def __init__(self, files: int, seed: int = SEED) -> None:
+        self.rnd = random.Random(seed)
+        self.pieces = source_lines(files + 100)
+        dirs = ["src/core", "src/web", "src/util", "src/db", "docs", "tests/unit",
+                "tests/functional", "tools", "src/web/templates", "src/core/parsers"]
+        self.files: dict[str, list[str]] = {}
+        for index in range(files):
+            path = f"{dirs[index % len(dirs)]}/module_{index:03d}.py"
+            self.files[path] = list(self.pieces[index % len(self.pieces)])
+        self.counter = files
+
+    def step(self, number: int, large_at: int) -> tuple[str, dict[str, list[str] | None],
+                                                       dict[str, str]]:
+        """(message, {path: new lines or None to delete}, {new path: old path} renames)."""
+        rnd = self.rnd
+        changes: dict[str, list[str] | None] = {}
+        renames: dict[str, str] = {}
+        paths = sorted(p for p in self.files if p != LARGE_FILE)
+        if number == large_at + 1:
+            table = list(self.files[LARGE_FILE])
+            for n in range(0, len(table), 2):
+                table[n] = table[n].replace("'name-", "'renamed-")
+            changes[LARGE_FILE] = table
+            message = "Rename every other entry of the lookup tables"
+        elif number == large_at:
+            table = [f"ENTRY_{n:05d} = ({n}, {n * n}, {n * 7 % 13}, 'name-{n}')\n"
+                     for n in range(4000)]
+            changes[LARGE_FILE] = table
+            message = "Add the generated lookup tables"
+        else:
+            for _ in range(rnd.randint(1, 3)):
+                path = rnd.choice(paths)
+                lines = list(self.files[path])
+                donor = rnd.choice(self.pieces)
+                start = rnd.randrange(max(1, len(donor) - 12))
+                block = donor[start:start + rnd.randint(2, 12)]
+                at = rnd.randrange(len(lines) + 1)
+                cut = rnd.randint(0, 6)
+                lines[at:at + cut] = block
+                changes[path] = lines
+            roll = rnd.random()
+            if roll < 0.03:
+                self.counter += 1
+                path = f"src/extra/added_{self.counter:04d}.py"
+                changes[path] = list(rnd.choice(self.pieces))
+            elif roll < 0.05 and len(paths) > 50:
+                old = rnd.choice([p for p in paths if p not in changes])
+                new = old.replace(".py", f"_r{number}.py")
+                renames[new] = old
+            elif roll < 0.06 and len(paths) > 50:
+                victim = rnd.choice([p for p in paths if p not in changes])
+                changes[victim] = None
+            ticket = rnd.randrange(1, 2000)
+            verb = rnd.choice(["Fix", "Refactor", "Document", "Speed up", "Clean up"])
+            message = (f"{verb} {os.path.basename(next(iter(changes)))}, refs #{ticket}\n\n"
+                       f"Change {number} of the benchmark history.")
+        for new, old in renames.items():
+            self.files[new] = self.files.pop(old)
+        for path, lines in changes.items():
+            if lines is None:
+                self.files.pop(path, None)
+            else:
+                self.files[path] = lines
+        return message, changes, renames
+
+
+def git_repository(commits: int = 5000, files: int = 300) -> str:
+    """The path of a bare Git repository with ``commits`` commits (built once)."""
+    path = os.path.join(DATA, f"git-{commits}-{files}-{SEED}.git")
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, "codeyard-complete")):
+        return path
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(DATA, exist_ok=True)
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "master", path], check=True)
+    proc = subprocess.Popen(["git", "fast-import", "--quiet", "--done"], cwd=path,
+                            stdin=subprocess.PIPE)
+    assert proc.stdin is not None
+    out = proc.stdin
+    history = History(files)
+    began = time.perf_counter()
+
+    def data(text: bytes) -> None:
+        out.write(b"data %d\n" % len(text))
+        out.write(text)
+        out.write(b"\n")
+
+    for number in range(1, commits + 1):
+        author = AUTHORS[number % len(AUTHORS)]
+        when = EPOCH + number * 3600
+        if number == 1:
+            message, changes, renames = "Initial import", dict(history.files), {}
+        else:
+            message, changes, renames = history.step(number, commits // 2)
+        out.write(b"commit refs/heads/master\n")
+        out.write(f"mark :{number}\n".encode())
+        out.write(f"author {author} {when} +0000\n".encode())
+        out.write(f"committer {author} {when} +0000\n".encode())
+        data(message.encode())
+        if number > 1:
+            out.write(f"from :{number - 1}\n".encode())
+        for new, old in renames.items():
+            out.write(f'R "{old}" "{new}"\n'.encode())
+        for file_path, lines in changes.items():
+            if lines is None:
+                out.write(f'D "{file_path}"\n'.encode())
+            else:
+                out.write(f'M 100644 inline "{file_path}"\n'.encode())
+                data("".join(lines).encode())
+        if number % 500 == 0:
+            out.write(f"tag v{number // 500}.0\nfrom :{number}\n".encode())
+            out.write(f"tagger {author} {when} +0000\n".encode())
+            data(f"Release {number // 500}.0".encode())
+        _progress("git history", number, commits)
+    out.write(b"done\n")
+    out.close()
+    if proc.wait() != 0:
+        raise SystemExit("git fast-import failed")
+    subprocess.run(["git", "gc", "-q", "--aggressive", "--prune=now"], cwd=path, check=True)
+    open(os.path.join(path, "codeyard-complete"), "w").close()
+    sys.stderr.write(f"git repository of {commits} commits in {time.perf_counter() - began:.1f} s\n")
+    return path
+
+
+def bzr_branch(revisions: int = 1000, files: int = 150) -> str:
+    """The path of a directory holding a shared Bazaar repository with the branch ``trunk``
+    of ``revisions`` revisions (built once)."""
+    root = os.path.join(DATA, f"bzr-{revisions}-{files}-{SEED}")
+    if os.path.exists(os.path.join(root, "codeyard-complete")):
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(root)
+    import breezy
+    from breezy import controldir
+    from breezy.bzr import bzrdir  # noqa: F401  (registers the bzr formats)
+
+    began = time.perf_counter()
+    import breezy.ui
+    from breezy.commit import NullCommitReporter
+
+    with breezy.initialize(setup_ui=False):
+        breezy.ui.ui_factory = breezy.ui.SilentUIFactory()
+        fmt = controldir.format_registry.make_controldir("2a")
+        shared = controldir.ControlDir.create(root, format=fmt)
+        shared.create_repository(shared=True)
+        trunk_dir = os.path.join(root, "trunk")
+        tree = controldir.ControlDir.create_branch_convenience(
+            trunk_dir, format=fmt, force_new_tree=True).controldir.open_workingtree()
+        history = History(files)
+        with tree.lock_write():
+            for number in range(1, revisions + 1):
+                if number == 1:
+                    message, changes, renames = "Initial import", dict(history.files), {}
+                else:
+                    message, changes, renames = history.step(number, revisions // 2)
+                for new, old in renames.items():
+                    tree.rename_one(old, new)
+                added = []
+                for file_path, lines in changes.items():
+                    full = os.path.join(trunk_dir, file_path)
+                    if lines is None:
+                        tree.remove([file_path], keep_files=False)
+                        continue
+                    os.makedirs(os.path.dirname(full), exist_ok=True)
+                    existed = tree.is_versioned(file_path)
+                    with open(full, "w", encoding="utf-8") as fh:
+                        fh.writelines(lines)
+                    if not existed:
+                        added.append(file_path)
+                if added:
+                    tree.smart_add([os.path.join(trunk_dir, p) for p in added], action=None)
+                author = AUTHORS[number % len(AUTHORS)]
+                tree.commit(message, authors=[author], committer=author,
+                            timestamp=EPOCH + number * 3600, timezone=0,
+                            reporter=NullCommitReporter())
+                if number % 100 == 0:
+                    tree.branch.tags.set_tag(f"v{number // 100}.0", tree.last_revision())
+                _progress("bzr history", number, revisions)
+    open(os.path.join(root, "codeyard-complete"), "w").close()
+    sys.stderr.write(f"bzr branch of {revisions} revisions in {time.perf_counter() - began:.1f} s\n")
+    return root
+
+
+if __name__ == "__main__":
+    print(git_repository())
+    print(bzr_branch())
