@@ -15,6 +15,7 @@ missing. Progress goes to stderr.
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import shutil
@@ -224,7 +225,7 @@ def bzr_branch(revisions: int = 1000, files: int = 150) -> str:
                 for file_path, lines in changes.items():
                     full = os.path.join(trunk_dir, file_path)
                     if lines is None:
-                        tree.remove([file_path], keep_files=False)
+                        tree.remove([file_path], keep_files=False, to_file=io.StringIO())
                         continue
                     os.makedirs(os.path.dirname(full), exist_ok=True)
                     existed = tree.is_versioned(file_path)
