@@ -76,8 +76,7 @@ def _as_int(text) -> int | None:
 
 def _page_enabled(fmt, ns: str) -> bool:
     plugin = _PAGE_PLUGINS.get(ns)
-    return plugin is None or fmt.memo(f"ticket.links.enabled.{ns}",
-                                      lambda: fmt.env.is_enabled(plugin))
+    return plugin is None or fmt.env.is_enabled(plugin)
 
 
 def _unknown(fmt, ns: str, target: str, label, link) -> Markup:
