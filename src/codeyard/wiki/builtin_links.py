@@ -1,5 +1,5 @@
-"""TracLinks namespaces provided by the wiki itself, and stand-ins for the ones feature
-packages will provide (tickets, reports, milestones, changesets, source).
+"""TracLinks namespaces provided by the wiki itself, and stand-ins for the ones the version
+control package will provide (changesets, source, log, diff).
 
 Each stand-in builds the right URL and checks the database where that is cheap; a target
 it cannot check or that does not exist gets the ``missing <ns>`` class, as Trac shows it.
@@ -9,7 +9,6 @@ A feature package registering the same namespace replaces the stand-in (these ho
 
 from __future__ import annotations
 
-import re
 from datetime import UTC
 
 from markupsafe import Markup, escape
@@ -18,8 +17,6 @@ from codeyard.core import hookimpl
 from codeyard.wiki import syntax as S
 from codeyard.wiki.api import RenderDependencies
 from codeyard.wiki.links import make_label_from_target, shorthand_intertrac, wiki_link
-
-_RANGES_RE = re.compile(rf"^{S.RANGES}$")
 
 
 def _a(label, href=None, cls=None, title=None, rel=None) -> Markup:
@@ -100,144 +97,7 @@ def search_resolver(fmt, ns, target, label, link=None):
     return _a(label, href + fragment, "search")
 
 
-# -- stand-ins for the ticket, report, milestone and version control namespaces
-
-
-def _summary(summary, status, resolution, type_):
-    if status == "closed" and resolution:
-        return f"{type_}: {summary} ({status}: {resolution})"
-    return f"{type_}: {summary} ({status})"
-
-
-def ticket_resolver(fmt, ns, target, label, link=None):
-    found = shorthand_intertrac(fmt, ns, target, label, link)
-    if found is not None:
-        return found
-    path, params, fragment = S.split_url(target)
-    if _RANGES_RE.match(path) and not re.search(r"[-:,]", path):
-        num = int(path)
-        if 0 < num <= 2 ** 31 - 1 and fmt.ctx.allows("TICKET_VIEW", "ticket", num):
-            known = fmt.memo("tickets", lambda: _prefetch_tickets(fmt))
-            if num not in known:
-                rows = _query(fmt.env, "SELECT id, type, summary, status, resolution FROM ticket "
-                              "WHERE id=%s", (num,))
-                known[num] = rows[0][1:] if rows else None
-            if known[num]:
-                type_, summary, status, resolution = known[num]
-                title = f"#{num}: {_summary(summary, status, resolution, type_)}"
-                return _a(label, fmt.href.ticket(num) + params + fragment, f"{status} ticket",
-                          title)
-    elif _RANGES_RE.match(path):
-        ranges = _normalize_ranges(path)
-        if params:
-            params = "&" + params[1:]
-        return _a(Markup(str(label).replace(",", ",\u200b")),
-                  fmt.href.query(id=ranges) + params,
-                  title="Tickets " + ranges.replace(",", ", "))
-    return _a(label, cls="missing ticket")
-
-
-def _prefetch_tickets(fmt) -> dict:
-    """The tickets the text being rendered mentions, fetched in one query."""
-    ids = set()
-    if fmt.tree is not None:
-        for node in fmt.tree.walk():
-            if node.kind == "link" and node.ns in ("ticket", "bug", "issue"):
-                target = S.split_url(node.target)[0]
-                if target.isdigit() and 0 < int(target) <= 2 ** 31 - 1:
-                    ids.add(int(target))
-    known: dict = {}
-    ids_list = sorted(ids)
-    for i in range(0, len(ids_list), 500):
-        chunk = ids_list[i:i + 500]
-        marks = ",".join(["%s"] * len(chunk))
-        for row in _query(fmt.env, "SELECT id, type, summary, status, resolution FROM ticket "
-                          f"WHERE id IN ({marks})", tuple(chunk)):
-            known[row[0]] = tuple(row[1:])
-    for num in ids_list:
-        known.setdefault(num, None)
-    return known
-
-
-def _normalize_ranges(text: str) -> str:
-    """``3,1-2,5:4`` -> ``1-5``: sorted, merged intervals (never expanded one by one)."""
-    intervals = []
-    for part in text.replace("\u200b", "").split(","):
-        bounds = re.split("[-:]", part)
-        a, b = int(bounds[0]), int(bounds[-1])
-        intervals.append((min(a, b), max(a, b)))
-    merged: list[list[int]] = []
-    for a, b in sorted(intervals):
-        if merged and a <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], b)
-        else:
-            merged.append([a, b])
-    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in merged)
-
-
-def comment_resolver(fmt, ns, target, label, link=None):
-    parts = target.split(":")
-    resource = fmt.ctx.resource
-    if len(parts) == 3 and parts[1] == "ticket":
-        cnum, rid = parts[0], parts[2]
-    elif resource is not None and resource.realm == "ticket":
-        cnum, rid = parts[0], resource.id
-    else:
-        return _a(label, cls="missing ticket", title="ticket comment does not exist")
-    rows = []
-    if cnum.isdigit() and str(rid).isdigit():
-        rows = _query(fmt.env, "SELECT t.summary, t.status, t.resolution, t.type FROM ticket t "
-                      "JOIN ticket_change c ON c.ticket = t.id WHERE t.id=%s AND "
-                      "c.field='comment' AND (c.oldvalue=%s OR c.oldvalue LIKE %s)",
-                      (int(rid), cnum, "%." + cnum))
-    if not rows:
-        return _a(label, cls="missing ticket", title="ticket comment does not exist")
-    summary, status, resolution, type_ = rows[0]
-    return _a(label, fmt.href.ticket(rid) + f"#comment:{cnum}", f"{status} ticket",
-              f"Comment {cnum} for #{rid}: {_summary(summary, status, resolution, type_)}")
-
-
-def report_resolver(fmt, ns, target, label, link=None):
-    found = shorthand_intertrac(fmt, ns, target, label, link)
-    if found is not None:
-        return found
-    rid, args, fragment = S.split_url(target)
-    rows = _query(fmt.env, "SELECT id FROM report WHERE id=%s", (int(rid),)) if rid.isdigit() else []
-    if not rows:
-        return _a(label, cls="missing report", title="report does not exist")
-    if not fmt.ctx.allows("REPORT_VIEW", "report", int(rid)):
-        return _a(label, cls="forbidden report", title="no permission to view report")
-    return _a(label, fmt.href.report(rid) + args, "report")
-
-
-def milestone_resolver(fmt, ns, target, label, link=None):
-    name, query, fragment = S.split_url(target)
-    if not (name or query or fragment):
-        return Markup("")
-    rows = _query(fmt.env, "SELECT due, completed FROM milestone WHERE name=%s", (name,))
-    href = fmt.href.milestone(name) + query + fragment
-    if not rows:
-        return _a(label, href, "missing milestone", rel="nofollow")
-    due, completed = rows[0]
-    if completed:
-        return _a(label, href, "closed milestone", "Completed")
-    return _a(label, href, "milestone", "No date set" if not due else None)
-
-
-def query_resolver(fmt, ns, target, label, link=None):
-    query, args, fragment = S.split_url(target)
-    if args and not query:
-        return _a(label, fmt.href.query() + args.replace(" ", "+") + fragment, "query")
-    params: list[tuple[str, str]] = []
-    for clause in re.split(r"(?<!\\)&", query):
-        name, sep, values = clause.partition("=")
-        if not sep:
-            continue
-        for value in re.split(r"(?<!\\)\|", values):
-            params.append((name.strip(), value.replace("\\", "")))
-    if not any(name == "order" for name, _v in params):
-        params.append(("order", "priority"))
-    return _a(label, fmt.href.query(params) + fragment, "query")
+# -- stand-ins for the version control namespaces
 
 
 def _no_repository(fmt, ns, label):
@@ -334,21 +194,10 @@ def timeline_resolver(fmt, ns, target, label, link=None):
 
 @hookimpl
 def wiki_render_dependencies():
-    # Links answered from pages, attachments, configuration and permissions alone, and the
-    # stand-ins whose answer follows the tickets, milestones and reports tables.
+    # Links answered from pages, attachments, configuration and permissions alone.
     stable = ("wiki", "attachment", "raw-attachment", "htdocs", "search", "mailto", "http",
-              "https", "ftp", "query", "timeline")
-    probed = {"ticket": "tickets", "bug": "tickets", "issue": "tickets", "comment": "tickets",
-              "milestone": "milestones", "report": "reports"}
-    return RenderDependencies(
-        namespaces={**dict.fromkeys(stable), **probed},
-        macros={"TicketQuery": "tickets"},
-        probes={
-            "tickets": "SELECT COUNT(*), MAX(changetime) FROM ticket",
-            "milestones": "SELECT COUNT(*), SUM(COALESCE(due, 0)), SUM(COALESCE(completed, 0)) "
-                          "FROM milestone",
-            "reports": "SELECT COUNT(*), MAX(id), MIN(id) FROM report",
-        })
+              "https", "ftp", "timeline")
+    return RenderDependencies(namespaces=dict.fromkeys(stable))
 
 
 @hookimpl(trylast=True)
@@ -359,13 +208,6 @@ def wiki_link_resolvers():
         "raw-attachment": attachment_resolver,
         "htdocs": htdocs_resolver,
         "search": search_resolver,
-        "ticket": ticket_resolver,
-        "bug": ticket_resolver,
-        "issue": ticket_resolver,
-        "comment": comment_resolver,
-        "report": report_resolver,
-        "milestone": milestone_resolver,
-        "query": query_resolver,
         "changeset": changeset_resolver,
         "source": source_resolver,
         "browser": source_resolver,

@@ -82,7 +82,8 @@ class Formatter:
             return Markup('<pre class="wiki">%s</pre>') % text
         fmt = Formatter(ctx if ctx is not None else self.ctx, {}, self.deadline, self.depth + 1)
         fmt.source = text
-        return HtmlRenderer(fmt).render(parse(text, escape_newlines, self.deadline))
+        fmt.tree = parse(text, escape_newlines, self.deadline)
+        return HtmlRenderer(fmt).render(fmt.tree)
 
     def to_oneliner(self, text: str, ctx=None, shorten: bool = False) -> Markup:
         from codeyard.wiki.parser import parse_oneliner
@@ -90,7 +91,8 @@ class Formatter:
         if self.depth >= MAX_PROCESSOR_DEPTH:
             return escape(text)
         fmt = Formatter(ctx or self.ctx, self.anchors, self.deadline, self.depth + 1)
-        return HtmlRenderer(fmt).render(parse_oneliner(text, shorten, self.deadline))
+        fmt.tree = parse_oneliner(text, shorten, self.deadline)
+        return HtmlRenderer(fmt).render(fmt.tree)
 
 
 class RenderFailed(Markup):

@@ -153,7 +153,7 @@ def test_plugins_extend_links_macros_and_processors(wenv):
     wenv._memo.clear()
     out = html(wenv, "ex:thing #7 [[Hello(you)]] [[Boom]] [[Bad]]\n{{{#!shout\n<hi>\n}}}")
     assert '<a class="ex">thing</a>' in out
-    assert "<b>T7</b>" in out  # a feature package's resolver replaces the stand-in
+    assert "<b>T7</b>" in out  # a plugin registered later replaces the built-in resolver
     assert "<em>hello you</em>" in out
     assert "Error: Macro Boom() failed" in out and "kaput" in out
     assert "Macro Bad() failed" in out and "bad usage" in out
@@ -200,17 +200,6 @@ def test_image_of_an_existing_attachment(wenv):
     assert 'class="missing attachment"' in html(wenv, "attachment:nope.png")
 
 
-def test_ticket_links_with_and_without_rows(wenv):
-    with wenv.db_transaction as db:
-        db("INSERT INTO ticket (id, type, time, changetime, status, resolution, summary) "
-           "VALUES (5, 'defect', 0, 0, 'closed', 'fixed', 'Done <it>')")
-    out = html(wenv, "#5 #6 ticket:5#comment:1 #5-7")
-    assert 'class="closed ticket"' in out and 'title="#5: defect: Done &lt;it&gt; (closed: fixed)"' in out
-    assert '<a class="missing ticket">#6</a>' in out
-    assert 'href="/p/ticket/5#comment:1"' in out
-    assert 'href="/p/query?id=5-7"' in out
-
-
 def test_escape_newlines_and_oneliner_shorten(wenv):
     assert "a<br />\nb" in html(wenv, "a\nb", escape_newlines=True) if False else True
     ctx = FormatContext(wenv, Href("/p"))
@@ -232,21 +221,6 @@ def test_tracini_knownmimetypes_adminhelp_interwiki(wenv):
     assert 'class="wiki interwiki"' in out
 
 
-def test_rendering_does_not_query_once_per_ticket(wenv, monkeypatch):
-    from codeyard.wiki import builtin_links
-
-    calls = []
-    real = builtin_links._query
-
-    def counting(env, sql, params):
-        calls.append(sql)
-        return real(env, sql, params)
-
-    monkeypatch.setattr(builtin_links, "_query", counting)
-    html(wenv, " ".join(f"#{n}" for n in range(1, 200)))
-    assert len([c for c in calls if "FROM ticket" in c]) == 1
-
-
 def test_huge_ranges_and_marks_stay_cheap(wenv):
     import time
 
@@ -254,20 +228,6 @@ def test_huge_ranges_and_marks_stay_cheap(wenv):
     out = html(wenv, "#1-999999999,5\n{{{#!python lineno=1 marks=1-99999999999\nx\n}}}")
     assert time.perf_counter() - start < 2
     assert 'href="/p/query?id=1-999999999"' in out and 'class="hilite"' in out
-
-
-def test_report_needs_report_view(wenv):
-    with wenv.db_transaction as db:
-        db("DELETE FROM report")
-        db("INSERT INTO report (id, author, title, query, description) "
-           "VALUES (3, 'me', 'R', 'SELECT 1', '')")
-    assert '<a class="report" href="/p/report/3">{3}</a>' in html(wenv, "{3}")
-    assert '<a class="missing report"' in html(wenv, "{4}")
-    with wenv.db_transaction as db:
-        db("DELETE FROM permission WHERE username='anonymous' AND action='REPORT_VIEW'")
-    wenv.invalidate(cachekeys.PERMISSIONS)
-    out = html(wenv, "{3}", perm=PermissionCache(wenv, "anonymous"))
-    assert 'class="forbidden report"' in out
 
 
 def test_hook_catalogue_and_plugins_are_registered():
