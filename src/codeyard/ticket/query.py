@@ -236,7 +236,8 @@ def read_filter_rows(fields: list[TicketField], args: Any
     ``0_time_end`` (a range), ``1_…`` another clause (OR-ed); ``rm_filter_0_owner_1``
     removes a row, ``add_0`` adds a row for the field ``add_filter_0`` (or ``add_clause_0``
     names). Returns the clauses in their numbers' order and the problems found (an unknown
-    field, an operator the field does not take); rows with a problem are left out."""
+    field, an operator the field does not take): unknown fields are left out, a bad
+    operator is read as "is"."""
     kinds = _field_kinds(fields)
     given: dict[str, list[str]] = {}
     for key, value in _pairs(args):
@@ -270,7 +271,7 @@ def read_filter_rows(fields: list[TicketField], args: Any
         if mode not in filter_modes(kind) + ("", "!"):
             label = MODE_LABELS.get(mode, mode)
             errors.append(f"Invalid operator {label!r} for the field {name!r}")
-            continue
+            mode = ""  # the values still show in the form
         items = [mode + v for v in values]
         ends = given.get(key + "_end") if kind == "time" else None
         if ends:

@@ -159,11 +159,17 @@ def query_page(req):
         if query.has_more_pages and page * query.max < (query.num_items or 0):
             pages["next"] = _query_url(req, [*args, ("page", str(page + 1))])
     query_href = _query_url(req, base)
+    row_html: dict[tuple[int, str], Any] = {}
+    for ticket in tickets if query.rows else []:
+        ctx = format_context(req, Resource("ticket", ticket["id"]))
+        for name in query.rows:
+            if ticket.get(name):
+                row_html[ticket["id"], name] = format_to_html(ctx, str(ticket[name]))
     _remember(req, query, tickets, query_href)
     batch = _batch_data(req, tickets) if tickets else None
     data = _page_data(req, query.constraints, _settings(query), query)
     data.update({
-        "query": query, "columns": columns, "labels": labels,
+        "query": query, "columns": columns, "labels": labels, "row_html": row_html,
         "groups": groups, "count": query.num_items or 0, "sort_href": sort_href,
         "pages": pages, "page": page, "query_string": query.to_string(),
         "batch": batch, "query_href": query_href,
