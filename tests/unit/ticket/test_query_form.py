@@ -9,8 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 
 from codeyard.perm import PermissionSystem
-from codeyard.ticket.query import Query, QueryError, read_filter_rows
-from codeyard.ticket.query_web import saved_query_text
+from codeyard.ticket.query import Query, QueryError
 from codeyard.ticket.report import create_report, get_report
 from codeyard.web import session as web_session
 from tests.unit.ticket.test_query import CUSTOM, NOW, TICKETS, insert_tickets
@@ -121,6 +120,7 @@ def test_bad_rows_are_query_errors(fenv, args, message):
 
 def test_read_filter_rows_keeps_the_good_rows_and_names_the_bad(fenv):
     from codeyard.ticket.fields import ticket_fields
+    from codeyard.ticket.query import read_filter_rows
 
     clauses, errors = read_filter_rows(ticket_fields(fenv), parse_qsl(
         "0_owner=bob&0_nosuch=1&0_status=new&0_status_mode=^&1_time=x"))
@@ -132,6 +132,8 @@ def test_read_filter_rows_keeps_the_good_rows_and_names_the_bad(fenv):
 def test_numbered_query_reads_back_from_its_plain_arguments(fenv):
     q = Query.from_args(fenv, "?0_status=new&0_status=reopened&0_summary=x&0_summary_mode=^"
                               "&1_due=2024-06-01&1_due_end=2024-07-01&col=summary&order=id&desc=1")
+    assert q.constraints == [{"status": ["new", "reopened"], "summary": ["^x"]},
+                             {"due": ["2024-06-01..2024-07-01"]}]
     assert Query.from_args(fenv, q.to_args()) == q
     assert Query.from_string(fenv, q.to_string()) == q
 
@@ -338,6 +340,8 @@ def test_saved_queries_in_the_query_language_and_bad_ones(site):
 
 
 def test_saved_query_text_reads_back(fenv):
+    from codeyard.ticket.query_web import saved_query_text
+
     q = Query.from_string(fenv, r"status=new|assigned&summary~=a\&b c&order=id&col=summary&report=4")
     saved = saved_query_text(q)
     assert saved.startswith("query:?") and "report" not in saved
