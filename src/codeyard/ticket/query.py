@@ -27,12 +27,23 @@ from codeyard.config import as_bool
 from codeyard.ticket.fields import TicketField, ticket_fields
 
 __all__ = ["Query", "QueryError", "parse_query_date", "parse_id_ranges", "split_constraint",
-           "FIELD_SYNONYMS", "DEFAULT_ITEMS_PER_PAGE"]
+           "read_filter_rows", "filter_modes", "FIELD_SYNONYMS", "DEFAULT_ITEMS_PER_PAGE",
+           "MODE_LABELS"]
 
 FIELD_SYNONYMS = {"created": "time", "modified": "changetime"}
 DEFAULT_ITEMS_PER_PAGE = 100
 MODES = ("~", "^", "$")
 SUBSTITUTIONS = ("$USER",)
+
+# The operators the /query form offers for each kind of field, in Trac's order; "is" and
+# "is not" are accepted for every kind (the form sends no mode for the others).
+_FORM_MODES = {"text": ("~", "!~", "^", "$", "", "!"), "textarea": ("~", "!~"),
+               "select": ("", "!"), "id": ("", "!")}
+MODE_LABELS = {"~": "contains", "!~": "doesn't contain", "^": "begins with", "$": "ends with",
+               "": "is", "!": "is not"}
+_ROW_ARG = re.compile(r"(\d+)_(.+)$")
+_REMOVE_ARG = re.compile(r"rm_filter_(\d+)_(.+)_(\d+)$")
+_ADD_ARG = re.compile(r"add_(\d+)$")
 
 _KW_STRINGS = ("order", "group", "page", "max", "format")
 _KW_BOOLS = ("desc", "groupdesc", "verbose")
@@ -204,6 +215,111 @@ def _split_range(value: str) -> tuple[str, str]:
     return value.strip(), ""
 
 
+# -- the numbered filter rows of the /query form
+
+def filter_modes(kind: str) -> tuple[str, ...]:
+    """The operators the /query form offers for a field of this type (none: no select)."""
+    return _FORM_MODES.get(kind, ())
+
+
+def _field_kinds(fields: list[TicketField]) -> dict[str, str]:
+    kinds = {f.name: f.type for f in fields}
+    kinds["id"] = "id"
+    kinds.update((alias, kinds[name]) for alias, name in FIELD_SYNONYMS.items() if name in kinds)
+    return kinds
+
+
+def read_filter_rows(fields: list[TicketField], args: Any
+                     ) -> tuple[list[dict[str, list[str]]], list[str]]:
+    """The clauses of the form's numbered filter rows, as Trac names them: ``0_status``
+    (several values OR-ed), ``0_status_mode`` (the operator), ``0_time`` with
+    ``0_time_end`` (a range), ``1_…`` another clause (OR-ed); ``rm_filter_0_owner_1``
+    removes a row, ``add_0`` adds a row for the field ``add_filter_0`` (or ``add_clause_0``
+    names). Returns the clauses in their numbers' order and the problems found (an unknown
+    field, an operator the field does not take): unknown fields are left out, a bad
+    operator is read as "is"."""
+    kinds = _field_kinds(fields)
+    given: dict[str, list[str]] = {}
+    for key, value in _pairs(args):
+        given.setdefault(key, []).append(value)
+    errors: list[str] = []
+    removals: dict[str, int] = {}
+    added: str | None = None
+    for key in given:
+        m = _REMOVE_ARG.match(key)
+        if m:
+            name = m.group(2)
+            if name not in kinds:
+                errors.append(f"Unknown field {name!r} in the query filters")
+            else:  # a status-like field is one row of checkboxes: the whole filter goes
+                removals[f"{m.group(1)}_{name}"] = -1 if kinds[name] == "radio" else int(m.group(3))
+        elif _ADD_ARG.match(key):
+            added = key[len("add_"):]
+    clauses: dict[int, dict[str, list[str]]] = {}
+    for key, values in given.items():
+        m = _ROW_ARG.match(key)
+        if not m:
+            continue
+        number, name = int(m.group(1)), m.group(2)
+        if name not in kinds:
+            base, _, suffix = name.rpartition("_")
+            if not (suffix in ("mode", "end") and base in kinds):
+                errors.append(f"Unknown field {name!r} in the query filters")
+            continue
+        kind = kinds[name]
+        mode = given.get(key + "_mode", [""])[0]
+        if mode not in filter_modes(kind) + ("", "!"):
+            label = MODE_LABELS.get(mode, mode)
+            errors.append(f"Invalid operator {label!r} for the field {name!r}")
+            mode = ""  # the values still show in the form
+        items = [mode + v for v in values]
+        ends = given.get(key + "_end") if kind == "time" else None
+        if ends:
+            items = [start + ".." + end for start, end in zip(items, ends, strict=False)] + \
+                items[len(ends):]
+        if key in removals:
+            index = removals[key]
+            if not 0 <= index < len(items):
+                continue
+            del items[index]
+            if not items:
+                continue
+        clause = clauses.setdefault(number, {})
+        clause.setdefault(FIELD_SYNONYMS.get(name, name), []).extend(items)
+    if added is not None:
+        name = (given.get("add_filter_" + added) or given.get("add_clause_" + added) or [""])[0]
+        if name in kinds:
+            modes = filter_modes(kinds[name])
+            clause = clauses.setdefault(int(added), {})
+            clause.setdefault(FIELD_SYNONYMS.get(name, name), []).append(
+                modes[0] if modes else "")
+        elif name:
+            errors.append(f"Unknown field {name!r} in the query filters")
+    return [clauses[n] for n in sorted(clauses)], errors
+
+
+def read_plain_filters(fields: list[TicketField], args: Any) -> list[dict[str, list[str]]]:
+    """The clauses of the plain filter arguments (``status=!closed&owner=~bob&or&…``).
+    A repeated key OR-s its values; for a select or radio field, ``|`` does too
+    (``status=new|assigned``) unless the whole value is one of its options."""
+    kinds = _field_kinds(fields)
+    options = {f.name: set(f.options) for f in fields if f.type in ("select", "radio")}
+    clauses: list[dict[str, list[str]]] = [{}]
+    for key, value in _pairs(args):
+        if key == "or":
+            clauses.append({})
+        elif key in kinds:
+            name = FIELD_SYNONYMS.get(key, key)
+            values = [value]
+            if name in options and _ITEM_SPLIT.search(value):
+                neg, mode, (bare,) = split_constraint([value])
+                if bare not in options[name]:
+                    prefix = ("!" if neg else "") + mode
+                    values = [prefix + v.replace(r"\|", "|") for v in _ITEM_SPLIT.split(bare)]
+            clauses[-1].setdefault(name, []).extend(values)
+    return [c for c in clauses if c]
+
+
 # -- the query
 
 @dataclass(eq=False)
@@ -373,20 +489,23 @@ class Query:
     @classmethod
     def from_args(cls, env, args: Any) -> Query:
         """The ``/query`` page's arguments (a multidict or (key, value) pairs in order):
-        ``status=!closed``, ``owner=~bob``, a repeated key OR-s its values, ``or`` starts a
-        new group; ``col``, ``row``, ``order``, ``desc``, ``group``, ``groupdesc``, ``max``,
-        ``page``, ``verbose``, ``report``, ``format``. Other arguments are ignored, and, as
-        in Trac, unknown columns are dropped and an unknown order falls back to priority."""
+        first the form's numbered filter rows (see ``read_filter_rows``; each number is a
+        clause), then ``status=!closed``, ``owner=~bob``, where a repeated key OR-s its
+        values and ``or`` starts a new clause; ``col``, ``row``, ``order``, ``desc``,
+        ``group``, ``groupdesc``, ``max``, ``page``, ``verbose``, ``report``, ``format``.
+        Other arguments are ignored, and, as in Trac, unknown columns are dropped and an
+        unknown order falls back to priority; an unknown field or operator in a numbered
+        row raises QueryError."""
         pairs = _pairs(args)
-        names = {f.name for f in ticket_fields(env)} | {"id"} | set(FIELD_SYNONYMS)
-        clauses: list[dict[str, list[str]]] = [{}]
+        fields = ticket_fields(env)
+        numbered, errors = read_filter_rows(fields, pairs)
+        if errors:
+            raise QueryError("; ".join(errors))
+        # As Trac: the plain arguments start a clause of their own after the form's.
+        clauses = [*numbered, *read_plain_filters(fields, pairs)]
         kw: dict[str, Any] = {"cols": [], "rows": []}
         for key, value in pairs:
-            if key == "or":
-                clauses.append({})
-            elif key in names:
-                clauses[-1].setdefault(FIELD_SYNONYMS.get(key, key), []).append(value)
-            elif key == "col":
+            if key == "col":
                 kw["cols"].append(value)
             elif key == "row":
                 kw["rows"].append(value)

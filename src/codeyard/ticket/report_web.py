@@ -8,6 +8,7 @@ the SQL on its page; the transaction it ran in is rolled back.
 from __future__ import annotations
 
 import sys
+from urllib.parse import parse_qsl, quote, urlencode
 
 from markupsafe import Markup, escape
 from werkzeug.routing import Rule
@@ -21,6 +22,7 @@ from codeyard.ticket.fields import ticket_fields
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
 from codeyard.web.chrome import format_datetime
 from codeyard.web.feeds import FeedItem, rss_response
+from codeyard.web.session import cookie_first
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_to_html
 
@@ -120,11 +122,7 @@ def _view(req, report_id: int):
     req.perm.require("REPORT_VIEW", resource)
     target = model.saved_query_target(report.query, report_id)
     if target is not None:
-        # Saved ticket queries open in the query page.
-        if target.startswith("query:"):
-            # TracQuery syntax ("status=new&owner=me"); its simple form is a query string.
-            target = "?" + target[len("query:"):] + f"&report={report_id}"
-        return req.redirect(req.href("query") + target)
+        return _open_saved_query(req, report_id, target)
     fmt = req.args.get("format") or ""
     if fmt == "sql":
         req.perm.require("REPORT_SQL_VIEW", resource)
@@ -197,6 +195,7 @@ def _view(req, report_id: int):
     data["description_html"] = format_to_html(ctx, _sub_vars(report.description, result.args))
     data.update(result=result, header_groups=header_groups, row_groups=row_groups,
                 numrows=result.total, pages=_pages(result, report_href))
+    _remember_tickets(req, result.columns, row_groups, report_href())
     data["alternate"] = [("Comma-delimited Text", report_href(format="csv", page=None)),
                          ("Tab-delimited Text", report_href(format="tab", page=None)),
                          ("RSS Feed", report_href(format="rss", page=None))]
@@ -233,6 +232,49 @@ def _cell_markup(req, ctx, cell: dict, row: dict) -> Markup:
     if col == "milestone" and value:
         return Markup(f'<a href="{escape(req.href("milestone", value))}">{text}</a>')
     return text
+
+
+def _remember_tickets(req, columns, row_groups, href: str) -> None:
+    """As Trac: a report whose rows are tickets leaves the same session trail as /query,
+    so the ticket pages' Previous/Next follow the report."""
+    if "report" in columns:
+        return
+    rows = [row for _, group in row_groups for row in group]
+    ids = [str(row["id"]).strip() for row in rows if row["realm"] == "ticket" and row["id"]]
+    if not rows or len(ids) != len(rows) or not all(i.isdigit() for i in ids):
+        return
+    session = req.session
+    if cookie_first(session):
+        return
+    session["query_tickets"] = " ".join(ids)
+    session["query_href"] = href
+    for name in ("query_constraints", "query_time"):
+        session.pop(name, None)
+
+
+def _open_saved_query(req, report_id: int, target: str) -> Response:
+    """A report that is a saved ticket query opens /query with it (and ``report=N``, so
+    the page names the report); a body that does not parse goes back to the editor."""
+    from codeyard.ticket.query import Query, QueryError
+
+    def back_to_editor(message: str) -> Response:
+        return req.redirect(req.url_for("report", id=str(report_id), action="edit",
+                                        error=message))
+
+    if target.startswith("query:"):  # the query language: status=new&owner=$USER
+        try:
+            query = Query.from_string(req.env, target[len("query:"):], report=report_id)
+        except QueryError as exc:
+            return back_to_editor(str(exc))
+        return req.redirect(req.url_for("query") + "?" + urlencode(query.to_args()))
+    numbers = {v.strip() for k, v in parse_qsl(target[1:], keep_blank_values=True)
+               if k == "report"}
+    if numbers - {str(report_id)}:
+        return back_to_editor(f'When specified, the report number should be "{report_id}".')
+    return req.redirect(req.url_for("query") + "?" + quote(target[1:], safe=_QUERY_SAFE))
+
+
+_QUERY_SAFE = "/?&=%+:;,$!~^|*'()@.-_"
 
 
 def _sub_vars(text: str, values) -> str:

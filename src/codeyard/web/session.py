@@ -139,6 +139,17 @@ def session_for(req) -> Session:
     return Session(env, sid, False)
 
 
+def cookie_first(session) -> bool:
+    """True for a visitor who brought no session cookie (a first visit, or a client that
+    keeps no cookies: a crawler, a load tool): such a visitor is offered the cookie, and
+    what would only be a convenience for them (the query trail) waits until they come
+    back with it — so cookie-less clients never make a session row per request."""
+    if session.authenticated or not getattr(session, "is_new", False):
+        return False
+    session.offer_cookie = True
+    return True
+
+
 def finish(req) -> None:
     """Save the session after the handler ran and (re)issue the anonymous cookie if needed."""
     session = req.loaded_session
@@ -149,5 +160,6 @@ def finish(req) -> None:
     except Exception:
         req.env.log.exception("could not save session %s", session.sid)
         return
-    if not session.authenticated and wrote and session._exists:
+    if not session.authenticated and (wrote and session._exists
+                                      or getattr(session, "offer_cookie", False)):
         req.set_cookie(SESSION_COOKIE, session.sid, max_age=COOKIE_AGE)
