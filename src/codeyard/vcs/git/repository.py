@@ -18,7 +18,9 @@ from __future__ import annotations
 import builtins
 import functools
 import os
+import posixpath
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -53,6 +55,9 @@ SHORT_REV_LENGTH = 7
 MIN_PREFIX_LENGTH = 4
 FALLBACK_BRANCHES = ("refs/heads/master", "refs/heads/main")
 HEXDIGITS = frozenset("0123456789abcdef")
+# How far apart a file's change and our reading of it must be for its time to tell.
+FINE_CLOCK_SECONDS = 0.1
+COARSE_CLOCK_SECONDS = 3.0
 
 _DELTA_CHANGES = {
     DeltaStatus.ADDED: ADD,
@@ -122,6 +127,9 @@ class _Refs:
     commits: dict[str, str]
     youngest: str | None
     by_commit: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)  # what ``fingerprint`` is the status of
+    fingerprint: tuple | None = None
+    settled: bool = False  # the files' times are old enough to trust the fingerprint
 
     @property
     def tips(self) -> list[str]:
@@ -149,6 +157,17 @@ class _CommitInfo:
     properties: dict[str, str]
 
 
+def _settled(fingerprint: tuple, read_at: float) -> bool:
+    """Whether files with these (inode, mtime in ns, size) were last changed long enough
+    before ``read_at`` that any later change must show in their times. A file system that
+    keeps sub-second times ticks at least every few milliseconds; one that does not may
+    keep whole or even two seconds."""
+    times = [part[1] for part in fingerprint if part]
+    fine = any(mtime % 1_000_000_000 for mtime in times)
+    margin = FINE_CLOCK_SECONDS if fine else COARSE_CLOCK_SECONDS
+    return max(times, default=0) / 1e9 < read_at - margin
+
+
 def _decode(raw: bytes, encoding: str | None = None) -> str:
     try:
         return raw.decode(encoding or "utf-8", "replace")
@@ -173,8 +192,16 @@ def _guarded(method: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(method)
     def wrapper(self: GitRepository, *args: Any, **kwargs: Any) -> T:
-        with self._errors():
-            return method(self, *args, **kwargs)
+        local = self._local
+        depth = getattr(local, "depth", 0)
+        if depth == 0:
+            self._check_present()
+        local.depth = depth + 1
+        try:
+            with self._errors():
+                return method(self, *args, **kwargs)
+        finally:
+            local.depth = depth
 
     return wrapper
 
@@ -197,6 +224,7 @@ class GitRepository(Repository):
         self._created = _LRU(16384)
         self._annotations = _LRU(64)
         self._peeled = _LRU(4096)
+        self.git_dir = ""
         git = self._git()  # fail now, with the path, when it is no repository
         self.git_dir = os.path.normpath(git.path)
 
@@ -219,9 +247,13 @@ class GitRepository(Repository):
         if git is None or local.generation != self._generation:
             git = self._open()
             local.git, local.generation = git, self._generation
-        elif not os.path.isdir(git.path):
-            raise RepositoryError(f"Git repository {self.directory!r} is gone")
         return git
+
+    def _check_present(self) -> None:
+        """Checked once per call from outside: objects libgit2 still holds in memory must
+        not make a removed repository look alive."""
+        if not os.path.isdir(self.git_dir):
+            raise RepositoryError(f"Git repository {self.directory!r} is gone")
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -266,8 +298,47 @@ class GitRepository(Repository):
         self._peeled.put(key, sha)
         return sha or None
 
+    def _ref_files(self, names: Iterable[str]) -> list[str]:
+        """The files and directories whose status changes whenever a ref changes: HEAD,
+        packed-refs, reftable's table list when there is one, and every directory holding
+        refs (git replaces a loose ref by renaming a lock file in its directory)."""
+        paths = {"HEAD", "packed-refs", "refs", "refs/heads", "refs/tags"}
+        if os.path.isdir(os.path.join(self.git_dir, "reftable")):
+            paths.add("reftable/tables.list")
+        for name in names:
+            parent = posixpath.dirname(name)
+            while parent.startswith("refs/"):
+                paths.add(parent)
+                parent = posixpath.dirname(parent)
+        return [os.path.join(self.git_dir, path) for path in sorted(paths)]
+
+    @staticmethod
+    def _fingerprint(paths: list[str]) -> tuple | None:
+        parts: list[tuple[int, int, int] | None] = []
+        for path in paths:
+            try:
+                status = os.stat(path)
+            except FileNotFoundError:
+                parts.append(None)
+            except OSError:
+                return None
+            else:
+                parts.append((status.st_ino, status.st_mtime_ns, status.st_size))
+        return tuple(parts)
+
     def _read_refs(self) -> _Refs:
+        """The refs, read again unless none of their files changed since the last read
+        (and that read was not so close to a change that a coarse file system clock
+        could hide the next one)."""
         git = self._git()
+        with self._lock:
+            cached = self._refs
+        if cached is not None and cached.settled and cached.files:
+            if self._fingerprint(cached.files) == cached.fingerprint:
+                return cached
+        started = time.time()
+        files = self._ref_files(())
+        fingerprint = self._fingerprint(files)
         targets: list[tuple[str, str]] = []
         for ref in git.references.iterator():
             name = ref.name
@@ -277,6 +348,10 @@ class GitRepository(Repository):
                 except (KeyError, pygit2.GitError):
                     continue  # pointing at nothing yet
             targets.append((name, str(ref.target)))
+        names = [name for name, _ in targets]
+        if self._ref_files(names) != files:
+            files = self._ref_files(names)
+            fingerprint = self._fingerprint(files)
         head: str
         try:
             head_ref = git.lookup_reference("HEAD")
@@ -284,13 +359,22 @@ class GitRepository(Repository):
             head = ""
         else:
             head = head_ref.target if isinstance(head_ref.target, str) else f"={head_ref.target}"
+        settled = (fingerprint is not None and _settled(fingerprint, started)
+                   and not os.path.exists(os.path.join(self.git_dir, "commondir")))
         key = (head, tuple(sorted(set(targets))))
-        with self._lock:
-            cached = self._refs
         if cached is not None and cached.key == key:
-            return cached
+            refs = replace(cached, files=files, fingerprint=fingerprint, settled=settled)
+        else:
+            refs = self._build_refs(git, key, files, fingerprint, settled)
+        with self._lock:
+            self._refs = refs
+        return refs
+
+    def _build_refs(self, git: pygit2.Repository, key: tuple, files: list[str],
+                    fingerprint: tuple | None, settled: bool) -> _Refs:
+        head, targets = key
         commits: dict[str, str] = {}
-        for name, target in key[1]:
+        for name, target in targets:
             sha = self._peel(git, pygit2.Oid(hex=target))
             if sha is not None:
                 commits[name] = sha
@@ -313,10 +397,7 @@ class GitRepository(Repository):
             for prefix, slot in (("refs/heads/", 0), ("refs/tags/", 1)):
                 if name.startswith(prefix):
                     by_commit.setdefault(sha, ([], []))[slot].append(name[len(prefix):])
-        refs = _Refs(key, commits, youngest, by_commit)
-        with self._lock:
-            self._refs = refs
-        return refs
+        return _Refs(key, commits, youngest, by_commit, files, fingerprint, settled)
 
     def _main_line(self) -> _Mainline | None:
         tip = self._read_refs().youngest
@@ -371,9 +452,10 @@ class GitRepository(Repository):
         if is_hex and len(text) < 40:
             try:
                 obj = git.get(lowered)
-            except pygit2.AmbiguousError as error:
-                raise AmbiguousRevision(text, self.name) from error
-            except (ValueError, pygit2.GitError):
+            except (ValueError, pygit2.GitError) as error:
+                # pygit2.AmbiguousError is a ValueError; older pygit2 raise a plain one.
+                if "ambiguous" in str(error).lower():
+                    raise AmbiguousRevision(text, self.name) from error
                 obj = None
             sha = self._peel(git, obj.id) if obj is not None else None
             if sha is not None:
@@ -460,6 +542,7 @@ class GitRepository(Repository):
         return first.commit_time < second.commit_time
 
     def all_revs(self, since: Iterable[str] = ()) -> Iterator[str]:
+        self._check_present()
         with self._errors():
             git = self._git()
             tips = self._read_refs().tips
