@@ -15,6 +15,7 @@ import pytest
 
 from codeyard.vcs import api
 from codeyard.vcs.git import GitRepository, open_repository, repository_connectors
+from codeyard.vcs.git.node import BlobReader, PipeReader
 from codeyard.vcs.git.repository import AmbiguousRevision
 from tests.unit.vcs.contract import MAIN_PY_2
 from tests.unit.vcs.test_git_contract import GitWorkTree, build_history
@@ -215,9 +216,20 @@ def test_file_modes_and_a_big_file(tmp_path):
     node = repos.get_node("big.bin", rev)
     assert node.get_content_length() == len(big)
     stream = node.get_content()
+    assert isinstance(stream.raw, PipeReader)  # streamed, not loaded whole
     assert stream.read(5) == big[:5] and stream.read(3) == big[5:8]
     assert stream.read() == big[8:]
     stream.close()
+    partial = node.get_content()
+    assert partial.read(70000) == big[:70000]
+    process = partial.raw._process
+    partial.close()
+    assert process.poll() is not None  # the reader is gone with the stream
+    dropped = node.get_content()
+    assert dropped.read(10) == big[:10]
+    del dropped  # garbage: no stray process, no warning
+    small = repos.get_node("run.sh").get_content()
+    assert isinstance(small, BlobReader) and small.read() == b"#!/bin/sh\n"
     assert repos.get_node("run.sh").get_properties() == {"mode": "100755"}
     link = repos.get_node("link")
     assert link.get_properties() == {"mode": "120000"}

@@ -9,27 +9,25 @@ Threads: one ``GitRepository`` serves many requests at once. libgit2 objects mus
 used by two threads at a time, so each thread gets a pygit2 handle of its own (opened on
 first use); what is cached across threads is plain Python data (changesets, changes, the
 refs and the main line), keyed by what it was computed from and bounded in size. Refs are
-read again on every call that depends on them, so a push made by any process is seen at
-once.
+read again whenever their files changed (``refs``), so a push made by any process is seen
+at once.
 """
 
 from __future__ import annotations
 
 import builtins
 import functools
+import io
 import os
-import posixpath
 import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import IO, Any, TypeVar, cast
 
 import pygit2
-from pygit2.enums import DeltaStatus, DiffFind, ReferenceType, RepositoryOpenFlag, SortMode
+from pygit2.enums import DeltaStatus, DiffFind, RepositoryOpenFlag, SortMode
 
 from codeyard.vcs.api import (
     ADD,
@@ -49,15 +47,14 @@ from codeyard.vcs.api import (
     normalize_path,
 )
 from codeyard.vcs.git import history
-from codeyard.vcs.git.node import MODE_TREE, GitNode, kind_of_mode
+from codeyard.vcs.git.node import MODE_TREE, BlobReader, GitNode, PipeReader, kind_of_mode
+from codeyard.vcs.git.refs import LRUCache, RefReader, Refs
 
 SHORT_REV_LENGTH = 7
 MIN_PREFIX_LENGTH = 4
-FALLBACK_BRANCHES = ("refs/heads/master", "refs/heads/main")
 HEXDIGITS = frozenset("0123456789abcdef")
-# How far apart a file's change and our reading of it must be for its time to tell.
-FINE_CLOCK_SECONDS = 0.1
-COARSE_CLOCK_SECONDS = 3.0
+# Blobs above this size are streamed by ``git cat-file`` instead of being loaded whole.
+BIG_BLOB_SIZE = 8 * 1024 * 1024
 
 _DELTA_CHANGES = {
     DeltaStatus.ADDED: ADD,
@@ -88,57 +85,6 @@ class EmptyRepository(NoSuchChangeset):
         self.args = (f"{name} has no changesets yet",)
 
 
-class _LRU:
-    """A small thread-safe least-recently-used map."""
-
-    _MISSING = object()
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._data: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            value = self._data.get(key, self._MISSING)
-            if value is not self._MISSING:
-                self._data.move_to_end(key)
-                return value
-            return None
-
-    def put(self, key: Any, value: Any) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self._size:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
-
-@dataclass(frozen=True)
-class _Refs:
-    """What the refs said when last read: full ref name -> commit sha, the default
-    branch's tip, and per commit the branches and tags pointing at it."""
-
-    key: tuple
-    commits: dict[str, str]
-    youngest: str | None
-    by_commit: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)  # what ``fingerprint`` is the status of
-    fingerprint: tuple | None = None
-    settled: bool = False  # the files' times are old enough to trust the fingerprint
-
-    @property
-    def tips(self) -> list[str]:
-        """The commits of every branch and tag (what ``all_revs`` starts from)."""
-        seen = dict.fromkeys(sha for name, sha in self.commits.items()
-                             if name.startswith(("refs/heads/", "refs/tags/")))
-        return list(seen)
-
-
 @dataclass(frozen=True)
 class _Mainline:
     """The default branch's first-parent chain, newest first."""
@@ -155,17 +101,6 @@ class _CommitInfo:
     date: datetime
     parents: list[str]
     properties: dict[str, str]
-
-
-def _settled(fingerprint: tuple, read_at: float) -> bool:
-    """Whether files with these (inode, mtime in ns, size) were last changed long enough
-    before ``read_at`` that any later change must show in their times. A file system that
-    keeps sub-second times ticks at least every few milliseconds; one that does not may
-    keep whole or even two seconds."""
-    times = [part[1] for part in fingerprint if part]
-    fine = any(mtime % 1_000_000_000 for mtime in times)
-    margin = FINE_CLOCK_SECONDS if fine else COARSE_CLOCK_SECONDS
-    return max(times, default=0) / 1e9 < read_at - margin
 
 
 def _decode(raw: bytes, encoding: str | None = None) -> str:
@@ -217,16 +152,16 @@ class GitRepository(Repository):
         self._local = threading.local()
         self._generation = 0
         self._lock = threading.Lock()
-        self._refs: _Refs | None = None
         self._mainline: _Mainline | None = None
-        self._infos = _LRU(4096)
-        self._changes = _LRU(1024)
-        self._created = _LRU(16384)
-        self._annotations = _LRU(64)
-        self._peeled = _LRU(4096)
+        self._infos = LRUCache(4096)
+        self._changes = LRUCache(1024)
+        self._created = LRUCache(16384)
+        self._annotations = LRUCache(64)
+        self._peeled = LRUCache(4096)
         self.git_dir = ""
         git = self._git()  # fail now, with the path, when it is no repository
         self.git_dir = os.path.normpath(git.path)
+        self._ref_reader = RefReader(self.git_dir)
 
     # -- handles and errors
 
@@ -270,7 +205,7 @@ class GitRepository(Repository):
         """Forget the cached data; every thread opens a fresh handle on its next call."""
         with self._lock:
             self._generation += 1
-            self._refs = None
+            self._ref_reader.forget()
             self._mainline = None
         for cache in (self._infos, self._changes, self._created, self._annotations,
                       self._peeled):
@@ -281,6 +216,9 @@ class GitRepository(Repository):
             self._local.git = None
 
     # -- refs
+
+    def _read_refs(self) -> Refs:
+        return self._ref_reader.read(self._git(), self._peel)
 
     def _peel(self, git: pygit2.Repository, oid: pygit2.Oid) -> str | None:
         """The commit an object is or points at (tags peel), None for anything else."""
@@ -297,107 +235,6 @@ class GitRepository(Repository):
                 sha = ""
         self._peeled.put(key, sha)
         return sha or None
-
-    def _ref_files(self, names: Iterable[str]) -> list[str]:
-        """The files and directories whose status changes whenever a ref changes: HEAD,
-        packed-refs, reftable's table list when there is one, and every directory holding
-        refs (git replaces a loose ref by renaming a lock file in its directory)."""
-        paths = {"HEAD", "packed-refs", "refs", "refs/heads", "refs/tags"}
-        if os.path.isdir(os.path.join(self.git_dir, "reftable")):
-            paths.add("reftable/tables.list")
-        for name in names:
-            parent = posixpath.dirname(name)
-            while parent.startswith("refs/"):
-                paths.add(parent)
-                parent = posixpath.dirname(parent)
-        return [os.path.join(self.git_dir, path) for path in sorted(paths)]
-
-    @staticmethod
-    def _fingerprint(paths: list[str]) -> tuple | None:
-        parts: list[tuple[int, int, int] | None] = []
-        for path in paths:
-            try:
-                status = os.stat(path)
-            except FileNotFoundError:
-                parts.append(None)
-            except OSError:
-                return None
-            else:
-                parts.append((status.st_ino, status.st_mtime_ns, status.st_size))
-        return tuple(parts)
-
-    def _read_refs(self) -> _Refs:
-        """The refs, read again unless none of their files changed since the last read
-        (and that read was not so close to a change that a coarse file system clock
-        could hide the next one)."""
-        git = self._git()
-        with self._lock:
-            cached = self._refs
-        if cached is not None and cached.settled and cached.files:
-            if self._fingerprint(cached.files) == cached.fingerprint:
-                return cached
-        started = time.time()
-        files = self._ref_files(())
-        fingerprint = self._fingerprint(files)
-        targets: list[tuple[str, str]] = []
-        for ref in git.references.iterator():
-            name = ref.name
-            if ref.type == ReferenceType.SYMBOLIC:
-                try:
-                    ref = ref.resolve()
-                except (KeyError, pygit2.GitError):
-                    continue  # pointing at nothing yet
-            targets.append((name, str(ref.target)))
-        names = [name for name, _ in targets]
-        if self._ref_files(names) != files:
-            files = self._ref_files(names)
-            fingerprint = self._fingerprint(files)
-        head: str
-        try:
-            head_ref = git.lookup_reference("HEAD")
-        except (KeyError, pygit2.GitError):
-            head = ""
-        else:
-            head = head_ref.target if isinstance(head_ref.target, str) else f"={head_ref.target}"
-        settled = (fingerprint is not None and _settled(fingerprint, started)
-                   and not os.path.exists(os.path.join(self.git_dir, "commondir")))
-        key = (head, tuple(sorted(set(targets))))
-        if cached is not None and cached.key == key:
-            refs = replace(cached, files=files, fingerprint=fingerprint, settled=settled)
-        else:
-            refs = self._build_refs(git, key, files, fingerprint, settled)
-        with self._lock:
-            self._refs = refs
-        return refs
-
-    def _build_refs(self, git: pygit2.Repository, key: tuple, files: list[str],
-                    fingerprint: tuple | None, settled: bool) -> _Refs:
-        head, targets = key
-        commits: dict[str, str] = {}
-        for name, target in targets:
-            sha = self._peel(git, pygit2.Oid(hex=target))
-            if sha is not None:
-                commits[name] = sha
-        youngest = None
-        if head.startswith("refs/") and head in commits:
-            youngest = commits[head]
-        else:
-            for name in FALLBACK_BRANCHES:
-                if name in commits:
-                    youngest = commits[name]
-                    break
-            else:
-                if head.startswith("="):
-                    youngest = self._peel(git, pygit2.Oid(hex=head[1:]))
-                if youngest is None:
-                    branches = sorted(n for n in commits if n.startswith("refs/heads/"))
-                    youngest = commits[branches[0]] if branches else None
-        by_commit: dict[str, tuple[list[str], list[str]]] = {}
-        for name, sha in sorted(commits.items()):
-            for prefix, slot in (("refs/heads/", 0), ("refs/tags/", 1)):
-                if name.startswith(prefix):
-                    by_commit.setdefault(sha, ([], []))[slot].append(name[len(prefix):])
-        return _Refs(key, commits, youngest, by_commit, files, fingerprint, settled)
 
     def _main_line(self) -> _Mainline | None:
         tip = self._read_refs().youngest
@@ -649,9 +486,18 @@ class GitRepository(Repository):
             return [(entry.name or _decode(entry.raw_name or b""), str(entry.id),
                      int(entry.filemode)) for entry in tree]
 
-    def _blob_view(self, oid: str) -> memoryview:
+    def _blob_stream(self, oid: str) -> IO[bytes]:
+        """A blob's content: straight from libgit2's copy for ordinary sizes; streamed by
+        ``git cat-file`` for big ones, which libgit2 could only load whole."""
         with self._errors():
-            return memoryview(self._git()[oid])  # type: ignore[arg-type]
+            if self._blob_size(oid) > BIG_BLOB_SIZE:
+                try:
+                    return cast(IO[bytes], io.BufferedReader(PipeReader(
+                        ["git", f"--git-dir={self.git_dir}", "cat-file", "blob", oid])))
+                except OSError:
+                    pass  # no git command: read it through libgit2 after all
+            view = memoryview(self._git()[oid])  # type: ignore[arg-type]
+            return cast(IO[bytes], BlobReader(view))
 
     def _blob_size(self, oid: str) -> int:
         with self._errors():
