@@ -36,6 +36,15 @@ def test_the_plugin_connects_the_git_type(work):
     assert repos.youngest_rev == revs["r5"]
 
 
+@pytest.mark.db
+def test_an_environment_finds_the_git_connector(env, work):
+    tree, revs = work
+    connectors = {kind: opener for found in env.hook.repository_connectors() for kind, opener
+                  in found.items()}
+    repos = connectors["git"](env, "main", str(tree.path), {})
+    assert repos.name == "main" and repos.youngest_rev == revs["r5"]
+
+
 def test_a_relative_directory_is_taken_from_the_environment(work):
     tree, revs = work
 
@@ -424,3 +433,18 @@ def test_quiet_refs_are_not_read_again_until_they_change(tmp_path):
     tree.git("update-ref", "-d", "refs/heads/topic/x")  # only in packed-refs now
     with pytest.raises(api.NoSuchChangeset):
         repos.normalize_rev("topic/x")
+
+
+def test_a_commit_asked_for_before_it_arrives(tmp_path):
+    tree = GitWorkTree(tmp_path / "w")
+    tree.write("a", b"1\n")
+    first = tree.commit("one")
+    repos = open_repository(None, "", str(tree.path), {})
+    body = (f"tree {tree.git('rev-parse', first + '^{tree}')}\nparent {first}\n"
+            "author A <a@example.org> 1700000000 +0000\n"
+            "committer A <a@example.org> 1700000000 +0000\n\nlater\n").encode()
+    coming = tree.git("hash-object", "-t", "commit", "--stdin", input=body)
+    with pytest.raises(api.NoSuchChangeset):
+        repos.normalize_rev(coming)
+    assert tree.git("hash-object", "-t", "commit", "-w", "--stdin", input=body) == coming
+    assert repos.normalize_rev(coming) == coming

@@ -227,12 +227,12 @@ class GitRepository(Repository):
         if found is not None:
             return found or None
         obj = git.get(oid)
-        sha = ""
-        if obj is not None:
-            try:
-                sha = str(obj.peel(pygit2.Commit).id)
-            except (pygit2.GitError, ValueError, TypeError):
-                sha = ""
+        if obj is None:
+            return None  # not remembered: it may be pushed in a moment
+        try:
+            sha = str(obj.peel(pygit2.Commit).id)
+        except (pygit2.GitError, ValueError, TypeError):
+            sha = ""  # a blob, a tree, a tag of one: it will never be a commit
         self._peeled.put(key, sha)
         return sha or None
 
