@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from typing import Any
+from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 from werkzeug.routing import Rule
@@ -131,13 +132,26 @@ def _may_edit_comment(req, ticket: Ticket, cnum: int) -> bool:
     return req.perm.has("TICKET_EDIT_COMMENT", _comment_resource(ticket, cnum))
 
 
-def _field_change_text(req, ticket: Ticket, group: dict, name: str, old: str, new: str) -> Markup:
+class _TicketHref:
+    """URLs of one ticket's page with arguments: its route is built once per page, not
+    once for each of its many links."""
+
+    def __init__(self, req, ticket: Ticket) -> None:
+        self.base = req.url_for("ticket", id=ticket.id)
+
+    def __call__(self, anchor: str = "", **args: Any) -> str:
+        query = urlencode([(k, v) for k, v in args.items() if v is not None])
+        return self.base + ("?" + query if query else "") + (f"#{anchor}" if anchor else "")
+
+
+def _field_change_text(href: _TicketHref, ticket: Ticket, group: dict, name: str, old: str,
+                       new: str) -> Markup:
     f = ticket._by_name.get(name)
     if f is not None and f.type == "textarea":
         if not group["cnum"]:
             return Markup("modified")
-        href = req.url_for("ticket", id=ticket.id, action="diff", version=group["cnum"])
-        return Markup('modified (<a href="%s">diff</a>)') % href
+        return Markup('modified (<a href="%s">diff</a>)') % href(action="diff",
+                                                                 version=group["cnum"])
     if f is not None and f.type == "checkbox":
         return Markup("set") if new in ("1", "true", "on") else Markup("unset")
     if old and new:
@@ -154,6 +168,7 @@ def _changes(req, ticket: Ticket, shown: dict | None = None) -> list[dict]:
     ``cnum_edit``/``edited_comment``/``edit_preview`` (the comment being edited)."""
     shown = shown or {}
     out: list[dict] = []
+    href = _TicketHref(req, ticket)
     can_append = req.perm.has("TICKET_APPEND", Resource("ticket", ticket.id))
     for group in changelog_groups(ticket):
         cnum = group["cnum"]
@@ -163,7 +178,7 @@ def _changes(req, ticket: Ticket, shown: dict | None = None) -> list[dict]:
             fields.append({"name": "attachment", "text": Markup(escape(group["attachment_note"]))})
         for name, (old, new) in group["fields"].items():
             fields.append({"name": name,
-                           "text": _field_change_text(req, ticket, group, name, old, new)})
+                           "text": _field_change_text(href, ticket, group, name, old, new)})
         history = group["history"]
         latest = len(history) - 1
         version = shown["cversion"] if cnum and cnum == shown.get("cnum_hist") else latest
@@ -187,18 +202,16 @@ def _changes(req, ticket: Ticket, shown: dict | None = None) -> list[dict]:
             last = history[version]  # who wrote the version shown, and when
             entry["edited_by"] = last["author"]
             entry["edited_date"] = format_datetime(last["time"], fmt=MINUTES)
-            url = req.url_for("ticket", id=ticket.id)
+            anchor = f"comment:{cnum}"
             entry["links"] = {
-                "previous": (req.url_for("ticket", id=ticket.id, cnum_hist=cnum,
-                                         cversion=version - 1) + f"#comment:{cnum}"
+                "previous": (href(anchor, cnum_hist=cnum, cversion=version - 1)
                              if version > 0 else None),
-                "next": ((req.url_for("ticket", id=ticket.id, cnum_hist=cnum,
-                                      cversion=version + 1) if version + 1 < latest else url)
-                         + f"#comment:{cnum}" if version < latest else None),
-                "diff": (req.url_for("ticket", id=ticket.id, action="comment-diff", cnum=cnum,
-                                     version=version) if version > 0 else None),
-                "history": req.url_for("ticket", id=ticket.id, action="comment-history",
-                                       cnum=cnum),
+                "next": ((href(anchor, cnum_hist=cnum, cversion=version + 1)
+                          if version + 1 < latest else href(anchor))
+                         if version < latest else None),
+                "diff": (href(action="comment-diff", cnum=cnum, version=version)
+                         if version > 0 else None),
+                "history": href(action="comment-history", cnum=cnum),
             }
         out.append(entry)
     return out
@@ -229,6 +242,7 @@ def _ticket_data(req, ticket: Ticket, shown: dict | None = None, **more) -> dict
         "modified": format_datetime(ticket.time_changed, fmt=MINUTES),
         "attachments": _attachments(req, ticket),
         "links": _navigation(req, ticket) if ticket.exists else {},
+        "ticket_href": req.url_for("ticket", id=ticket.id) if ticket.exists else "",
         "with_attachment": "attachment" in form,
         "type_defaults": creating and bool(req.env.config.options("ticket-type-defaults")),
         "title": f"#{ticket.id} ({ticket['summary']})" if ticket.exists else "New Ticket",
@@ -613,6 +627,20 @@ def web_routes():
             (Rule("/ticket/<id>", endpoint="ticket", methods=methods), ticket_page)]
 
 
+def _comment_authors(env, ticket_id: int) -> dict[int, str | None]:
+    """Comment number -> author, for the comments that carry their number."""
+    with env.db_query as db:
+        rows = db("SELECT oldvalue, author FROM ticket_change WHERE ticket=%s "
+                  "AND field='comment'", (ticket_id,))
+    authors: dict[int, str | None] = {}
+    for old, author in rows:
+        try:
+            authors[int((old or "").rpartition(".")[2])] = author
+        except ValueError:
+            continue
+    return authors
+
+
 def default_ticket_policy(env, action, username, resource, perm):
     """As Trac's DefaultTicketPolicy: a logged-in user with ``TICKET_APPEND`` may edit their
     own comments (``TICKET_EDIT_COMMENT`` on ``comment:N`` of the ticket), and with
@@ -631,8 +659,17 @@ def default_ticket_policy(env, action, username, resource, perm):
             return None
         if not perm.has("TICKET_APPEND", Resource("ticket", parent.id)):
             return None
-        found = find_change(env, int(parent.id), resource.id)
-        return True if found is not None and found[1] == username else None
+        tid = int(parent.id)
+        authors = (perm.cached(("ticket comment authors", tid), lambda: _comment_authors(env, tid))
+                   if isinstance(perm, PermissionCache) else _comment_authors(env, tid))
+        try:
+            cnum = int(resource.id)
+        except (TypeError, ValueError):
+            return None
+        if cnum not in authors:  # old data without numbers in the comment rows
+            found = find_change(env, tid, cnum)
+            authors[cnum] = found[1] if found is not None else None
+        return True if authors[cnum] == username else None
     if resource.realm != "ticket" or not Ticket.id_is_valid(resource.id):
         return None
     ticket_resource = Resource("ticket", resource.id)
