@@ -305,8 +305,9 @@ class PermissionSystem:
         names = PERMISSION_POLICIES(self.env.config)
         return [(name, available[name]) for name in names if name in available]
 
-    def check(self, action: str, username: str, resource: Resource | None = None, perm=None) -> bool:
-        for _name, policy in self.policies():
+    def check(self, action: str, username: str, resource: Resource | None = None, perm=None,
+              policies: list[tuple[str, Any]] | None = None) -> bool:
+        for _name, policy in (self.policies() if policies is None else policies):
             decision = policy(self.env, action, username, resource, perm)
             if decision is not None:
                 return bool(decision)
@@ -323,6 +324,7 @@ class PermissionCache:
         self._system = PermissionSystem(env)
         self._memo: dict[tuple, bool] = {}
         self._granted: list[set[str]] = []  # shared with child caches of the same request
+        self._facts: dict[tuple, Any] = {}  # see cached()
 
     def granted_actions(self) -> set[str]:
         """The user's actions from the permission table, read once per request."""
@@ -330,11 +332,20 @@ class PermissionCache:
             self._granted.append(self._system.user_actions(self.username))
         return self._granted[0]
 
+    def cached(self, key: tuple, compute: Any) -> Any:
+        """What ``compute()`` returns, worked out once per request (shared with the child
+        caches): for a policy that would otherwise ask the database once per resource."""
+        if key not in self._facts:
+            self._facts[key] = compute()
+        return self._facts[key]
+
     def has(self, action: str, resource: Resource | None = None) -> bool:
         resource = resource if resource is not None else self.resource
         key = (action, resource)
         if key not in self._memo:
-            self._memo[key] = self._system.check(action, self.username, resource, self)
+            policies = self.cached(("policies",), self._system.policies)  # once per request
+            self._memo[key] = self._system.check(action, self.username, resource, self,
+                                                 policies)
         return self._memo[key]
 
     __contains__ = has
@@ -352,6 +363,7 @@ class PermissionCache:
             resource = Resource(realm, id, version)
         child = PermissionCache(self.env, self.username, resource)
         child._memo = self._memo
+        child._facts = self._facts
         child._granted = self._granted
         return child
 

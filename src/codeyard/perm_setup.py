@@ -34,7 +34,6 @@ def environment_created(env, db):
 def permission_policies():
     return {
         "DefaultPermissionPolicy": default_permission_policy,
-        "DefaultTicketPolicy": no_opinion,
         "ReadonlyWikiPolicy": no_opinion,
         "AuthzPolicy": authz_policy,
     }

@@ -13,3 +13,8 @@ def ticket_changed(env, event, ticket, old_values, comment, author, when):
 @hookspec
 def ticket_comment_changed(env, ticket, cnum, old_text, new_text, author, when):
     """A comment of a ticket was edited (cnum its number, as in comment:cnum:ticket:N)."""
+
+
+@hookspec
+def ticket_change_deleted(env, ticket, cnum, cdate, changes, when):
+    """A change of a ticket was removed (cnum its number, cdate its time): changes maps each field it had changed to (old value, new value); the ticket is as reloaded after."""

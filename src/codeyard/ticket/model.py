@@ -19,7 +19,7 @@ import re
 import sys
 from typing import Any
 
-from codeyard.config import IntOption, Option, options_in
+from codeyard.config import ConfigSection, IntOption, Option, options_in
 from codeyard.core import hookimpl
 from codeyard.ticket import values as ticket_values
 from codeyard.ticket.fields import TicketField, ticket_fields
@@ -66,6 +66,18 @@ MAX_SUMMARY_SIZE = IntOption("ticket", "max_summary_size", 262144,
 MAX_COMMENT_SIZE = IntOption("ticket", "max_comment_size", 262144,
                              "Longest ticket comment accepted, in characters.")
 
+TYPE_DEFAULTS_SECTION = ConfigSection(
+    "ticket-type-defaults",
+    "Defaults of a new ticket by its type, over the `[ticket] default_<field>` ones: "
+    "`<type>.<field> = value`, e.g. `task.priority = minor`, `task.component = planning`, "
+    "`defect.description = …` (a description template; indented lines continue it). "
+    "The new-ticket form starts with the defaults of its type; when the user picks another "
+    "type and previews, the fields they have not changed take the new type's defaults.")
+
+# What a type's defaults may not set: the workflow's fields, the reporter, the type itself.
+_NOT_TYPE_DEFAULTS = frozenset({"type", "reporter", "id", "status", "resolution", "time",
+                                "changetime"})
+
 # The defaults of a new ticket, by field (resolution is the workflow's, not a new ticket's).
 _FIELD_DEFAULTS = {
     "type": DEFAULT_TYPE, "priority": DEFAULT_PRIORITY, "milestone": DEFAULT_MILESTONE,
@@ -78,6 +90,18 @@ _FIELD_DEFAULTS = {
 @hookimpl
 def config_options():
     return options_in(sys.modules[__name__])
+
+
+def type_defaults(env, ticket_type: str | None) -> dict[str, str]:
+    """The ``[ticket-type-defaults]`` of one type: field name -> value."""
+    if not ticket_type:
+        return {}
+    out = {}
+    for key, value in env.config.options("ticket-type-defaults"):
+        kind, _, name = key.rpartition(".")
+        if kind == ticket_type and name and name not in _NOT_TYPE_DEFAULTS:
+            out[name] = value
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -154,6 +178,44 @@ def _comment_number(oldvalue: str | None) -> int | None:
         return None
 
 
+def _change_author(db, ticket_id: int, ts: int) -> str | None:
+    rows = db("SELECT author FROM ticket_change WHERE ticket=%s AND time=%s "
+              f"AND NOT field {db.prefix_match()} LIMIT 1",
+              (ticket_id, ts, db.prefix_match_value("_")))
+    return rows[0][0] if rows else None
+
+
+def find_change(env, ticket_id: int, cnum: int | str) -> tuple[int, str | None, str] | None:
+    """(time, author, comment text) of change ``cnum`` of a ticket, or None."""
+    text = str(cnum)
+    with env.db_query as db:
+        rows = db("SELECT time, author, newvalue FROM ticket_change "
+                  f"WHERE ticket=%s AND field='comment' AND (oldvalue=%s OR oldvalue {db.like()})",
+                  (ticket_id, text, "%" + db.like_escape("." + text)))
+        if rows:
+            ts, author, comment = rows[0]
+            return int(ts), author, comment
+        # Old data without numbers in oldvalue: count the changes.
+        number = 0
+        found = None
+        for ts, old, author, comment in db(
+                "SELECT DISTINCT tc1.time, COALESCE(tc2.oldvalue, ''), tc2.author, "
+                "COALESCE(tc2.newvalue, '') FROM ticket_change tc1 "
+                "LEFT OUTER JOIN ticket_change tc2 ON tc2.ticket=%s AND tc2.time=tc1.time "
+                "AND tc2.field='comment' WHERE tc1.ticket=%s ORDER BY tc1.time",
+                (ticket_id, ticket_id)):
+            explicit = _comment_number(old)
+            number = explicit if explicit is not None else number + 1
+            if str(number) == text:
+                found = (int(ts), author, comment)
+                break
+        if found is None:
+            return None
+        if found[1] is None:
+            found = (found[0], _change_author(db, ticket_id, found[0]), found[2])
+        return found
+
+
 # ---------------------------------------------------------------------------
 # The ticket
 
@@ -221,6 +283,24 @@ class Ticket:
         if default and f.type == "time":
             default = _time_value(default)
         return default
+
+    def defaults_for_type(self, ticket_type: str | None) -> dict[str, Any]:
+        """The value every settable field of a new ticket of ``ticket_type`` starts with
+        ("" when none): that type's ``[ticket-type-defaults]``, else the ``[ticket]`` and
+        ``[ticket-custom]`` defaults."""
+        out: dict[str, Any] = {}
+        for f in self.fields:
+            if f.name in self.protected_fields:
+                continue
+            out[f.name] = (self._custom_default(f) if f.custom
+                           else self._option_default(f.name)) or ""
+        for name, value in type_defaults(self.env, ticket_type).items():
+            if name in out:
+                out[name] = value
+            else:
+                self.env.log.warning("[ticket-type-defaults] %s.%s: no such ticket field; "
+                                     "ignored", ticket_type, name)
+        return out
 
     def _init_defaults(self) -> None:
         for f in self.fields:
@@ -501,7 +581,7 @@ class Ticket:
     def delete_change(self, cnum: int | None = None, cdate: int | None = None,
                       when: int | None = None) -> None:
         """Remove one change (by comment number or time), giving its fields back their
-        earlier values; then reload."""
+        earlier values; then reload and tell the ``ticket_change_deleted`` hook."""
         assert self.id is not None
         if cnum is None:
             if cdate is None:
@@ -509,10 +589,19 @@ class Ticket:
             cnum = self.get_comment_number(cdate)
             if cnum is None:
                 raise TicketNotFound(f"No change at {cdate} on ticket {self.id}")
-        if self._find_change(cnum) is None:
-            raise TicketNotFound(f"Comment {cnum} not found")
-        ticket_values.remove_ticket_change(self.env, self.id, int(cnum), when)
+        when = _now() if when is None else int(when)
+        with self.env.db_transaction as db:
+            found = self._find_change(cnum)
+            if found is None:
+                raise TicketNotFound(f"Comment {cnum} not found")
+            cdate = found[0]
+            changes = {field: (old, new) for field, old, new in db(
+                "SELECT field, oldvalue, newvalue FROM ticket_change WHERE ticket=%s AND time=%s",
+                (self.id, cdate)) if field != "comment" and not field.startswith("_")}
+            ticket_values.remove_ticket_change(self.env, self.id, int(cnum), when)
         self._fetch(self.id)
+        self.env.hook.ticket_change_deleted(env=self.env, ticket=self, cnum=int(cnum),
+                                            cdate=cdate, changes=changes, when=when)
 
     # -- comments
 
@@ -525,39 +614,12 @@ class Ticket:
 
     def _find_change(self, cnum: int | str) -> tuple[int, str | None, str] | None:
         """(time, author, text) of comment ``cnum``."""
-        text = str(cnum)
-        with self.env.db_query as db:
-            rows = db("SELECT time, author, newvalue FROM ticket_change "
-                      f"WHERE ticket=%s AND field='comment' AND (oldvalue=%s OR oldvalue {db.like()})",
-                      (self.id, text, "%" + db.like_escape("." + text)))
-            if rows:
-                ts, author, comment = rows[0]
-                return int(ts), author, comment
-            # Old data without numbers in oldvalue: count the changes.
-            number = 0
-            found = None
-            for ts, old, author, comment in db(
-                    "SELECT DISTINCT tc1.time, COALESCE(tc2.oldvalue, ''), tc2.author, "
-                    "COALESCE(tc2.newvalue, '') FROM ticket_change tc1 "
-                    "LEFT OUTER JOIN ticket_change tc2 ON tc2.ticket=%s AND tc2.time=tc1.time "
-                    "AND tc2.field='comment' WHERE tc1.ticket=%s ORDER BY tc1.time",
-                    (self.id, self.id)):
-                explicit = _comment_number(old)
-                number = explicit if explicit is not None else number + 1
-                if str(number) == text:
-                    found = (int(ts), author, comment)
-                    break
-            if found is None:
-                return None
-            if found[1] is None:
-                found = (found[0], self._change_author(db, found[0]), found[2])
-            return found
+        assert self.id is not None
+        return find_change(self.env, self.id, cnum)
 
     def _change_author(self, db, ts: int) -> str | None:
-        rows = db("SELECT author FROM ticket_change WHERE ticket=%s AND time=%s "
-                  f"AND NOT field {db.prefix_match()} LIMIT 1",
-                  (self.id, ts, db.prefix_match_value("_")))
-        return rows[0][0] if rows else None
+        assert self.id is not None
+        return _change_author(db, self.id, ts)
 
     def get_change(self, cnum: int | None = None, cdate: int | None = None) -> dict | None:
         """One change: {'date', 'author', 'fields': {name: {'author', 'old', 'new'}}}."""
@@ -580,10 +642,15 @@ class Ticket:
         return change if fields else None
 
     def modify_comment(self, cdate: int | None, author: str | None, comment: str,
-                       when: int | None = None, cnum: int | None = None) -> None:
+                       when: int | None = None, cnum: int | None = None,
+                       expected_version: int | None = None) -> None:
         """Replace the text of the comment made at ``cdate`` (or numbered ``cnum``),
         keeping the earlier text in a ``_comment<N>`` row (oldvalue: that text, newvalue:
-        the time of this edit), as Trac does."""
+        the time of this edit), as Trac does.
+
+        With ``expected_version`` (the comment's latest version the editor saw: 0 for a
+        comment never edited) the edit is refused with ``TicketCollision`` when someone
+        edited the comment since."""
         assert self.id is not None
         if cdate is None:
             found = self._find_change(cnum) if cnum is not None else None
@@ -598,6 +665,11 @@ class Ticket:
         if errors:
             raise TicketValidationError(errors)
         with self.env.db_transaction as db:
+            # Lock the ticket's row first: two edits of one comment run one after the other,
+            # the second seeing the history row of the first.
+            if not db.execute_rowcount("UPDATE ticket SET changetime=changetime WHERE id=%s",
+                                       (self.id,)):
+                raise TicketNotFound(f"Ticket {self.id} does not exist.")
             if not db("SELECT 1 FROM ticket_change WHERE ticket=%s AND time=%s LIMIT 1",
                       (self.id, ts)):
                 raise TicketNotFound(f"No change at {ts} on ticket {self.id}")
@@ -605,13 +677,17 @@ class Ticket:
                       "WHERE ticket=%s AND time=%s AND field='comment'", (self.id, ts))
             had_row = bool(rows)
             old_comment = (rows[0][0] or "") if rows else ""
-            if comment == old_comment:
-                return
             edits = db("SELECT field FROM ticket_change WHERE ticket=%s AND time=%s "
                        f"AND field {db.prefix_match()}",
                        (self.id, ts, db.prefix_match_value("_comment")))
             numbers = [int(f[8:]) for f, in edits if f[8:].isdigit()]
             rev = max(numbers) + 1 if numbers else 0
+            if expected_version is not None and int(expected_version) != rev:
+                raise TicketCollision(
+                    "This comment has been edited by someone else since you started; "
+                    "your text was not saved.")
+            if comment == old_comment:
+                return
             db("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
                "VALUES (%s, %s, %s, %s, %s, %s)",
                (self.id, ts, author, f"_comment{rev}", old_comment, str(when)))

@@ -12,20 +12,25 @@ from __future__ import annotations
 import csv
 import io
 from typing import Any
+from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
 from codeyard.core import hookimpl
-from codeyard.perm import Resource
+from codeyard.perm import PermissionCache, Resource
 from codeyard.ticket import workflow
+from codeyard.ticket.history_web import PAGES as HISTORY_PAGES
+from codeyard.ticket.history_web import changelog_groups
 from codeyard.ticket.model import (
     Ticket,
     TicketCollision,
     TicketError,
     TicketNotFound,
     TicketValidationError,
+    find_change,
+    type_defaults,
 )
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
 from codeyard.web.chrome import MINUTES, format_datetime
@@ -119,59 +124,116 @@ def _box(req, ticket: Ticket) -> list[dict]:
     return rows
 
 
-def _changes(req, ticket: Ticket) -> list[dict]:
-    """The ticket's history grouped by change (one author, one moment)."""
-    groups: list[dict] = []
-    by_time: dict[tuple[int, str], dict] = {}
-    for when, author, field, old, new, permanent in ticket.get_changelog():
-        key = (when, author or "")
-        group = by_time.get(key)
-        if group is None:
-            group = by_time[key] = {"time": when, "date": format_datetime(when, fmt=MINUTES),
-                                    "author": author,
-                                    "fields": [], "comment": None, "cnum": None}
-            groups.append(group)
-        if field == "comment":
-            if permanent:
-                group["cnum"] = old
-                group["comment"] = _render(req, ticket, new) if new else None
-            elif new:
-                group["fields"].append({"name": "attachment", "text": Markup(escape(new))})
-        elif field.startswith("_"):
-            continue
-        elif field == "attachment":
-            group["fields"].append({"name": "attachment", "text": Markup("<em>%s</em> added") % new})
-        elif field == "description":
-            group["fields"].append({"name": field, "text": Markup("modified")})
-        else:
-            if old and new:
-                text = Markup("changed from <em>%s</em> to <em>%s</em>") % (old, new)
-            elif new:
-                text = Markup("set to <em>%s</em>") % new
-            else:
-                text = Markup("<em>%s</em> deleted") % old
-            group["fields"].append({"name": field, "text": text})
-    for group in groups:
-        number = group["cnum"] or ""
-        group["anchor"] = f"comment:{number.rpartition('.')[2]}" if number else None
-        group["replyto"] = number.rpartition(".")[0] if "." in number else None
-    return groups
+def _comment_resource(ticket: Ticket, cnum: int) -> Resource:
+    return Resource("comment", cnum, None, Resource("ticket", ticket.id))
 
 
-def _ticket_data(req, ticket: Ticket, **more) -> dict:
+def _may_edit_comment(req, ticket: Ticket, cnum: int) -> bool:
+    return req.perm.has("TICKET_EDIT_COMMENT", _comment_resource(ticket, cnum))
+
+
+class _TicketHref:
+    """URLs of one ticket's page with arguments: its route is built once per page, not
+    once for each of its many links."""
+
+    def __init__(self, req, ticket: Ticket) -> None:
+        self.base = req.url_for("ticket", id=ticket.id)
+
+    def __call__(self, anchor: str = "", **args: Any) -> str:
+        query = urlencode([(k, v) for k, v in args.items() if v is not None])
+        return self.base + ("?" + query if query else "") + (f"#{anchor}" if anchor else "")
+
+
+def _field_change_text(href: _TicketHref, ticket: Ticket, group: dict, name: str, old: str,
+                       new: str) -> Markup:
+    f = ticket._by_name.get(name)
+    if f is not None and f.type == "textarea":
+        if not group["cnum"]:
+            return Markup("modified")
+        return Markup('modified (<a href="%s">diff</a>)') % href(action="diff",
+                                                                 version=group["cnum"])
+    if f is not None and f.type == "checkbox":
+        return Markup("set") if new in ("1", "true", "on") else Markup("unset")
+    if old and new:
+        return Markup("changed from <em>%s</em> to <em>%s</em>") % (old, new)
+    if new:
+        return Markup("set to <em>%s</em>") % new
+    return Markup("<em>%s</em> deleted") % old
+
+
+def _changes(req, ticket: Ticket, shown: dict | None = None) -> list[dict]:
+    """The ticket's history as its page shows it, one entry per change.
+
+    ``shown`` may say ``cnum_hist``/``cversion`` (show that version of that comment) and
+    ``cnum_edit``/``edited_comment``/``edit_preview`` (the comment being edited)."""
+    shown = shown or {}
+    out: list[dict] = []
+    href = _TicketHref(req, ticket)
+    can_append = req.perm.has("TICKET_APPEND", Resource("ticket", ticket.id))
+    for group in changelog_groups(ticket):
+        cnum = group["cnum"]
+        fields = [{"name": "attachment", "text": Markup("<em>%s</em> added") % name}
+                  for name in group["attachments"]]
+        if group["attachment_note"]:
+            fields.append({"name": "attachment", "text": Markup(escape(group["attachment_note"]))})
+        for name, (old, new) in group["fields"].items():
+            fields.append({"name": name,
+                           "text": _field_change_text(href, ticket, group, name, old, new)})
+        history = group["history"]
+        latest = len(history) - 1
+        version = shown["cversion"] if cnum and cnum == shown.get("cnum_hist") else latest
+        text = history[version]["text"]
+        editing = bool(cnum) and cnum == shown.get("cnum_edit")
+        entry = {
+            "time": group["time"], "date": format_datetime(group["time"], fmt=MINUTES),
+            "author": group["author"], "fields": fields, "cnum": cnum,
+            "anchor": f"comment:{cnum}" if cnum else None, "replyto": group["replyto"],
+            "comment": _render(req, ticket, text) if text else None, "text": text,
+            "version": version, "latest": latest, "history": history,
+            "editing": editing,
+            "can_edit": bool(cnum) and group["permanent"] and _may_edit_comment(req, ticket, cnum),
+            "can_reply": bool(cnum) and group["permanent"] and can_append,
+        }
+        if editing:
+            edited = shown.get("edited_comment")
+            entry["edited_comment"] = text if edited is None else edited
+            entry["edit_preview"] = shown.get("edit_preview")
+        if latest:
+            last = history[version]  # who wrote the version shown, and when
+            entry["edited_by"] = last["author"]
+            entry["edited_date"] = format_datetime(last["time"], fmt=MINUTES)
+            anchor = f"comment:{cnum}"
+            entry["links"] = {
+                "previous": (href(anchor, cnum_hist=cnum, cversion=version - 1)
+                             if version > 0 else None),
+                "next": ((href(anchor, cnum_hist=cnum, cversion=version + 1)
+                          if version + 1 < latest else href(anchor))
+                         if version < latest else None),
+                "diff": (href(action="comment-diff", cnum=cnum, version=version)
+                         if version > 0 else None),
+                "history": href(action="comment-history", cnum=cnum),
+            }
+        out.append(entry)
+    return out
+
+
+def _ticket_data(req, ticket: Ticket, shown: dict | None = None, **more) -> dict:
     perm = _perm_for(req, ticket)
     creating = not ticket.exists
     form = req.form if req.method == "POST" else {}
+    editing = bool(shown and shown.get("cnum_edit"))
     data = {
         "ticket": ticket, "creating": creating,
         "fields": _editable_fields(req, ticket, creating),
         "box": _box(req, ticket) if ticket.exists else [],
-        "changes": _changes(req, ticket) if ticket.exists else [],
+        "changes": _changes(req, ticket, shown) if ticket.exists else [],
         "description_html": _render(req, ticket, ticket["description"]) if ticket.exists else "",
-        "actions": _workflow_data(req, ticket, creating, form.get("action"), form),
+        "actions": _workflow_data(req, ticket, creating, form.get("action"),
+                                  {} if editing else form),
         "can": {"append": creating or perm.has("TICKET_APPEND"),
                 "chgprop": creating or perm.has("TICKET_CHGPROP"),
-                "create": perm.has("TICKET_CREATE")},
+                "create": perm.has("TICKET_CREATE"),
+                "attach_on_create": creating and _may_attach_on_create(req)},
         "comment": form.get("comment", ""), "replyto": form.get("replyto") or req.args.get("replyto", ""),
         "view_time": form.get("view_time") or (ticket.time_changed or ""),
         "start_time": form.get("start_time") or (ticket.time_changed or ""),
@@ -179,10 +241,75 @@ def _ticket_data(req, ticket: Ticket, **more) -> dict:
         "created": format_datetime(ticket.time_created, fmt=MINUTES),
         "modified": format_datetime(ticket.time_changed, fmt=MINUTES),
         "attachments": _attachments(req, ticket),
+        "links": _navigation(req, ticket) if ticket.exists else {},
+        "ticket_href": req.url_for("ticket", id=ticket.id) if ticket.exists else "",
+        "with_attachment": "attachment" in form,
+        "type_defaults": creating and bool(req.env.config.options("ticket-type-defaults")),
         "title": f"#{ticket.id} ({ticket['summary']})" if ticket.exists else "New Ticket",
     }
+    if ticket.exists and data["description_html"]:
+        described = [c for c in data["changes"]
+                     if c["cnum"] and "description" in (f["name"] for f in c["fields"])]
+        if described:
+            last = described[-1]
+            data["description_change"] = {
+                "author": last["author"], "date": last["date"],
+                "diff": req.url_for("ticket", id=ticket.id, action="diff",
+                                    version=last["cnum"])}
     data.update(more)
     return data
+
+
+def _may_attach_on_create(req) -> bool:
+    """Whether the creator of a new ticket may attach files to it (Trac's checkbox)."""
+    if not req.env.is_enabled("codeyard.attachment.web"):
+        return False
+    return req.perm.has("ATTACHMENT_CREATE",
+                        Resource("attachment", None, None, Resource("ticket")))
+
+
+def _query_href(value: str | None) -> str | None:
+    """The URL of the query the ticket was reached from, when it is one of ours."""
+    if not value:
+        return None
+    if value.startswith("/") and not value.startswith("//"):
+        return value
+    if value.startswith(("http://", "https://")):
+        return value
+    return None
+
+
+def _navigation(req, ticket: Ticket) -> dict[str, str]:
+    """Links to the previous and next ticket — of the user's last query when the ticket is
+    one of its results (with the query itself as ``up``), else by number."""
+    links: dict[str, str] = {}
+    session = req.session
+    tickets = (session.get("query_tickets") or "").split() if session is not None else []
+    tid = str(ticket.id)
+    if tid in tickets:
+        index = tickets.index(tid)
+        if index > 0:
+            links["first"] = req.url_for("ticket", id=tickets[0])
+            links["prev"] = req.url_for("ticket", id=tickets[index - 1])
+        if index < len(tickets) - 1:
+            links["next"] = req.url_for("ticket", id=tickets[index + 1])
+            links["last"] = req.url_for("ticket", id=tickets[-1])
+        up = _query_href(session.get("query_href"))
+        if up:
+            links["up"] = up
+        return links
+    with req.env.db_query as db:
+        row = db("SELECT (SELECT MAX(id) FROM ticket WHERE id < %s), "
+                 "(SELECT MIN(id) FROM ticket WHERE id > %s), MIN(id), MAX(id) FROM ticket",
+                 (ticket.id, ticket.id))[0]
+    before, after, lowest, highest = row
+    if before is not None:
+        links["first"] = req.url_for("ticket", id=lowest)
+        links["prev"] = req.url_for("ticket", id=before)
+    if after is not None:
+        links["next"] = req.url_for("ticket", id=after)
+        links["last"] = req.url_for("ticket", id=highest)
+    return links
 
 
 def _attachments(req, ticket: Ticket) -> dict | None:
@@ -211,18 +338,60 @@ def _stylesheets(req) -> None:
 # /newticket
 
 
+def _same_text(a: Any, b: Any) -> bool:
+    """Form text and configured text compare equal whatever their line ends."""
+    def norm(v: Any) -> str:
+        return str(v if v is not None else "").replace("\r\n", "\n").strip()
+    return norm(a) == norm(b)
+
+
+def _start_new_ticket(req, ticket: Ticket, fields: list) -> str:
+    """Give a new ticket the defaults of its type and the values of the form, as the form
+    is shown or posted; returns the type whose defaults the form now holds.
+
+    Fields named in the URL (``/newticket?type=task&summary=…``) or posted count as the
+    user's own. When a posted form held the defaults of another type (``defaults_type``),
+    the fields still holding that type's defaults take the new type's."""
+    presets = {name: value for name, value in req.args.items()
+               if name in ticket._by_name and name not in SYSTEM_FIELDS}
+    posted = _form_values(req, fields) if req.method == "POST" else {}
+    ticket_type = posted.get("type") or presets.get("type") or ticket["type"] or ""
+    defaults = ticket.defaults_for_type(ticket_type)
+    for name in type_defaults(req.env, ticket_type):
+        if name in defaults and name not in presets and name not in posted:
+            ticket[name] = defaults[name]
+    for name, value in presets.items():
+        ticket[name] = value
+    ticket.populate(posted)
+    before = req.form.get("defaults_type") if req.method == "POST" else None
+    if before is not None and before != ticket_type:
+        previous = ticket.defaults_for_type(before)
+        for name, value in posted.items():
+            if name != "type" and previous.get(name) != defaults.get(name) \
+                    and _same_text(value, _as_shown(ticket, name, previous.get(name))):
+                ticket[name] = defaults[name]
+    return ticket_type
+
+
+def _as_shown(ticket: Ticket, name: str, value: Any) -> Any:
+    """A field's value as its input shows it: a list that cannot stay empty shows (and
+    posts) its first option."""
+    f = ticket._by_name.get(name)
+    if f is not None and f.type == "select" and not f.optional and f.options \
+            and value not in f.options:
+        return f.options[0]
+    return value
+
+
 def newticket(req):
     """/newticket — the form for a new ticket; POST previews or creates it."""
     req.perm.require("TICKET_CREATE", Resource("ticket"))
     _stylesheets(req)
     ticket = Ticket(req.env)
-    for name, value in req.args.items():  # /newticket?type=task&summary=… prefills, as in Trac
-        if name in ticket._by_name and name not in SYSTEM_FIELDS:
-            ticket[name] = value
-    if req.method != "POST":
-        return "ticket/newticket.html", _ticket_data(req, ticket)
     fields = _editable_fields(req, ticket, True)
-    ticket.populate(_form_values(req, fields))
+    defaults_type = _start_new_ticket(req, ticket, fields)
+    if req.method != "POST":
+        return "ticket/newticket.html", _ticket_data(req, ticket, defaults_type=defaults_type)
     if not req.is_authenticated and not ticket["reporter"]:
         ticket["reporter"] = "anonymous"
     errors: list[str] = []
@@ -239,12 +408,19 @@ def newticket(req):
         errors.append("Tickets must contain a summary.")
     if errors or "preview" in req.form:
         preview = None if errors else _render(req, ticket, ticket["description"])
-        return ("ticket/newticket.html", _ticket_data(req, ticket, errors=errors, preview=preview),
+        return ("ticket/newticket.html",
+                _ticket_data(req, ticket, errors=errors, preview=preview,
+                             defaults_type=defaults_type),
                 400 if errors else 200)
     try:
         number = ticket.insert(author=req.authname if req.is_authenticated else ticket["reporter"])
     except TicketError as exc:
-        return "ticket/newticket.html", _ticket_data(req, ticket, errors=_errors_of(exc)), 400
+        return ("ticket/newticket.html",
+                _ticket_data(req, ticket, errors=_errors_of(exc), defaults_type=defaults_type), 400)
+    if "attachment" in req.form and _may_attach_on_create(req):
+        # Trac's flow: the upload form of the new ticket comes next.
+        return req.redirect(req.url_for("attachment", realm="ticket", path=f"{number}/",
+                                        action="new"))
     return req.redirect(req.url_for("ticket", id=number))
 
 
@@ -261,8 +437,49 @@ def _load(req, id: str) -> Ticket:
         raise HTTPNotFound(f"Ticket {id} does not exist.", title="Invalid ticket number") from None
 
 
+def _number_arg(args, name: str) -> int | None:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise HTTPBadRequest(f"The parameter {name} must be a number, not '{raw}'.") from None
+
+
+def _shown(req, ticket: Ticket) -> dict:
+    """What the page shows besides the ticket: an old version of a comment
+    (``cnum_hist``, ``cversion``), or the editor of one (``cnum_edit``)."""
+    args = req.form if req.method == "POST" else req.args
+    shown: dict[str, Any] = {}
+    cnum_hist = _number_arg(req.args, "cnum_hist")
+    cversion = _number_arg(req.args, "cversion")
+    if cnum_hist is not None:
+        history = ticket.get_comment_history(cnum=cnum_hist) if cnum_hist > 0 else None
+        if not history:
+            raise HTTPNotFound(f"Ticket #{ticket.id} has no comment {cnum_hist}.",
+                               title="No such comment")
+        version = len(history) - 1 if cversion is None else cversion
+        if not 0 <= version < len(history):
+            raise HTTPNotFound(f"Comment {cnum_hist} of ticket #{ticket.id} has no version "
+                               f"{version} (versions 0 to {len(history) - 1}).",
+                               title="No such version")
+        shown.update(cnum_hist=cnum_hist, cversion=version)
+    cnum_edit = _number_arg(args, "cnum_edit")
+    if cnum_edit is not None:
+        assert ticket.id is not None
+        if cnum_edit <= 0 or find_change(req.env, ticket.id, cnum_edit) is None:
+            raise HTTPNotFound(f"Ticket #{ticket.id} has no comment {cnum_edit}.",
+                               title="No such comment")
+        req.perm.require("TICKET_EDIT_COMMENT", _comment_resource(ticket, cnum_edit))
+        shown.update(cnum_edit=cnum_edit, edited_comment=args.get("edited_comment"))
+    return shown
+
+
 def ticket_page(req, id: str):
-    """/ticket/<n> — a ticket; POST a comment, field changes and a workflow action."""
+    """/ticket/<n> — a ticket; POST a comment, field changes and a workflow action, or the
+    edit of a comment (``edit_comment``, ``preview_comment``, ``cancel_comment``).
+    ``?action=history|diff|comment-history|comment-diff`` are the pages of its history."""
     ticket = _load(req, id)
     perm = _perm_for(req, ticket)
     perm.require("TICKET_VIEW")
@@ -273,10 +490,52 @@ def ticket_page(req, id: str):
         return _rss(req, ticket)
     if fmt:
         raise HTTPBadRequest(f"Unknown format '{fmt}': csv, tab or rss.")
+    action = req.args.get("action")
+    if req.method != "POST" and action:
+        page = HISTORY_PAGES.get(action)
+        if page is None:
+            raise HTTPBadRequest(f"Unknown action '{action}': history, diff, comment-history "
+                                 "or comment-diff.")
+        return page(req, ticket)
     _stylesheets(req)
     if req.method == "POST":
+        form = req.form
+        if "cancel_comment" in form or "edit_comment" in form or "preview_comment" in form:
+            return _edit_comment(req, ticket)
         return _save(req, ticket)
-    return "ticket/ticket.html", _ticket_data(req, ticket)
+    return "ticket/ticket.html", _ticket_data(req, ticket, _shown(req, ticket))
+
+
+def _edit_comment(req, ticket: Ticket):
+    """POST of a comment's editor: save (``edit_comment``), preview or cancel."""
+    form = req.form
+    if "cnum_edit" not in form or not form.get("cnum_edit"):
+        raise HTTPBadRequest("Which comment? The field cnum_edit is missing.")
+    cnum = _number_arg(form, "cnum_edit")
+    assert cnum is not None
+    anchor = f"#comment:{cnum}"
+    if "cancel_comment" in form:
+        return req.redirect(req.url_for("ticket", id=ticket.id) + anchor)
+    shown = _shown(req, ticket)  # the comment exists and the user may edit it
+    text = form.get("edited_comment", "")
+    if "preview_comment" in form:
+        shown["edit_preview"] = _render(req, ticket, text) if text else Markup("")
+        return "ticket/ticket.html", _ticket_data(req, ticket, shown)
+    try:
+        expected = _number_arg(form, "comment_version")
+        ticket.modify_comment(None, req.authname, text, cnum=cnum, expected_version=expected)
+    except TicketCollision:
+        data = _ticket_data(req, ticket, shown, errors=[
+            "Sorry, can not save your changes: this comment has been edited by someone else "
+            "since you started. Your text is kept in the editor below; compare it with the "
+            "comment's history and save again."])
+        return "ticket/ticket.html", data, 409
+    except TicketNotFound:
+        raise HTTPNotFound(f"Ticket #{ticket.id} has no comment {cnum}.",
+                           title="No such comment") from None
+    except TicketError as exc:
+        return "ticket/ticket.html", _ticket_data(req, ticket, shown, errors=_errors_of(exc)), 400
+    return req.redirect(req.url_for("ticket", id=ticket.id) + anchor)
 
 
 def _save(req, ticket: Ticket):
@@ -366,6 +625,65 @@ def web_routes():
     methods = ["GET", "HEAD", "POST"]
     return [(Rule("/newticket", endpoint="newticket", methods=methods), newticket),
             (Rule("/ticket/<id>", endpoint="ticket", methods=methods), ticket_page)]
+
+
+def _comment_authors(env, ticket_id: int) -> dict[int, str | None]:
+    """Comment number -> author, for the comments that carry their number."""
+    with env.db_query as db:
+        rows = db("SELECT oldvalue, author FROM ticket_change WHERE ticket=%s "
+                  "AND field='comment'", (ticket_id,))
+    authors: dict[int, str | None] = {}
+    for old, author in rows:
+        try:
+            authors[int((old or "").rpartition(".")[2])] = author
+        except ValueError:
+            continue
+    return authors
+
+
+def default_ticket_policy(env, action, username, resource, perm):
+    """As Trac's DefaultTicketPolicy: a logged-in user with ``TICKET_APPEND`` may edit their
+    own comments (``TICKET_EDIT_COMMENT`` on ``comment:N`` of the ticket), and with
+    ``TICKET_APPEND`` or ``TICKET_CHGPROP`` the description of a ticket they reported."""
+    if username == "anonymous" or resource is None or perm is None:
+        return None
+    if action not in ("TICKET_EDIT_COMMENT", "TICKET_EDIT_DESCRIPTION"):
+        return None
+    if isinstance(perm, PermissionCache) and perm.username == username \
+            and action in perm.granted_actions():
+        return None  # granted outright: the grant decides, no need to look
+    if action == "TICKET_EDIT_COMMENT":
+        parent = resource.parent
+        if resource.realm != "comment" or resource.id is None or parent is None \
+                or parent.realm != "ticket" or not Ticket.id_is_valid(parent.id):
+            return None
+        if not perm.has("TICKET_APPEND", Resource("ticket", parent.id)):
+            return None
+        tid = int(parent.id)
+        authors = (perm.cached(("ticket comment authors", tid), lambda: _comment_authors(env, tid))
+                   if isinstance(perm, PermissionCache) else _comment_authors(env, tid))
+        try:
+            cnum = int(resource.id)
+        except (TypeError, ValueError):
+            return None
+        if cnum not in authors:  # old data without numbers in the comment rows
+            found = find_change(env, tid, cnum)
+            authors[cnum] = found[1] if found is not None else None
+        return True if authors[cnum] == username else None
+    if resource.realm != "ticket" or not Ticket.id_is_valid(resource.id):
+        return None
+    ticket_resource = Resource("ticket", resource.id)
+    if not (perm.has("TICKET_APPEND", ticket_resource)
+            or perm.has("TICKET_CHGPROP", ticket_resource)):
+        return None
+    with env.db_query as db:
+        rows = db("SELECT reporter FROM ticket WHERE id=%s", (int(resource.id),))
+    return True if rows and rows[0][0] == username else None
+
+
+@hookimpl
+def permission_policies():
+    return {"DefaultTicketPolicy": default_ticket_policy}
 
 
 @hookimpl
