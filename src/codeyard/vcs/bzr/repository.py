@@ -48,6 +48,7 @@ class BranchState:
         self._graph: tuple[dict[bytes, tuple[int, ...]], list[bytes], dict[bytes, bytes]] | None
         self._graph = None
         self._dotted: dict[str, bytes] | None = None
+        self._positions: dict[bytes, int] | None = None
         self._tags: dict[str, bytes] | None = None
 
     @property
@@ -63,6 +64,7 @@ class BranchState:
             self.tip = tip
             self._graph = None
             self._dotted = None
+            self._positions = None
         self._tags = None
         self.checked = serial
 
@@ -96,14 +98,14 @@ class BranchState:
 
     @property
     def mainline(self) -> list[bytes]:
-        """The left-hand history, oldest first (revno n at index n-1)."""
+        """The left-hand history, oldest first (index 0 is revno 1 unless the history
+        starts with a ghost)."""
         return self._merge_sorted()[1]
 
     def mainline_index(self, revid: bytes) -> int | None:
-        revno = self.revnos.get(revid)
-        if revno is None or len(revno) != 1:
-            return None
-        return revno[0] - 1
+        if self._positions is None:
+            self._positions = {r: i for i, r in enumerate(self.mainline)}
+        return self._positions.get(revid)
 
     def merged_by(self, revid: bytes) -> bytes | None:
         """The mainline revision that merged ``revid`` (not itself on the mainline)."""
@@ -191,7 +193,6 @@ class BzrRepository(api.Repository):
     def _layout(self) -> _layout.Layout:
         if self._layout_serial == self._serial and self._layout_data is not None:
             return self._layout_data
-        _layout.check_root(self.name, self.directory)
         current = self._layout_data
         if current is None or not _layout.stamps_current(current):
             current = _layout.scan(self.name, self._root)
