@@ -108,7 +108,8 @@ def test_revision_display(scenario):
     assert repos.normalize_rev("tag:" + TAG) == revs["r4"]
     assert repos.normalize_rev("revid:" + revs["r2"]) == revs["r2"]
     assert repos.normalize_rev("HEAD") == revs["r5"]
-    for bad in ("feature:9", "nobranch:1", "tag:nope", "1.2.3.4"):
+    for bad in ("feature:9", "nobranch:1", "tag:nope", "1.2.3.4", "trunk:", ":", "tag:",
+                "\ud800", "x" * 5000, "trunk:1:2"):
         with pytest.raises(api.NoSuchChangeset):
             repos.normalize_rev(bad)
 
@@ -142,12 +143,20 @@ def test_root_lists_branches(scenario):
     with pytest.raises(api.NoSuchNode):
         repos.get_node(".bzr")
     with pytest.raises(api.NoSuchNode):
+        repos.get_node("trunk/\ud800")
+    with pytest.raises(api.NoSuchNode):
         repos.get_node("trunk/.bzr/branch/last-revision")
 
 
 def test_merged_and_feature_navigation(scenario):
     repos, revs = scenario.repos, scenario.revs
     assert repos.next_rev(revs["f1"]) == revs["r5"]
+    assert repos.next_rev(revs["r1"], "trunk/src/main.py") == revs["r2"]
+    assert repos.next_rev(revs["r2"], "trunk/src/main.py") is None
+    assert repos.next_rev(revs["r1"], "trunk/docs/guide.txt") == revs["r3"]  # renamed
+    assert repos.next_rev(revs["r3"], "trunk/docs/manual.txt") == revs["r4"]
+    assert repos.next_rev(revs["r1"], "trunk/feature.txt") == revs["r5"]  # by name
+    assert repos.previous_rev(revs["r5"], "trunk/feature.txt") is None
     assert repos.previous_rev(revs["f1"]) == revs["r4"]
     assert repos.rev_older_than(revs["f1"], revs["r5"])
     assert not repos.rev_older_than(revs["r5"], revs["f1"])

@@ -29,7 +29,11 @@ REVISION_CACHE_SIZE = 2048
 
 
 def to_revid(rev: str) -> bytes:
-    return rev.encode("utf-8", "surrogateescape")
+    try:
+        return rev.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        # Not a string a revision id decodes to: something no revision has.
+        return rev.encode("utf-8", "replace")
 
 
 def to_rev(revid: bytes) -> str:
@@ -334,6 +338,11 @@ class BzrRepository(api.Repository):
 
     def split(self, path: str) -> tuple[BranchState | None, str]:
         """(the branch a path is in — the longest match — and the path inside it)."""
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            raise api.NoSuchNode(path.encode("utf-8", "replace").decode(), None,
+                                 self.name) from None
         branches = self._layout().branches
         parts = path.split("/") if path else []
         for depth in range(len(parts), -1, -1):
@@ -355,11 +364,8 @@ class BzrRepository(api.Repository):
             raise api.NoSuchNode(path, self.display_rev(rev), self.name)
         tree = self.tree(state, revid)
         with state.repository.lock_read():
-            try:
-                entry = tree.root_inventory.get_entry(tree.path2id(inner)) \
-                    if tree.path2id(inner) is not None else None
-            except bzr_errors.NoSuchId:
-                entry = None
+            file_id = tree.path2id(inner)
+            entry = tree.root_inventory.get_entry(file_id) if file_id is not None else None
         if entry is None:
             raise api.NoSuchNode(path, self.display_rev(rev), self.name)
         return BranchNode(self, state, tree, revid, inner, entry)
