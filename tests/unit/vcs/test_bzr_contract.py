@@ -95,6 +95,17 @@ def scenario(tmp_path_factory, brz):
 
 # -- what only Bazaar has
 
+@pytest.mark.db
+def test_plugin_serves_the_bzr_type(env, scenario):
+    assert env.is_enabled("codeyard.vcs.bzr")
+    connectors = {}
+    for result in env.hook.repository_connectors():
+        connectors.update(result)
+    repos = connectors["bzr"](env, "main", scenario.repos.directory, {"id": "3"})
+    assert repos.type == "bzr" and repos.name == "main" and repos.id == 3
+    assert repos.youngest_rev == scenario.revs["r5"]
+
+
 def test_revision_display(scenario):
     repos, revs = scenario.repos, scenario.revs
     assert revs["r5"].startswith("alice@example.org-")
