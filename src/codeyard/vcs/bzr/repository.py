@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import posixpath
 import re
 import threading
@@ -170,8 +171,6 @@ class BzrRepository(api.Repository):
         return f"Repository '{self.name}'" if self.name else "The default repository"
 
     def _looks_like_bazaar(self) -> bool:
-        import os
-
         try:
             names = [n for n in os.listdir(self._root) if n != "lost+found"]
         except OSError:
