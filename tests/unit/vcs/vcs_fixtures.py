@@ -112,13 +112,15 @@ class MiniGitRepository:
         return None if self._repo.head_is_unborn else str(self._repo.head.target)
 
     def normalize_rev(self, rev):
+        import pygit2
+
         from codeyard.vcs.api import NoSuchChangeset
 
         if not rev:
             return self.youngest_rev
         try:
-            return str(self._repo.revparse_single(rev).peel(None).id)
-        except (KeyError, ValueError) as exc:
+            return str(self._repo.revparse_single(rev).peel(pygit2.Commit).id)
+        except (KeyError, ValueError, pygit2.GitError) as exc:
             raise NoSuchChangeset(rev, self.name) from exc
 
     def short_rev(self, rev):
