@@ -89,116 +89,20 @@ def git_repo(tmp_path):
     return repo
 
 
-# ---------------------------------------------------------------------------
-# A small pygit2 reader with what the cache reads, until the Git backend is merged.
-
-class MiniGitRepository:
-    type = "git"
-
-    def __init__(self, name, directory, params):
-        import pygit2
-
-        from codeyard.vcs.api import RepositoryError
-
-        try:
-            self._repo = pygit2.Repository(directory)
-        except pygit2.GitError as exc:
-            raise RepositoryError(f"{directory}: not a Git repository ({exc})") from None
-        self.name, self.directory, self.params = name, directory, dict(params)
-        self.id = params.get("id", 0)
-
-    @property
-    def youngest_rev(self):
-        return None if self._repo.head_is_unborn else str(self._repo.head.target)
-
-    def normalize_rev(self, rev):
-        import pygit2
-
-        from codeyard.vcs.api import NoSuchChangeset
-
-        if not rev:
-            return self.youngest_rev
-        try:
-            return str(self._repo.revparse_single(rev).peel(pygit2.Commit).id)
-        except (KeyError, ValueError, pygit2.GitError) as exc:
-            raise NoSuchChangeset(rev, self.name) from exc
-
-    def short_rev(self, rev):
-        return rev[:7]
-
-    def all_revs(self, since=()):
-        import pygit2
-
-        if self._repo.head_is_unborn:
-            return
-        walker = self._repo.walk(self._repo.head.target,
-                                 pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE)
-        for rev in since:
-            walker.hide(rev)
-        for commit in walker:
-            yield str(commit.id)
-
-    def get_changeset(self, rev):
-        from datetime import UTC, datetime
-
-        from codeyard.vcs.api import Changeset
-
-        commit = self._repo[self.normalize_rev(rev)]
-        author = f"{commit.author.name} <{commit.author.email}>"
-        return Changeset(rev=str(commit.id), message=commit.message, author=author,
-                         date=datetime.fromtimestamp(commit.author.time, UTC),
-                         parents=[str(p) for p in commit.parent_ids])
-
-    def get_changes(self, rev):
-        from codeyard.vcs.api import ADD, DELETE, EDIT, FILE, MOVE, Change
-
-        commit = self._repo[rev]
-        parent = commit.parents[0] if commit.parents else None
-        if parent is None:
-            diff = commit.tree.diff_to_tree(swap=True)
-        else:
-            diff = parent.tree.diff_to_tree(commit.tree)
-        diff.find_similar()
-        kinds = {"A": ADD, "D": DELETE, "M": EDIT, "R": MOVE}
-        out = []
-        for delta in diff.deltas:
-            change = kinds[delta.status_char()]
-            if change == ADD:
-                out.append(Change(delta.new_file.path, FILE, ADD))
-            else:
-                path = delta.old_file.path if change == DELETE else delta.new_file.path
-                out.append(Change(path, FILE, change, delta.old_file.path, str(parent.id)))
-        return out
-
-    def close(self):
-        self._repo = None
-
-
-class MiniGitPlugin:
-    @hookimpl
-    def repository_connectors(self):
-        return {"git": lambda env, name, directory, params:
-                MiniGitRepository(name, directory, params)}
-
-
-def real_git_backend() -> bool:
-    try:
-        import codeyard.vcs.git  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 @pytest.fixture
 def plugins(monkeypatch):
-    """The Recorder, and the Git reader when no Git backend is installed, registered in
-    every plugin manager the test's environments build."""
+    """The Recorder, registered in every plugin manager the test's environments build, and
+    the Git backend where the installed entry points do not announce it yet."""
+    import codeyard.vcs.git as git_backend
+
     rec = Recorder()
-    extra_plugins: list = [rec] if real_git_backend() else [rec, MiniGitPlugin()]
     original = codeyard.env.make_plugin_manager
 
     def with_extra(rules, extra=()):
-        return original(rules, [*extra, *extra_plugins])
+        pm = original(rules, [*extra, rec])
+        if not pm.is_registered(git_backend):
+            pm.register(git_backend, name="codeyard.vcs.git")
+        return pm
 
     monkeypatch.setattr(codeyard.env, "make_plugin_manager", with_extra)
     return rec
