@@ -144,9 +144,18 @@ def _save_metadata(env, repos: Repository) -> str:
 # Filling the cache
 
 
+def stored_message(repos: Repository, message: str) -> str:
+    """A commit message as Trac's connector of the type stores it: Trac's git connector
+    keeps the lines of the message (so without the final newline git writes)."""
+    if (repos.params.get("type") or repos.type) == "git":
+        return "\n".join(message.splitlines())
+    return message
+
+
 def _rows(repos: Repository, rev: str) -> tuple[Changeset, tuple, list[tuple]]:
     cset = repos.get_changeset(rev)
-    revision = (repos.id, rev, to_utimestamp(cset.date), cset.author, cset.message)
+    revision = (repos.id, rev, to_utimestamp(cset.date), cset.author,
+                stored_message(repos, cset.message))
     changes = [(repos.id, rev, c.path, NODE_TYPE_CODES[c.kind], CHANGE_TYPE_CODES[c.change],
                 c.base_path, c.base_rev) for c in repos.get_changes(rev)]
     return cset, revision, changes
@@ -252,7 +261,7 @@ def sync_changeset(env, repos: Repository, rev: str) -> Changeset | None:
         old = _changeset_row(db, repos.id, rev)
         if old is not None:
             db("UPDATE revision SET time=%s, author=%s, message=%s WHERE repos=%s AND rev=%s",
-               (revision[2], cset.author, cset.message, repos.id, rev))
+               (revision[2], revision[3], revision[4], repos.id, rev))
         else:
             _insert(db, [revision], changes)
     return old

@@ -49,9 +49,9 @@ def test_sync_writes_trac_rows(plugins, env, git_repo):
     r1, r2, r3 = git_repo.revs
     assert cache.sync(env, repos) == [r1, r2, r3]
     assert _revision_rows(env, repos.id) == [
-        (r1, 1_700_000_060_000_000, "Alice <alice@example.org>", "first, see #1\n"),
-        (r2, 1_700_000_120_000_000, "Alice <alice@example.org>", "second\n"),
-        (r3, 1_700_000_180_000_000, "Alice <alice@example.org>", "rename a to c\n")]
+        (r1, 1_700_000_060_000_000, "Alice <alice@example.org>", "first, see #1"),
+        (r2, 1_700_000_120_000_000, "Alice <alice@example.org>", "second"),
+        (r3, 1_700_000_180_000_000, "Alice <alice@example.org>", "rename a to c")]
     assert _change_rows(env, repos.id) == sorted([
         (r1, "a.txt", "F", "A", None, None),
         (r2, "a.txt", "F", "E", "a.txt", r1),
@@ -140,7 +140,7 @@ def test_changeset_added_and_modified(plugins, env, git_repo):
     assert cache.changeset_modified(env, repos, [r2]) == []
     assert [e for e in plugins.events if e[0] == "modified"] == [
         ("modified", "main", r2, "old words", "second\n")]
-    assert cache.get_cached_changeset(env, repos.id, r2).message == "second\n"
+    assert cache.get_cached_changeset(env, repos.id, r2).message == "second"
     # a revision missing from the cache is added by sync_changeset
     with env.db_transaction as db:
         db("DELETE FROM revision WHERE repos=%s AND rev=%s", (repos.id, r1))
