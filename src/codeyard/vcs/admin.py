@@ -113,14 +113,20 @@ class _Feedback:
 def _sync_command(ctx: AdminContext, name: str, rev: str | None, clean: bool) -> None:
     env = ctx.ready_env()
     manager = RepositoryManager(env)
+    failed: list[str] = []
     if name == "*":
         if rev is not None:
             raise AdminCommandError("Cannot synchronize a single revision on multiple "
                                     "repositories")
         repositories = []
         for info in manager.get_all_repositories().values():
-            if not info.is_alias and info.dir:
-                repositories.append(_call(manager.open, info))
+            if info.is_alias or not info.dir:
+                continue
+            try:
+                repositories.append(manager.open(info))
+            except RepositoryError as exc:  # the others are still synchronized
+                failed.append(str(exc))
+                print(f"Error: {exc}", file=ctx.err)
     else:
         repositories = [_call(manager.require_repository, name)]
     for repos in sorted(repositories, key=lambda r: r.name):
@@ -138,6 +144,9 @@ def _sync_command(ctx: AdminContext, name: str, rev: str | None, clean: bool) ->
         count = cache.count_revisions(env, repos.id)
         ctx.print(f"{count} revision cached." if count == 1 else f"{count} revisions cached.")
     ctx.print("Done.")
+    if failed:
+        raise AdminCommandError(f"{len(failed)} repository could not be opened" if len(failed) == 1
+                                else f"{len(failed)} repositories could not be opened")
 
 
 def _repository_resync(ctx: AdminContext, name: str, rev: str | None = None) -> None:

@@ -22,6 +22,7 @@ the new youngest revision.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -241,7 +242,19 @@ def sync_if_changed(env, repos: Repository) -> list[str]:
     youngest = repos.youngest_rev or ""
     if REPOSITORY_DIR in metadata and metadata.get(YOUNGEST_REV, "") == youngest:
         return []
-    return sync(env, repos)
+    guard = _sync_guard(env, repos.id)
+    if not guard.acquire(blocking=False):
+        return []  # another request of this process is at it: don't read the history twice
+    try:
+        return sync(env, repos)
+    finally:
+        guard.release()
+
+
+def _sync_guard(env, repos_id: int) -> threading.Lock:
+    lock, guards = env.memo("codeyard.vcs.sync_guards", lambda: (threading.Lock(), {}))
+    with lock:
+        return guards.setdefault(repos_id, threading.Lock())
 
 
 def _repository_changed(env, repos: Repository) -> None:

@@ -376,6 +376,8 @@ class RepositoryManager:
 
         try:
             cache.sync_if_changed(self.env, repos)
+        except cache.SyncInProgress:
+            pass  # another process or thread is bringing it up to date
         except RepositoryError as exc:
             self.env.log.warning("sync of %s failed: %s", info.display_name, exc)
             add_warning = getattr(req, "add_warning", None)

@@ -82,6 +82,18 @@ def test_sync_resync_and_single_revisions(admin, env, git_repo):
     assert bad_rev.rc == 2 and "No changeset cafebabe" in bad_rev.err
 
 
+def test_sync_all_goes_on_past_a_broken_repository(admin, env, git_repo, tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    admin("repository", "add", "a-gone", str(gone), "git")
+    admin("repository", "add", "main", str(git_repo.path), "git")
+    gone.rmdir()
+    done = admin("repository", "sync", "*")
+    assert done.rc == 2 and f"the directory {gone} does not exist" in done.err
+    assert "1 repository could not be opened" in done.err
+    assert _lines(done.out)[-2:] == ["3 revisions cached.", "Done."]
+
+
 def test_changeset_added_and_modified(admin, env, git_repo, plugins):
     admin("repository", "add", "(default)", str(git_repo.path), "git")
     done = admin("changeset", "added", "(default)", git_repo.revs[-1])
