@@ -5,6 +5,7 @@ long history."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -448,3 +449,22 @@ def test_a_commit_asked_for_before_it_arrives(tmp_path):
         repos.normalize_rev(coming)
     assert tree.git("hash-object", "-t", "commit", "-w", "--stdin", input=body) == coming
     assert repos.normalize_rev(coming) == coming
+
+
+def test_a_damaged_repository(tmp_path):
+    tree = GitWorkTree(tmp_path / "w")
+    tree.write("a", b"1\n2\n")
+    tree.write("b", b"kept\n")
+    tree.write("d/c", b"lost with its directory\n")
+    rev = tree.commit("one")
+    for lost in (f"{rev}:a", f"{rev}:d"):
+        sha = tree.git("rev-parse", lost)
+        (tree.path / ".git" / "objects" / sha[:2] / sha[2:]).unlink()
+    repos = open_repository(None, "", str(tree.path), {})
+    node = repos.get_node("a", rev)
+    directory = repos.get_node("d", rev)
+    for call in (node.get_content, node.get_content_length, node.get_annotations,
+                 lambda: list(directory.get_entries()), lambda: repos.get_node("d/c", rev)):
+        with pytest.raises(api.RepositoryError, match=re.escape(str(tree.path))):
+            call()
+    assert repos.get_node("b", rev).get_content().read() == b"kept\n"

@@ -196,10 +196,13 @@ class GitRepository(Repository):
             yield
         except RepositoryError:
             raise
-        except (pygit2.GitError, OSError) as error:
+        except (pygit2.GitError, OSError, KeyError) as error:
+            # KeyError: pygit2's word for an object the repository lacks (lookups of
+            # paths and names catch theirs where they happen).
             if not os.path.isdir(self.directory):
                 raise RepositoryError(f"Git repository {self.directory!r} is gone") from error
-            raise RepositoryError(f"Git repository {self.directory!r}: {error}") from error
+            what = f"object {error} is missing" if isinstance(error, KeyError) else error
+            raise RepositoryError(f"Git repository {self.directory!r}: {what}") from error
 
     def close(self) -> None:
         """Forget the cached data; every thread opens a fresh handle on its next call."""
