@@ -232,3 +232,31 @@ def test_five_thousand_commits_sync_in_seconds(plugins, env, tmp_path, capsys):
     with env.db_query as db:
         assert db("SELECT COUNT(*) FROM node_change WHERE repos=%s", (repos.id,))[0][0] == 10000
     assert seconds < 30  # a few seconds on an idle machine; the bound leaves room for load
+
+
+def test_a_bazaar_branch_is_cached_too(plugins, env, tmp_path):
+    from tests.unit.vcs.test_bzr_contract import Brz
+
+    brz = Brz(tmp_path / "home")
+    branch = tmp_path / "trunk"
+    brz(tmp_path, "init", "-q", "trunk")
+    (branch / "a.txt").write_text("one\n")
+    brz(branch, "add", "-q", "a.txt")
+    brz(branch, "commit", "-q", "-m", "first, see #1")
+    brz(branch, "mv", "-q", "a.txt", "b.txt")
+    brz(branch, "commit", "-q", "-m", "rename")
+    first, second = brz.revid(branch, "1"), brz.revid(branch, "2")
+    rm = RepositoryManager(env)
+    rm.add_repository("bzr", str(branch), "bzr")
+    repos = rm.get_repository("bzr")
+    assert cache.sync(env, repos) == [first, second]
+    assert [(rev, author, message) for rev, _, author, message in _revision_rows(env, repos.id)] \
+        == [(first, "Alice <alice@example.org>", "first, see #1"),
+            (second, "Alice <alice@example.org>", "rename")]
+    changes = {(rev, path, kind, change) for rev, path, kind, change, *_ in
+               _change_rows(env, repos.id)}
+    assert (first, "a.txt", "F", "A") in changes and (second, "b.txt", "F", "M") in changes
+    assert _metadata(env, repos.id) == {"repository_dir": f"bzr:{branch}", "youngest_rev": second}
+    (branch / "b.txt").write_text("two\n")
+    brz(branch, "commit", "-q", "-m", "third")
+    assert cache.sync(env, repos) == [brz.revid(branch, "3")]
