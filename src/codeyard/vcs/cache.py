@@ -189,6 +189,7 @@ def sync(env, repos: Repository, progress: Progress | None = None, clean: bool =
     them, oldest first. With ``notify`` the ``changeset_added`` hook hears of each (what a
     push does; a sync of history made elsewhere stays quiet, as in Trac). Raises
     ``SyncInProgress`` when another process is caching the same revisions."""
+    _check_id(repos)
     if clean:
         remove_cache(env, repos)
     youngest = _save_metadata(env, repos)
@@ -230,6 +231,12 @@ def sync(env, repos: Repository, progress: Progress | None = None, clean: bool =
     return added
 
 
+def _check_id(repos: Repository) -> None:
+    if not repos.id:  # opened inside a read scope before trac.ini's repositories had ids
+        raise RepositoryError(f'Repository "{display(repos)}" has no id yet; open it outside '
+                              "a read-only scope first")
+
+
 def resync(env, repos: Repository, progress: Progress | None = None) -> list[str]:
     """Clear the repository's cache and fill it again."""
     return sync(env, repos, progress, clean=True)
@@ -268,6 +275,7 @@ def _repository_changed(env, repos: Repository) -> None:
 def sync_changeset(env, repos: Repository, rev: str) -> Changeset | None:
     """Read one revision's metadata again: update its cached row (returning the metadata
     it had) or cache it when it was not (returning None)."""
+    _check_id(repos)
     rev = repos.normalize_rev(rev)
     cset, revision, changes = _rows(repos, rev)
     with env.db_transaction as db:

@@ -153,3 +153,22 @@ def test_repository_changed_hook(plugins, env, git_repo):
     assert [e for e in plugins.events if e[0] == "repository"] == [
         ("repository", "added", "x"), ("repository", "changed", "x"),
         ("repository", "removed", "x")]
+
+
+def test_ids_of_trac_ini_repositories_wait_for_a_write_scope(plugins, env, git_repo):
+    from codeyard.vcs import cache
+
+    env.config.set("repositories", "ini.dir", str(git_repo.path))
+    env.config.set("repositories", "ini.type", "git")
+    env.config.save()
+    rm = RepositoryManager(env)
+    with env.db_query:  # a page's read scope: nothing may be written, so no id yet
+        early = rm.get_repository("ini")
+        assert rm.get_info("ini").id == 0 and early.id == 0
+    with pytest.raises(RepositoryError, match="has no id yet"):
+        cache.sync(env, early)
+    info = rm.get_info("ini")
+    assert info.id > 0
+    repos = rm.get_repository("ini")
+    assert repos.id == info.id and repos is not early
+    assert len(cache.sync(env, repos)) == 3
