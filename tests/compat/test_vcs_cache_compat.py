@@ -78,11 +78,13 @@ def test_trac_reads_and_rewrites_codeyard_cache(plugins, make_env, tmp_path, tra
 
 
 def test_codeyard_takes_a_cache_trac_made(plugins, make_env, tmp_path, trac):
-    env = make_env(options=TRAC_GIT)
+    env = make_env(options=[*TRAC_GIT, ("codeyard", "config_check_interval", "0")])
     repo = _history(tmp_path)
+    rm = RepositoryManager(env)
+    assert rm.get_all_repositories() == {}  # kept by this process from now on
     trac.admin(env.path, "repository", "add", "(default)", str(repo.path), "git")
     trac.admin(env.path, "repository", "resync", "(default)")
-    rm = RepositoryManager(env)
+    env.refresh_config()  # what every request does: Trac touched trac.ini
     info = rm.get_info("")
     assert info is not None and info.dir == str(repo.path) and info.type == "git"
     repos = rm.get_repository("")
