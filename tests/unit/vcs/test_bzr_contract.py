@@ -95,6 +95,17 @@ def scenario(tmp_path_factory, brz):
 
 # -- what only Bazaar has
 
+@pytest.mark.db
+def test_plugin_serves_the_bzr_type(env, scenario):
+    assert env.is_enabled("codeyard.vcs.bzr")
+    connectors = {}
+    for result in env.hook.repository_connectors():
+        connectors.update(result)
+    repos = connectors["bzr"](env, "main", scenario.repos.directory, {"id": "3"})
+    assert repos.type == "bzr" and repos.name == "main" and repos.id == 3
+    assert repos.youngest_rev == scenario.revs["r5"]
+
+
 def test_revision_display(scenario):
     repos, revs = scenario.repos, scenario.revs
     assert revs["r5"].startswith("alice@example.org-")
@@ -108,7 +119,8 @@ def test_revision_display(scenario):
     assert repos.normalize_rev("tag:" + TAG) == revs["r4"]
     assert repos.normalize_rev("revid:" + revs["r2"]) == revs["r2"]
     assert repos.normalize_rev("HEAD") == revs["r5"]
-    for bad in ("feature:9", "nobranch:1", "tag:nope", "1.2.3.4"):
+    for bad in ("feature:9", "nobranch:1", "tag:nope", "1.2.3.4", "trunk:", ":", "tag:",
+                "\ud800", "x" * 5000, "trunk:1:2"):
         with pytest.raises(api.NoSuchChangeset):
             repos.normalize_rev(bad)
 
@@ -142,12 +154,20 @@ def test_root_lists_branches(scenario):
     with pytest.raises(api.NoSuchNode):
         repos.get_node(".bzr")
     with pytest.raises(api.NoSuchNode):
+        repos.get_node("trunk/\ud800")
+    with pytest.raises(api.NoSuchNode):
         repos.get_node("trunk/.bzr/branch/last-revision")
 
 
 def test_merged_and_feature_navigation(scenario):
     repos, revs = scenario.repos, scenario.revs
     assert repos.next_rev(revs["f1"]) == revs["r5"]
+    assert repos.next_rev(revs["r1"], "trunk/src/main.py") == revs["r2"]
+    assert repos.next_rev(revs["r2"], "trunk/src/main.py") is None
+    assert repos.next_rev(revs["r1"], "trunk/docs/guide.txt") == revs["r3"]  # renamed
+    assert repos.next_rev(revs["r3"], "trunk/docs/manual.txt") == revs["r4"]
+    assert repos.next_rev(revs["r1"], "trunk/feature.txt") == revs["r5"]  # by name
+    assert repos.previous_rev(revs["r5"], "trunk/feature.txt") is None
     assert repos.previous_rev(revs["f1"]) == revs["r4"]
     assert repos.rev_older_than(revs["f1"], revs["r5"])
     assert not repos.rev_older_than(revs["r5"], revs["f1"])
@@ -175,6 +195,32 @@ def test_standalone_branch_at_root(tmp_path, brz):
     assert repos.get_node("a.txt", first).get_content().read() == b"a\n"
     assert [(c.path, c.change) for c in repos.get_changes(second)] == [("a.txt", api.EDIT)]
     assert list(repos.all_revs()) == [first, second]
+    # a commit after the repository was opened: the cached branch data follows the tip
+    (solo / "b.txt").write_bytes(b"b\n")
+    brz(solo, "add", "-q")
+    brz(solo, "commit", "-q", "-m", "three")
+    third = brz.revid(solo, "3")
+    assert repos.youngest_rev == third and repos.display_rev(third) == "3"
+    assert repos.next_rev(second) == third and list(repos.all_revs(since=[second])) == [third]
+    assert sorted(n.name for n in repos.get_node("").get_entries()) == ["a.txt", "b.txt"]
+
+
+def test_empty_repository_and_empty_branch(tmp_path, brz):
+    brz(tmp_path, "init-shared-repo", "-q", "shared")
+    repos = open_repos(tmp_path / "shared", "shared")
+    assert repos.youngest_rev is None and repos.oldest_rev is None
+    assert list(repos.all_revs()) == []
+    root = repos.get_node("")
+    assert root.isdir and list(root.get_entries()) == []
+    assert root.get_last_modified().tzinfo is not None
+    with pytest.raises(api.NoSuchChangeset):
+        repos.normalize_rev("1")
+    brz(tmp_path / "shared", "init", "-q", "fresh")
+    fresh = repos.get_node("fresh")
+    assert fresh.isdir and list(fresh.get_entries()) == []
+    assert [n.name for n in repos.get_node("").get_entries()] == ["fresh"]
+    with pytest.raises(api.NoSuchNode):
+        repos.get_node("fresh/anything")
 
 
 def test_nested_directories_of_branches(tmp_path, brz):
@@ -251,6 +297,17 @@ def test_nothing_outside_the_root_is_opened(tmp_path, brz):
     secret = brz.revid(outside)
     with pytest.raises(api.NoSuchChangeset):
         repos.get_changeset(secret)
+    # a branch below the root whose shared repository is above it
+    brz(tmp_path, "init-shared-repo", "-q", "outer")
+    (tmp_path / "outer" / "sub").mkdir()
+    brz(tmp_path / "outer" / "sub", "init", "-q", "uses-outer")
+    brz(tmp_path / "outer" / "sub", "init-shared-repo", "-q", "inner")
+    brz(tmp_path / "outer" / "sub" / "inner", "init", "-q", "own")
+    sub = open_repos(tmp_path / "outer" / "sub", "sub")
+    assert [n.path for n in sub.get_node("").get_entries()] == ["inner"]
+    assert [n.path for n in sub.get_node("inner").get_entries()] == ["inner/own"]
+    with pytest.raises(api.NoSuchNode):
+        sub.get_node("uses-outer")
 
 
 def _build_long_branch(path: Path, count: int) -> list[bytes]:

@@ -104,25 +104,35 @@ def first_touching(repos: BzrRepository, state: BranchState, inner: str, revid: 
     with state.repository.lock_read():
         start = repos.tree(state, revid)
         file_id = start.path2id(inner)
-        previous = start
-        for rev in following:
-            tree = repos.tree(state, rev)
-            if file_id is None:
-                if tree.path2id(inner) is not None:
-                    return rev
-            else:
+        if file_id is not None and start.kind(inner) == "directory":
+            previous = start
+            for rev in following:
+                tree = repos.tree(state, rev)
                 old_path = _entry_path(previous, file_id)
                 new_path = _entry_path(tree, file_id)
-                if old_path != new_path:
+                if old_path != new_path or (
+                        new_path is not None and _touched_below(tree, previous, new_path)):
                     return rev
-                if new_path is not None:
-                    if tree.kind(new_path) == "directory":
-                        if _touched_below(tree, previous, new_path):
-                            return rev
-                    elif tree.get_file_revision(new_path) != previous.get_file_revision(old_path):
-                        return rev
-            previous = tree
-    return None
+                previous = tree
+            return None
+
+        def signature(tree: Any) -> tuple[str | None, Any]:
+            if file_id is None:
+                return (inner if tree.path2id(inner) is not None else None), None
+            path = _entry_path(tree, file_id)
+            return path, (tree.get_file_revision(path) if path is not None else None)
+
+        # A file's (path, last-changed revision) only ever moves on along a mainline, so
+        # the first revision where it differs is found by bisection.
+        before = signature(start)
+        low, high = 0, len(following)
+        while low < high:
+            middle = (low + high) // 2
+            if signature(repos.tree(state, following[middle])) != before:
+                high = middle
+            else:
+                low = middle + 1
+        return following[low] if low < len(following) else None
 
 
 def virtual_history(repos: BzrRepository, path: str, rev: str | None, limit: int | None

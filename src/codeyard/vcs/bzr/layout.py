@@ -28,8 +28,10 @@ from codeyard.vcs.api import RepositoryError
 
 log = logging.getLogger(__name__)
 
-# A plain directory tree deeper than this above the branches is not walked further.
+# A plain directory tree deeper or larger than this above the branches is not walked further
+# (every scanned directory is checked for changes on each call).
 MAX_DEPTH = 12
+MAX_DIRS = 5000
 
 
 class Refused(Exception):
@@ -120,7 +122,7 @@ def scan(name: str, root: str) -> Layout:
 
     def walk(rel: str, real: str, depth: int) -> bool:
         """Record what is below ``real``; True when it holds a branch."""
-        if real in seen or depth > MAX_DEPTH:
+        if real in seen or depth > MAX_DEPTH or len(seen) >= MAX_DIRS:
             return False
         seen.add(real)
         try:

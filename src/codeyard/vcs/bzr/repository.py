@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import posixpath
 import re
 import threading
@@ -29,7 +30,11 @@ REVISION_CACHE_SIZE = 2048
 
 
 def to_revid(rev: str) -> bytes:
-    return rev.encode("utf-8", "surrogateescape")
+    try:
+        return rev.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        # Not a string a revision id decodes to: something no revision has.
+        return rev.encode("utf-8", "replace")
 
 
 def to_rev(revid: bytes) -> str:
@@ -48,6 +53,7 @@ class BranchState:
         self._graph: tuple[dict[bytes, tuple[int, ...]], list[bytes], dict[bytes, bytes]] | None
         self._graph = None
         self._dotted: dict[str, bytes] | None = None
+        self._positions: dict[bytes, int] | None = None
         self._tags: dict[str, bytes] | None = None
 
     @property
@@ -63,6 +69,7 @@ class BranchState:
             self.tip = tip
             self._graph = None
             self._dotted = None
+            self._positions = None
         self._tags = None
         self.checked = serial
 
@@ -96,14 +103,14 @@ class BranchState:
 
     @property
     def mainline(self) -> list[bytes]:
-        """The left-hand history, oldest first (revno n at index n-1)."""
+        """The left-hand history, oldest first (index 0 is revno 1 unless the history
+        starts with a ghost)."""
         return self._merge_sorted()[1]
 
     def mainline_index(self, revid: bytes) -> int | None:
-        revno = self.revnos.get(revid)
-        if revno is None or len(revno) != 1:
-            return None
-        return revno[0] - 1
+        if self._positions is None:
+            self._positions = {r: i for i, r in enumerate(self.mainline)}
+        return self._positions.get(revid)
 
     def merged_by(self, revid: bytes) -> bytes | None:
         """The mainline revision that merged ``revid`` (not itself on the mainline)."""
@@ -164,8 +171,6 @@ class BzrRepository(api.Repository):
         return f"Repository '{self.name}'" if self.name else "The default repository"
 
     def _looks_like_bazaar(self) -> bool:
-        import os
-
         try:
             names = [n for n in os.listdir(self._root) if n != "lost+found"]
         except OSError:
@@ -191,7 +196,6 @@ class BzrRepository(api.Repository):
     def _layout(self) -> _layout.Layout:
         if self._layout_serial == self._serial and self._layout_data is not None:
             return self._layout_data
-        _layout.check_root(self.name, self.directory)
         current = self._layout_data
         if current is None or not _layout.stamps_current(current):
             current = _layout.scan(self.name, self._root)
@@ -333,6 +337,11 @@ class BzrRepository(api.Repository):
 
     def split(self, path: str) -> tuple[BranchState | None, str]:
         """(the branch a path is in — the longest match — and the path inside it)."""
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            raise api.NoSuchNode(path.encode("utf-8", "replace").decode(), None,
+                                 self.name) from None
         branches = self._layout().branches
         parts = path.split("/") if path else []
         for depth in range(len(parts), -1, -1):
@@ -354,11 +363,8 @@ class BzrRepository(api.Repository):
             raise api.NoSuchNode(path, self.display_rev(rev), self.name)
         tree = self.tree(state, revid)
         with state.repository.lock_read():
-            try:
-                entry = tree.root_inventory.get_entry(tree.path2id(inner)) \
-                    if tree.path2id(inner) is not None else None
-            except bzr_errors.NoSuchId:
-                entry = None
+            file_id = tree.path2id(inner)
+            entry = tree.root_inventory.get_entry(file_id) if file_id is not None else None
         if entry is None:
             raise api.NoSuchNode(path, self.display_rev(rev), self.name)
         return BranchNode(self, state, tree, revid, inner, entry)
