@@ -159,7 +159,10 @@ def _repository_sync(ctx: AdminContext, name: str, rev: str | None = None) -> No
 
 def _notify(ctx: AdminContext, event: str, name: str, revs: tuple[str, ...]) -> None:
     env = ctx.ready_env()
-    repos = _call(RepositoryManager(env).require_repository, name)
+    repos = _call(RepositoryManager(env).get_repository, name)
+    if repos is None:  # trac-admin's words
+        raise AdminCommandError(f"Repository '{display_name('' if is_default(name) else name)}' "
+                                "not found")
     run = cache.changeset_added if event == "added" else cache.changeset_modified
     errors = _call(run, env, repos, revs)
     if errors:

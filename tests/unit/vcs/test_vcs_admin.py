@@ -109,7 +109,7 @@ def test_changeset_added_and_modified(admin, env, git_repo, plugins):
     assert modified.rc == 2 and "No changeset nosuch" in modified.err
     assert [e[2] for e in plugins.events if e[0] == "modified"] == [git_repo.revs[0]]
     unknown = admin("changeset", "added", "other", "HEAD")
-    assert unknown.rc == 2 and 'Repository "other" doesn\'t exist' in unknown.err
+    assert unknown.rc == 2 and unknown.err.strip() == "Error: Repository 'other' not found"
 
 
 # ---------------------------------------------------------------------------
