@@ -350,3 +350,39 @@ def test_the_comment_written_renders_with_its_message(env):
     added(env, repository(), changeset(f"'''Tidy''' up, refs #{tkt}"))
     html = render(env, comments(env, tkt)[0][2], tkt)
     assert '<div class="message">' in html and "<strong>Tidy</strong>" in html
+
+
+# -- end to end with a real Git repository
+
+def test_a_git_commit_that_fixes_a_ticket(env, tmp_path):
+    import codeyard.vcs.git as git_backend
+    from codeyard.vcs.git import open_repository
+    from tests.unit.vcs.test_git_contract import GitWorkTree
+
+    create_session(env, "alice", True, {"email": "alice@example.org"})
+    tkt = new_ticket(env, owner="")
+    tree = GitWorkTree(tmp_path / "work")
+    tree.write("README", b"hello\n")
+    sha = tree.commit(f"Say hello.\n\nFixes #{tkt}.")
+    repos = open_repository(env, "", str(tree.path))
+    try:
+        cset = repos.get_changeset(sha)
+        added(env, repos, cset)
+        added(env, repos, cset)  # a second push of the same commit
+    finally:
+        repos.close()
+    ticket = Ticket(env, tkt)
+    assert (ticket["status"], ticket["resolution"], ticket["owner"]) == (
+        "closed", "fixed", "alice")
+    [(author, cnum, text)] = comments(env, tkt)
+    assert (author, cnum) == ("alice", "1")
+    assert text == (f'In [changeset:"{sha}" {sha[:7]}]:\n'
+                    f'{{{{{{#!CommitTicketReference repository="" revision="{sha}"\n'
+                    f"Say hello.\n\nFixes #{tkt}.\n}}}}}}")
+    # Not in the cache: the processor reads the message from the repository itself.
+    if not env.plugins.is_registered(git_backend):
+        env.plugins.register(git_backend)
+    env.config.set("repositories", ".dir", str(tree.path))
+    env.config.set("repositories", ".type", "git")
+    html = render(env, text.replace("Say hello.", "Stale text."), tkt)
+    assert "Say hello." in html and "Stale" not in html
