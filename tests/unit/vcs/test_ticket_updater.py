@@ -293,6 +293,16 @@ def test_bazaar_fixed_bugs_of_this_project_close(env):
     assert len(comments(env, four)) == 1
 
 
+def test_the_property_breezy_writes(env):
+    from breezy.bugtracker import encode_fixes_bug_urls
+
+    env.config.set("trac", "base_url", "http://example.org/p")
+    bugs = encode_fixes_bug_urls([("http://example.org/p/ticket/3", "fixed"),
+                                  ("http://example.org/p/ticket/4", "related")])
+    assert updater.ticket_commands(env, changeset("refs #3", properties={"bugs": bugs})) == {
+        3: ["refs", "close"], 4: ["refs"]}
+
+
 def test_bazaar_bug_ids(env):
     assert updater.parse_bugs(env, "#3 fixed\nticket:4 fixed\n5 related\n#6 other") == {
         3: ["close"], 4: ["close"], 5: ["refs"]}
