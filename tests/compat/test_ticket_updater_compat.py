@@ -120,7 +120,7 @@ def test_the_updater_leaves_what_tracs_leaves(trac, make_env):
         cset = Changeset(rev=case["rev"], message=case["message"], author=case["author"],
                          date=datetime(2026, 1, 1, tzinfo=UTC))
         ours.hook.changeset_added(env=ours, repos=ShortShaRepository(case["repo"], "/x"),
-                                  changeset=cset)
+                                  changeset=cset, pusher=None)
     assert run_trac(trac, TRAC_UPDATE, theirs.path,
                     [dict(case, n=n) for n, case in enumerate(CASES)]) == "done"
 

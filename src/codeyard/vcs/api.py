@@ -275,8 +275,10 @@ def repository_connectors():
 
 
 @hookspec
-def changeset_added(env, repos, changeset):
-    """A changeset entered the cache (a sync, ``changeset added``, a push)."""
+def changeset_added(env, repos, changeset, pusher):
+    """A changeset entered the cache (``changeset added``, a push). ``pusher`` is the
+    account that pushed it through codeyard's hosting (None otherwise): the ticket updater
+    acts as that user rather than as the name the commit claims."""
 
 
 @hookspec

@@ -184,7 +184,7 @@ def _new_revs(repos: Repository, youngest: str, cached: set[str]) -> list[str]:
 
 
 def sync(env, repos: Repository, progress: Progress | None = None, clean: bool = False,
-         notify: bool = False) -> list[str]:
+         notify: bool = False, pusher: str | None = None) -> list[str]:
     """Cache the revisions not cached yet (all of them after ``clean``, a resync); returns
     them, oldest first. With ``notify`` the ``changeset_added`` hook hears of each (what a
     push does; a sync of history made elsewhere stays quiet, as in Trac). Raises
@@ -217,7 +217,7 @@ def sync(env, repos: Repository, progress: Progress | None = None, clean: bool =
             progress(len(added), len(todo), chunk[-1])
         if notify:
             for cset in csets:
-                env.hook.changeset_added(env=env, repos=repos, changeset=cset)
+                env.hook.changeset_added(env=env, repos=repos, changeset=cset, pusher=pusher)
     newest = repos.youngest_rev or ""
     with env.db_transaction as db:
         current = db("SELECT value FROM repository WHERE id=%s AND name=%s",
@@ -302,7 +302,7 @@ def changeset_added(env, repos: Repository, revs: Iterable[str]) -> list[str]:
         except NoSuchChangeset as exc:
             errors.append(str(exc))
             continue
-        env.hook.changeset_added(env=env, repos=repos, changeset=cset)
+        env.hook.changeset_added(env=env, repos=repos, changeset=cset, pusher=None)
     return errors
 
 

@@ -296,7 +296,7 @@ def update_ticket(env, tkt_id: int, commands: list[str], repos: Repository,
 
 
 def update_tickets(env, repos: Repository, changeset: Changeset,
-                   tickets: dict[int, list[str]]) -> dict[int, int]:
+                   tickets: dict[int, list[str]], pusher: str | None = None) -> dict[int, int]:
     """Update each ticket; {ticket id: comment number} of those that got a comment. A
     problem with one ticket (it does not exist, a field is invalid) is logged, never raised:
     it must not fail the push or the sync that brought the changeset."""
@@ -304,7 +304,9 @@ def update_tickets(env, repos: Repository, changeset: Changeset,
 
     if not tickets:
         return {}
-    authname = committer(env, changeset.author)
+    # A push through codeyard's hosting knows who pushed; anything else only has the name
+    # the commit claims.
+    authname = pusher or committer(env, changeset.author)
     perm = PermissionCache(env, authname)
     comment = ticket_comment(repos, changeset)
     done: dict[int, int] = {}
@@ -322,8 +324,8 @@ def update_tickets(env, repos: Repository, changeset: Changeset,
 
 
 @hookimpl
-def changeset_added(env, repos, changeset):
-    update_tickets(env, repos, changeset, ticket_commands(env, changeset))
+def changeset_added(env, repos, changeset, pusher):
+    update_tickets(env, repos, changeset, ticket_commands(env, changeset), pusher)
 
 
 @hookimpl

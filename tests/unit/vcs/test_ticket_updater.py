@@ -64,7 +64,7 @@ def changes(env, tkt_id: int) -> list[tuple[str, str, str, str]]:
 
 
 def added(env, repos, cset) -> None:
-    env.hook.changeset_added(env=env, repos=repos, changeset=cset)
+    env.hook.changeset_added(env=env, repos=repos, changeset=cset, pusher=None)
 
 
 # -- the grammar
@@ -199,6 +199,18 @@ def test_the_author_is_matched_to_a_user_by_email(env):
     ticket = Ticket(env, tkt)
     assert (ticket["status"], ticket["owner"]) == ("closed", "jdoe")
     assert comments(env, tkt)[0][0] == "jdoe"
+
+
+def test_a_push_acts_as_the_pusher_not_the_claimed_author(env):
+    """Anyone can write any name into a commit; hosting knows who pushed it."""
+    PermissionSystem(env).revoke("authenticated", "TICKET_MODIFY")
+    PermissionSystem(env).grant("pusher", "TICKET_MODIFY")
+    tkt = new_ticket(env, owner="")
+    cset = changeset(f"fixes #{tkt}", author="admin <admin@example.org>")
+    env.hook.changeset_added(env=env, repos=repository(), changeset=cset, pusher="pusher")
+    ticket = Ticket(env, tkt)
+    assert (ticket["status"], ticket["owner"]) == ("closed", "pusher")
+    assert comments(env, tkt)[0][0] == "pusher"
 
 
 def test_committer_lookup(env):

@@ -64,7 +64,7 @@ class Recorder:
         self.events: list[tuple] = []
 
     @hookimpl
-    def changeset_added(self, env, repos, changeset):
+    def changeset_added(self, env, repos, changeset, pusher):
         self.events.append(("added", repos.name, changeset.rev))
 
     @hookimpl
