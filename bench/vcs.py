@@ -33,8 +33,7 @@ from tests.support.servers import free_port  # noqa: E402
 
 from bench import vcs_data  # noqa: E402
 from bench.run import Result, fetch, measure, start, stop  # noqa: E402
-from bench.tickets import TRAC_WSGI  # noqa: E402
-from bench.wiki import trac_python  # noqa: E402
+from bench.tickets import serve_codeyard, serve_trac  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results", "vcs.md")
 LOGGERHEAD_VENV = os.path.join(REPO, "var", "loggerhead-venv")
@@ -89,29 +88,6 @@ def trac_copy(env_path: str, workdir: str) -> str:
     with open(ini, "w", encoding="utf-8") as fh:
         fh.write(text)
     return copy
-
-
-def serve_codeyard(env_path: str, args, workdir: str):
-    port = free_port()
-    command = [sys.executable, "-m", "codeyard", "serve", "-s", env_path, "--port", str(port),
-               "--hostname", "127.0.0.1", "--workers", str(args.workers)]
-    return port, start(command, port, os.path.join(workdir, "codeyard.log"))
-
-
-def serve_trac(env_path: str, args, workdir: str):
-    python = trac_python()
-    if python is None:
-        raise SystemExit("Trac 1.6 is needed for this benchmark")
-    gunicorn = os.path.join(os.path.dirname(python), "gunicorn")
-    if not os.path.exists(gunicorn):
-        subprocess.run([python, "-m", "pip", "install", "-q", "gunicorn"], check=True)
-    with open(os.path.join(workdir, "trac_wsgi.py"), "w", encoding="utf-8") as fh:
-        fh.write(TRAC_WSGI.format(env=env_path, cache=os.path.join(workdir, "eggs")))
-    port = free_port()
-    command = [gunicorn, "--chdir", workdir, "--bind", f"127.0.0.1:{port}", "--workers",
-               str(args.workers), "--threads", "4", "--worker-class", "gthread",
-               "--no-control-socket", "trac_wsgi:application"]
-    return port, start(command, port, os.path.join(workdir, "trac.log"))
 
 
 def loggerhead_serve() -> str:
