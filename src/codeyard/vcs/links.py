@@ -21,7 +21,7 @@ from codeyard.wiki.links import shorthand_intertrac
 
 # path, then @rev or :rev, then :marks (line numbers to highlight), as Trac reads them
 PATH_LINK_RE = re.compile(r"([^@#:]*)[@:]([^#:]+)?(?::(\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*))?")
-LOG_LINK_RE = re.compile(r"(?:/[^@:]*)?[@:]([^#:]+)?(?::([^#:]+))?")
+LOG_LINK_RE = re.compile(r"([^@:]*)[@:]")
 
 
 def _a(label, href=None, cls=None, title=None, rel=None) -> Markup:
@@ -104,22 +104,22 @@ def changeset_resolver(fmt, ns, target, label, link=None):
         return found
     chgset, params, fragment = S.split_url(target)
     rev, sep, path = chgset.partition("/")
+    rel = "nofollow" if ns == "sha" else None  # as Trac's Git connector marks them
     try:
         reponame, repos, rest = _by_path(fmt, path)
         if repos is None:
-            return _a(label, cls="missing changeset", title=_no_repository(reponame),
-                      rel="nofollow")
+            return _a(label, cls="missing changeset", title=_no_repository(reponame), rel=rel)
         changeset = _changeset(fmt, repos, rev)
         if not _allowed(fmt, "CHANGESET_VIEW", U.changeset_resource(reponame, changeset.rev)):
             return _a(label, cls="missing changeset",
                       title=f"No permission to view changeset {rev} on "
-                            f"{reponame or '(default)'}", rel="nofollow")
+                            f"{reponame or '(default)'}", rel=rel)
         parts = [p for p in (reponame, rest) if p]
         href = fmt.href.changeset(rev, *parts) if parts else fmt.href.changeset(rev)
         return _a(label, href + params + fragment, "changeset",
                   U.shorten_line((changeset.message or "").strip().replace("\n", " ")))
     except api.RepositoryError as exc:
-        return _a(label, cls="missing changeset", title=str(exc), rel="nofollow")
+        return _a(label, cls="missing changeset", title=str(exc), rel=rel)
 
 
 # -- source:, browser:, repos:, export:
@@ -134,7 +134,7 @@ def source_resolver(fmt, ns, target, label, link=None):
     try:
         reponame, repos, rest = _by_path(fmt, path)
         if repos is None:
-            return _a(label, cls="missing source", title=_no_repository(reponame))
+            return _a(label, cls="missing source")
         node_rev = repos.normalize_rev(rev) if rev else None
         node = fmt.memo(f"vcs.node:{reponame}:{rest}:{node_rev}",
                         lambda: _catching(lambda: repos.get_node(rest, node_rev)))
@@ -143,8 +143,8 @@ def source_resolver(fmt, ns, target, label, link=None):
         resource = U.source_resource(reponame, rest, rev)
         if not _allowed(fmt, "FILE_VIEW" if node.isfile else "BROWSER_VIEW", resource):
             return _a(label, cls="missing source")
-    except api.RepositoryError as exc:
-        return _a(label, cls="missing source", title=str(exc))
+    except api.RepositoryError:
+        return _a(label, cls="missing source")
     full = "/".join(p for p in (reponame, rest) if p)
     if ns == "export":
         export_rev = rev or "HEAD"
