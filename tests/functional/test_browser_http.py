@@ -349,6 +349,16 @@ def test_traclinks_to_changesets_sources_and_logs(site):
     assert html.count('class="missing source"') == 3 and "/etc/passwd" not in html
 
 
+def test_full_commit_ids_in_text_are_changeset_links(site):
+    env, client, revs = site
+    r3 = revs["r3"]
+    html = _render(client, f"Fixed in {r3}, see also r{r3}, not !{r3} nor {'0' * 40}.")
+    link = (f'<a class="changeset" href="/changeset/{r3}" title="Rename the guide">')
+    assert html.count(link) == 2
+    assert f"not {r3} nor" in html
+    assert f'<a class="missing changeset" rel="nofollow" title="No changeset {"0" * 40}' in html
+
+
 def test_traclinks_without_any_repository(served):
     env, client = served("bare")
     html = _render(client, "changeset:1 r1 [1] source:trunk log:trunk")
