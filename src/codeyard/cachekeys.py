@@ -15,7 +15,7 @@ from __future__ import annotations
 __all__ = [
     "WIKI_PAGES", "INTERWIKI_MAP", "PERMISSIONS", "KNOWN_USERS", "KNOWN_USERS_DICT",
     "KNOWN_USERS_KEYS", "MILESTONES", "TICKET_FIELDS", "TICKET_CUSTOM_FIELDS",
-    "ATTACHMENTS", "repository_metadata", "FORMER_KEYS",
+    "ATTACHMENTS", "REPOSITORIES", "repository_metadata", "FORMER_KEYS",
 ]
 
 # -- shared with Trac 1.6 (what bumps each, on Trac's side, in brackets)
@@ -56,6 +56,11 @@ def repository_metadata(repos_id: int | str) -> str:
 
 ATTACHMENTS = "codeyard.attachment.changes"
 """Any attachment added, replaced or removed (rendered pages show attachment links)."""
+
+REPOSITORIES = "codeyard.vcs.repositories"
+"""The repositories and aliases of the ``repository`` table. Trac keeps no shared cache of
+them: it touches trac.ini when it changes one, and codeyard does the same besides bumping
+this key, so that either program re-reads the list after the other changed it."""
 
 # Keys written by codeyard before it shared Trac's names; their rows are removed when the
 # environment's own tables are checked.

@@ -287,4 +287,5 @@ def changeset_modified(env, repos, changeset, old_changeset):
 @hookspec
 def repository_changed(env, event, repos):
     """A repository was added, removed or changed its settings (event: ``added``,
-    ``removed``, ``changed``, ``synced``)."""
+    ``removed``, ``changed``, ``synced``). ``repos`` is its declaration, a
+    ``codeyard.vcs.manager.RepositoryInfo`` (a removed one no longer opens)."""

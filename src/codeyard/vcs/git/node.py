@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+import subprocess
 import threading
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING
 
 from codeyard.vcs.api import DIRECTORY, FILE, Annotation, Node
 
@@ -65,6 +66,35 @@ class BlobReader(io.RawIOBase):
     def close(self) -> None:
         if not self.closed:
             self._view.release()
+        super().close()
+
+
+class PipeReader(io.RawIOBase):
+    """The output of a command as a stream; closing it (or dropping it) ends the command."""
+
+    def __init__(self, args: list[str]) -> None:
+        super().__init__()
+        self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if self.closed:
+            raise ValueError("I/O operation on closed stream")
+        stdout = self._process.stdout
+        assert stdout is not None
+        return stdout.readinto(buffer)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        if not self.closed:
+            process = self._process
+            if process.stdout is not None:
+                process.stdout.close()
+            if process.poll() is None:
+                process.kill()
+            process.wait()
         super().close()
 
 
@@ -132,7 +162,7 @@ class GitNode(Node):
             return None
         if self.mode == MODE_GITLINK:
             return io.BytesIO(b"")
-        return cast(IO[bytes], BlobReader(self._git._blob_view(self.oid)))
+        return self._git._blob_stream(self.oid)
 
     def get_content_length(self) -> int | None:
         if self.kind != FILE:

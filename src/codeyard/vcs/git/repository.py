@@ -9,25 +9,25 @@ Threads: one ``GitRepository`` serves many requests at once. libgit2 objects mus
 used by two threads at a time, so each thread gets a pygit2 handle of its own (opened on
 first use); what is cached across threads is plain Python data (changesets, changes, the
 refs and the main line), keyed by what it was computed from and bounded in size. Refs are
-read again on every call that depends on them, so a push made by any process is seen at
-once.
+read again whenever their files changed (``refs``), so a push made by any process is seen
+at once.
 """
 
 from __future__ import annotations
 
 import builtins
 import functools
+import io
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import IO, Any, TypeVar, cast
 
 import pygit2
-from pygit2.enums import DeltaStatus, DiffFind, ReferenceType, RepositoryOpenFlag, SortMode
+from pygit2.enums import DeltaStatus, DiffFind, RepositoryOpenFlag, SortMode
 
 from codeyard.vcs.api import (
     ADD,
@@ -47,12 +47,14 @@ from codeyard.vcs.api import (
     normalize_path,
 )
 from codeyard.vcs.git import history
-from codeyard.vcs.git.node import MODE_TREE, GitNode, kind_of_mode
+from codeyard.vcs.git.node import MODE_TREE, BlobReader, GitNode, PipeReader, kind_of_mode
+from codeyard.vcs.git.refs import LRUCache, RefReader, Refs
 
 SHORT_REV_LENGTH = 7
 MIN_PREFIX_LENGTH = 4
-FALLBACK_BRANCHES = ("refs/heads/master", "refs/heads/main")
 HEXDIGITS = frozenset("0123456789abcdef")
+# Blobs above this size are streamed by ``git cat-file`` instead of being loaded whole.
+BIG_BLOB_SIZE = 8 * 1024 * 1024
 
 _DELTA_CHANGES = {
     DeltaStatus.ADDED: ADD,
@@ -81,54 +83,6 @@ class EmptyRepository(NoSuchChangeset):
         super().__init__("HEAD", repos)
         name = f"Repository '{repos}'" if repos else "The repository"
         self.args = (f"{name} has no changesets yet",)
-
-
-class _LRU:
-    """A small thread-safe least-recently-used map."""
-
-    _MISSING = object()
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._data: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            value = self._data.get(key, self._MISSING)
-            if value is not self._MISSING:
-                self._data.move_to_end(key)
-                return value
-            return None
-
-    def put(self, key: Any, value: Any) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self._size:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
-
-@dataclass(frozen=True)
-class _Refs:
-    """What the refs said when last read: full ref name -> commit sha, the default
-    branch's tip, and per commit the branches and tags pointing at it."""
-
-    key: tuple
-    commits: dict[str, str]
-    youngest: str | None
-    by_commit: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
-
-    @property
-    def tips(self) -> list[str]:
-        """The commits of every branch and tag (what ``all_revs`` starts from)."""
-        seen = dict.fromkeys(sha for name, sha in self.commits.items()
-                             if name.startswith(("refs/heads/", "refs/tags/")))
-        return list(seen)
 
 
 @dataclass(frozen=True)
@@ -173,8 +127,16 @@ def _guarded(method: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(method)
     def wrapper(self: GitRepository, *args: Any, **kwargs: Any) -> T:
-        with self._errors():
-            return method(self, *args, **kwargs)
+        local = self._local
+        depth = getattr(local, "depth", 0)
+        if depth == 0:
+            self._check_present()
+        local.depth = depth + 1
+        try:
+            with self._errors():
+                return method(self, *args, **kwargs)
+        finally:
+            local.depth = depth
 
     return wrapper
 
@@ -190,15 +152,16 @@ class GitRepository(Repository):
         self._local = threading.local()
         self._generation = 0
         self._lock = threading.Lock()
-        self._refs: _Refs | None = None
         self._mainline: _Mainline | None = None
-        self._infos = _LRU(4096)
-        self._changes = _LRU(1024)
-        self._created = _LRU(16384)
-        self._annotations = _LRU(64)
-        self._peeled = _LRU(4096)
+        self._infos = LRUCache(4096)
+        self._changes = LRUCache(1024)
+        self._created = LRUCache(16384)
+        self._annotations = LRUCache(64)
+        self._peeled = LRUCache(4096)
+        self.git_dir = ""
         git = self._git()  # fail now, with the path, when it is no repository
         self.git_dir = os.path.normpath(git.path)
+        self._ref_reader = RefReader(self.git_dir)
 
     # -- handles and errors
 
@@ -219,9 +182,13 @@ class GitRepository(Repository):
         if git is None or local.generation != self._generation:
             git = self._open()
             local.git, local.generation = git, self._generation
-        elif not os.path.isdir(git.path):
-            raise RepositoryError(f"Git repository {self.directory!r} is gone")
         return git
+
+    def _check_present(self) -> None:
+        """Checked once per call from outside: objects libgit2 still holds in memory must
+        not make a removed repository look alive."""
+        if not os.path.isdir(self.git_dir):
+            raise RepositoryError(f"Git repository {self.directory!r} is gone")
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -229,16 +196,19 @@ class GitRepository(Repository):
             yield
         except RepositoryError:
             raise
-        except (pygit2.GitError, OSError) as error:
+        except (pygit2.GitError, OSError, KeyError) as error:
+            # KeyError: pygit2's word for an object the repository lacks (lookups of
+            # paths and names catch theirs where they happen).
             if not os.path.isdir(self.directory):
                 raise RepositoryError(f"Git repository {self.directory!r} is gone") from error
-            raise RepositoryError(f"Git repository {self.directory!r}: {error}") from error
+            what = f"object {error} is missing" if isinstance(error, KeyError) else error
+            raise RepositoryError(f"Git repository {self.directory!r}: {what}") from error
 
     def close(self) -> None:
         """Forget the cached data; every thread opens a fresh handle on its next call."""
         with self._lock:
             self._generation += 1
-            self._refs = None
+            self._ref_reader.forget()
             self._mainline = None
         for cache in (self._infos, self._changes, self._created, self._annotations,
                       self._peeled):
@@ -250,6 +220,9 @@ class GitRepository(Repository):
 
     # -- refs
 
+    def _read_refs(self) -> Refs:
+        return self._ref_reader.read(self._git(), self._peel)
+
     def _peel(self, git: pygit2.Repository, oid: pygit2.Oid) -> str | None:
         """The commit an object is or points at (tags peel), None for anything else."""
         key = str(oid)
@@ -257,66 +230,14 @@ class GitRepository(Repository):
         if found is not None:
             return found or None
         obj = git.get(oid)
-        sha = ""
-        if obj is not None:
-            try:
-                sha = str(obj.peel(pygit2.Commit).id)
-            except (pygit2.GitError, ValueError, TypeError):
-                sha = ""
+        if obj is None:
+            return None  # not remembered: it may be pushed in a moment
+        try:
+            sha = str(obj.peel(pygit2.Commit).id)
+        except (pygit2.GitError, ValueError, TypeError):
+            sha = ""  # a blob, a tree, a tag of one: it will never be a commit
         self._peeled.put(key, sha)
         return sha or None
-
-    def _read_refs(self) -> _Refs:
-        git = self._git()
-        targets: list[tuple[str, str]] = []
-        for ref in git.references.iterator():
-            name = ref.name
-            if ref.type == ReferenceType.SYMBOLIC:
-                try:
-                    ref = ref.resolve()
-                except (KeyError, pygit2.GitError):
-                    continue  # pointing at nothing yet
-            targets.append((name, str(ref.target)))
-        head: str
-        try:
-            head_ref = git.lookup_reference("HEAD")
-        except (KeyError, pygit2.GitError):
-            head = ""
-        else:
-            head = head_ref.target if isinstance(head_ref.target, str) else f"={head_ref.target}"
-        key = (head, tuple(sorted(set(targets))))
-        with self._lock:
-            cached = self._refs
-        if cached is not None and cached.key == key:
-            return cached
-        commits: dict[str, str] = {}
-        for name, target in key[1]:
-            sha = self._peel(git, pygit2.Oid(hex=target))
-            if sha is not None:
-                commits[name] = sha
-        youngest = None
-        if head.startswith("refs/") and head in commits:
-            youngest = commits[head]
-        else:
-            for name in FALLBACK_BRANCHES:
-                if name in commits:
-                    youngest = commits[name]
-                    break
-            else:
-                if head.startswith("="):
-                    youngest = self._peel(git, pygit2.Oid(hex=head[1:]))
-                if youngest is None:
-                    branches = sorted(n for n in commits if n.startswith("refs/heads/"))
-                    youngest = commits[branches[0]] if branches else None
-        by_commit: dict[str, tuple[list[str], list[str]]] = {}
-        for name, sha in sorted(commits.items()):
-            for prefix, slot in (("refs/heads/", 0), ("refs/tags/", 1)):
-                if name.startswith(prefix):
-                    by_commit.setdefault(sha, ([], []))[slot].append(name[len(prefix):])
-        refs = _Refs(key, commits, youngest, by_commit)
-        with self._lock:
-            self._refs = refs
-        return refs
 
     def _main_line(self) -> _Mainline | None:
         tip = self._read_refs().youngest
@@ -371,9 +292,10 @@ class GitRepository(Repository):
         if is_hex and len(text) < 40:
             try:
                 obj = git.get(lowered)
-            except pygit2.AmbiguousError as error:
-                raise AmbiguousRevision(text, self.name) from error
-            except (ValueError, pygit2.GitError):
+            except (ValueError, pygit2.GitError) as error:
+                # pygit2.AmbiguousError is a ValueError; older pygit2 raise a plain one.
+                if "ambiguous" in str(error).lower():
+                    raise AmbiguousRevision(text, self.name) from error
                 obj = None
             sha = self._peel(git, obj.id) if obj is not None else None
             if sha is not None:
@@ -460,6 +382,7 @@ class GitRepository(Repository):
         return first.commit_time < second.commit_time
 
     def all_revs(self, since: Iterable[str] = ()) -> Iterator[str]:
+        self._check_present()
         with self._errors():
             git = self._git()
             tips = self._read_refs().tips
@@ -566,9 +489,18 @@ class GitRepository(Repository):
             return [(entry.name or _decode(entry.raw_name or b""), str(entry.id),
                      int(entry.filemode)) for entry in tree]
 
-    def _blob_view(self, oid: str) -> memoryview:
+    def _blob_stream(self, oid: str) -> IO[bytes]:
+        """A blob's content: straight from libgit2's copy for ordinary sizes; streamed by
+        ``git cat-file`` for big ones, which libgit2 could only load whole."""
         with self._errors():
-            return memoryview(self._git()[oid])  # type: ignore[arg-type]
+            if self._blob_size(oid) > BIG_BLOB_SIZE:
+                try:
+                    return cast(IO[bytes], io.BufferedReader(PipeReader(
+                        ["git", f"--git-dir={self.git_dir}", "cat-file", "blob", oid])))
+                except OSError:
+                    pass  # no git command: read it through libgit2 after all
+            view = memoryview(self._git()[oid])  # type: ignore[arg-type]
+            return cast(IO[bytes], BlobReader(view))
 
     def _blob_size(self, oid: str) -> int:
         with self._errors():
