@@ -359,6 +359,20 @@ def test_full_commit_ids_in_text_are_changeset_links(site):
     assert f'<a class="missing changeset" rel="nofollow" title="No changeset {"0" * 40}' in html
 
 
+def test_links_run_no_command(site, monkeypatch):
+    env, client, revs = site
+    import subprocess
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a command was run for a link: {args!r}")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    html = _render(client, f"changeset:{revs['r2'][:8]} {revs['r3']} source:src/main.py "
+                           f"log:docs@{revs['r2'][:8]} [{revs['r4'][:8]}] changeset:deadbeef")
+    assert html.count('class="changeset"') == 3 and html.count('class="source"') == 2
+    assert 'class="missing changeset"' in html
+
+
 def test_traclinks_without_any_repository(served):
     env, client = served("bare")
     html = _render(client, "changeset:1 r1 [1] source:trunk log:trunk")

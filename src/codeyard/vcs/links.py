@@ -38,7 +38,7 @@ def _a(label, href=None, cls=None, title=None, rel=None) -> Markup:
 
 
 def _repositories(fmt) -> U.Repositories:
-    return fmt.memo("vcs.repositories", lambda: U.Repositories(fmt.env))
+    return fmt.memo("vcs.repositories", lambda: U.Repositories(fmt.env, fmt.ctx.req))
 
 
 def _allowed(fmt, action: str, resource) -> bool:

@@ -18,10 +18,10 @@ _EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 def _row(repos_list, name: str, url_for) -> dict[str, Any]:
-    params = repos_list.get_all_repositories().get(name, {})
+    info = repos_list.get_all_repositories().get(name)
     row: dict[str, Any] = {"name": name, "label": name or "(default)",
-                           "description": params.get("description", ""),
-                           "alias": params.get("alias"), "error": None, "rev": None,
+                           "description": info.description if info else "",
+                           "alias": info.alias if info else None, "error": None, "rev": None,
                            "short_rev": "", "date": None, "age": "", "author": "",
                            "href": url_for("browser", path=name) if name else url_for("browser"),
                            "rev_href": None}
@@ -76,7 +76,7 @@ def _macro(fmt, name, content, args):
             return fmt.href.browser(path) if path else fmt.href.browser()
 
     source = req if req is not None else _Urls
-    repos_list = fmt.memo("vcs.repositories", lambda: U.Repositories(fmt.env))
+    repos_list = fmt.memo("vcs.repositories", lambda: U.Repositories(fmt.env, fmt.ctx.req))
     rows = repository_rows(source, repos_list, order, desc, kw.get("glob", "*"),
                            perm=fmt.ctx.perm)
     rows = [r for r in rows if r["name"]]

@@ -142,7 +142,7 @@ def log_page(req, path: str = ""):
         return _rss(req, reponame, rest, items)
     with U.readable_errors(reponame):
         for item in items:
-            item["changes"] = _summary(repos, item["rev"])
+            item["changes"] = _summary(req.env, repos, item["rev"])
     keep = {"mode": mode if mode != "stop_on_copy" else None,
             "verbose": "1" if verbose else None,
             "limit": req.args.get("limit") or None,
@@ -198,8 +198,11 @@ def _history(req, repos, reponame, path, rev, mode, limit, ranges, stop_rev):
     return items, None
 
 
-def _summary(repos: api.Repository, rev: str) -> list[dict[str, Any]]:
-    counts = Counter(c.change for c in repos.get_changes(rev))
+def _summary(env, repos: api.Repository, rev: str) -> list[dict[str, Any]]:
+    from codeyard.vcs import cache
+
+    changes = cache.get_cached_changes(env, repos.id, rev) if repos.id else []
+    counts = Counter(c.change for c in changes or repos.get_changes(rev))
     return [{"kind": kind, "label": CHANGE_LABELS.get(kind, kind), "count": counts[kind]}
             for kind in (api.ADD, api.EDIT, api.COPY, api.MOVE, api.DELETE) if counts[kind]]
 

@@ -16,114 +16,47 @@ from codeyard.web.api import HTTPBadRequest, HTTPNotFound
 # -- finding repositories
 
 
-def _settings(env) -> dict[str, dict[str, Any]]:
-    """Every repository's settings, by name: ``[repositories]`` in trac.ini, then the
-    ``repository`` table (which keeps the id), aliases resolved to their target."""
-    found: dict[str, dict[str, Any]] = {}
-    for key, value in env.config.options("repositories"):
-        name, _, attr = key.rpartition(".")
-        if attr:
-            found.setdefault(name, {"name": name, "id": 0})[attr] = value
-    try:
-        with env.db_query as db:
-            rows = db("SELECT id, name, value FROM repository")
-    except Exception:  # an environment without the table
-        rows = []
-    by_id: dict[int, dict[str, Any]] = {}
-    for rid, attr, value in rows:
-        by_id.setdefault(int(rid), {"id": int(rid)})[attr] = value
-    for rid, params in by_id.items():
-        if "name" in params and ("dir" in params or "alias" in params):
-            found[params["name"]] = {**found.get(params["name"], {}), **params, "id": rid}
-    for name, params in list(found.items()):
-        target = params.get("alias")
-        if target is not None:
-            real = found.get(target)
-            if real is None or real.get("alias") is not None:
-                del found[name]
-                continue
-            found[name] = {**real, "name": name, "alias": target,
-                           "hidden": params.get("hidden", real.get("hidden"))}
-    return {name: params for name, params in found.items() if params.get("dir")}
-
-
-def _is_true(value: Any) -> bool:
-    return str(value or "").strip().lower() in ("1", "true", "yes", "on", "enabled")
-
-
 class Repositories:
-    """The repositories of one project for one request or one rendering: each opened once.
+    """The repository manager as the pages and links use it: for a request, a
+    ``sync_per_request`` repository is brought up to date first (once per request)."""
 
-    Same calls as the repository manager: ``get_repository(name)``,
-    ``get_all_repositories()``, ``get_repository_by_path(path)``."""
+    def __init__(self, env, req=None) -> None:
+        from codeyard.vcs.manager import RepositoryManager
 
-    def __init__(self, env) -> None:
         self.env = env
-        self._open: dict[str, api.Repository | None] = {}
-        self._settings: dict[str, dict[str, Any]] | None = None
+        self.req = req
+        self.manager = RepositoryManager(env)
 
-    def get_all_repositories(self) -> dict[str, dict[str, Any]]:
-        if self._settings is None:
-            self._settings = _settings(self.env)
-        return self._settings
+    def get_all_repositories(self) -> dict[str, Any]:
+        """{name: RepositoryInfo} of every repository and alias, hidden ones included."""
+        return self.manager.get_all_repositories()
 
     def visible_names(self) -> list[str]:
         """The repositories an index lists: not hidden, sorted by name."""
-        return sorted(name for name, params in self.get_all_repositories().items()
-                      if not _is_true(params.get("hidden")))
+        return sorted(name for name, info in self.get_all_repositories().items()
+                      if not info.hidden)
 
     def get_repository(self, name: str) -> api.Repository | None:
         """The opened repository, or None when it is not declared. Raises RepositoryError
         when it is declared but cannot be opened."""
-        if name in self._open:
-            return self._open[name]
-        params = self.get_all_repositories().get(name)
-        if params is None:
-            self._open[name] = None
-            return None
-        connectors: dict[str, Any] = {}
-        for result in self.env.hook.repository_connectors():
-            connectors.update(result or {})
-        rtype = params.get("type") or self.env.config.get(
-            "versioncontrol", "default_repository_type", "svn")
-        factory = connectors.get(rtype)
-        if factory is None:
-            raise api.RepositoryError(f"Unsupported version control system \"{rtype}\" "
-                                      f"for repository '{name or '(default)'}'")
-        directory = params["dir"]
-        import os
-
-        if not os.path.isabs(directory):
-            directory = os.path.join(self.env.path, directory)
-        repos = factory(self.env, name, directory, dict(params))
-        self._open[name] = repos
-        return repos
+        if self.req is not None:
+            return self.manager.repository_for_request(self.req, name)
+        return self.manager.get_repository(name)
 
     def get_repository_by_path(self, path: str) -> tuple[str, api.Repository | None, str]:
-        """(repository name, repository, path inside it): a first segment naming a
-        repository selects it, otherwise the default one ("")."""
-        path = api.normalize_path(path)
-        first, _, rest = path.partition("/")
-        names = self.get_all_repositories()
-        if first and first in names:
-            return first, self.get_repository(first), rest
-        if "" in names:
-            return "", self.get_repository(""), path
-        return "", None, path
-
-    def close(self) -> None:
-        for repos in self._open.values():
-            if repos is not None:
-                with contextlib.suppress(Exception):
-                    repos.close()
-        self._open.clear()
+        """(repository name, repository, path inside it): first segments naming a
+        repository select it, otherwise the default one ("")."""
+        name, _repos, rest = self.manager.get_repository_by_path(path)
+        if name not in self.get_all_repositories() and name:
+            return name, None, rest
+        return name, self.get_repository(name), rest
 
 
 def repositories(req) -> Repositories:
     """The request's repositories (opened at most once per request)."""
     found = getattr(req, "_vcs_repositories", None)
     if found is None:
-        found = Repositories(req.env)
+        found = Repositories(req.env, req)
         req._vcs_repositories = found
     return found
 
