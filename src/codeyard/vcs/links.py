@@ -135,6 +135,12 @@ def source_resolver(fmt, ns, target, label, link=None):
         reponame, repos, rest = _by_path(fmt, path)
         if repos is None:
             return _a(label, cls="missing source")
+        if rev and marks:
+            # a Bazaar ``branch:revno`` reads like Trac's ``rev:marks``: a revision wins
+            joined = f"{rev}:{marks}"
+            if not isinstance(fmt.memo(f"vcs.rev:{reponame}:{joined}", lambda: _catching(
+                    lambda: repos.normalize_rev(joined))), Exception):
+                rev, marks = joined, None
         node_rev = repos.normalize_rev(rev) if rev else None
         node = fmt.memo(f"vcs.node:{reponame}:{rest}:{node_rev}",
                         lambda: _catching(lambda: repos.get_node(rest, node_rev)))
@@ -182,14 +188,15 @@ def log_resolver(fmt, ns, target, label, link=None):
             return _a(label, cls="missing source", title="No permission to view change log")
         full = "/".join(p for p in (reponame, rest) if p)
         args: dict[str, str | None] = {}
-        if revs and re.search(r"[-:,]", revs):
-            args["revs"] = revs.replace(":", "-") if ":" in revs and "-" not in revs else revs
-        elif revs:
+        if revs:
             key = f"vcs.rev:{reponame}:{revs}"
             known = fmt.memo(key, lambda: _catching(lambda: repos.normalize_rev(revs)))
-            if isinstance(known, Exception):
+            if not isinstance(known, Exception):
+                args["rev"] = revs
+            elif re.search(r"[-:,]", revs):
+                args["revs"] = revs.replace(":", "-") if revs.count(":") == 1 else revs
+            else:
                 raise known
-            args["rev"] = revs
         href = fmt.href.log(full, **args) if full else fmt.href.log(**args)
         if query:
             query = ("&" if "?" in href else "?") + query[1:]

@@ -114,7 +114,7 @@ def _node_page(req, reponame: str, path: str, repos: api.Repository | None = Non
         "given_rev": given_rev, "display_rev": display_rev, "index": None,
         "crumbs": U.path_links(req, "browser", reponame, path, given_rev),
         "last": last, "last_age": U.pretty_age(last.date if last else None),
-        "last_href": U.changeset_url(req, reponame, node.created_rev),
+        "last_href": U.changeset_url(req, reponame, node.created_rev, repos=repos),
         "last_rev": repos.short_rev(node.created_rev),
         "log_href": U.url(req, "log", reponame, path, given_rev),
         "can_log": req.perm.has("LOG_VIEW", resource),
@@ -145,7 +145,7 @@ def _listing(req, reponame, repos, node, given_rev) -> dict:
             "href": U.url(req, "browser", reponame, entry.path, given_rev),
             "size": None if entry.isdir else entry.get_content_length(),
             "rev": entry.created_rev, "short_rev": repos.short_rev(entry.created_rev),
-            "rev_href": U.changeset_url(req, reponame, entry.created_rev),
+            "rev_href": U.changeset_url(req, reponame, entry.created_rev, repos=repos),
             "date": change.date if change else None,
             "age": U.pretty_age(change.date) if change else "",
             "author": change.author if change else "",
@@ -265,7 +265,7 @@ def _blame(req, reponame, repos, node, count: int) -> list[dict]:
         change = info.get(rev) if rev else None
         rows.append({
             "rev": rev, "short": repos.short_rev(rev) if rev else "",
-            "href": U.changeset_url(req, reponame, rev) if rev else None,
+            "href": U.changeset_url(req, reponame, rev, repos=repos) if rev else None,
             "author": change.author if change else "",
             "title": (f"{change.author}, {change.date:%Y-%m-%d}: "
                       f"{U.shorten_line(change.message.strip().splitlines()[0] if change.message.strip() else '')}"

@@ -32,8 +32,9 @@ def _row(repos_list, name: str, url_for) -> dict[str, Any]:
             change = repos.get_changeset(youngest)
             row.update(rev=youngest, short_rev=repos.short_rev(youngest), date=change.date,
                        age=U.pretty_age(change.date), author=change.author)
-            row["rev_href"] = (url_for("changeset", rev=youngest, rest=name) if name
-                               else url_for("changeset", rev=youngest))
+            shown = repos.display_rev(youngest)
+            row["rev_href"] = (url_for("changeset", rev=shown, rest=name) if name
+                               else url_for("changeset", rev=shown))
     except api.RepositoryError as exc:
         row["error"] = str(exc)
     return row

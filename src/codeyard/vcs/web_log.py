@@ -48,14 +48,18 @@ class RevRanges:
             return rev, rev
         except api.NoSuchChangeset:
             pass
-        for sep in ("-", ":"):
-            if sep in piece:
-                a, _, b = piece.partition(sep)
-                with U.readable_errors():
-                    first, second = self.repos.normalize_rev(a), self.repos.normalize_rev(b)
-                if self.repos.rev_older_than(second, first):
-                    first, second = second, first
-                return first, second
+        # ``a-b`` or ``a:b``; Bazaar revisions have colons of their own (``trunk:1:trunk:3``)
+        for i, char in enumerate(piece):
+            if char not in "-:" or not 0 < i < len(piece) - 1:
+                continue
+            try:
+                first = self.repos.normalize_rev(piece[:i])
+                second = self.repos.normalize_rev(piece[i + 1:])
+            except api.NoSuchChangeset:
+                continue
+            if self.repos.rev_older_than(second, first):
+                first, second = second, first
+            return first, second
         with U.readable_errors():
             rev = self.repos.normalize_rev(piece)
         return rev, rev
@@ -132,8 +136,9 @@ def log_page(req, path: str = ""):
         item.update(
             changeset=change, short_rev=repos.short_rev(item["rev"]),
             display_rev=repos.display_rev(item["rev"]),
-            rev_href=U.changeset_url(req, reponame, item["rev"]),
-            node_href=U.url(req, "browser", reponame, item["path"], item["rev"]),
+            rev_href=U.changeset_url(req, reponame, item["rev"], repos=repos),
+            node_href=U.url(req, "browser", reponame, item["path"],
+                            repos.display_rev(item["rev"])),
             age=U.pretty_age(change.date) if change else "",
             message_html=(format_to_html(ctx, message) if verbose or fmt == "rss" else
                           format_to_oneliner(ctx, U.shorten_line(message.strip()), shorten=True)),

@@ -228,7 +228,11 @@ def url(req, endpoint: str, reponame: str, path: str, rev: str | None = None, **
     return req.url_for(endpoint, rev=rev, **query)
 
 
-def changeset_url(req, reponame: str, rev: str, path: str = "", **query) -> str:
+def changeset_url(req, reponame: str, rev: str, path: str = "", repos=None, **query) -> str:
+    """The changeset page of ``rev`` (written as the backend shows it when ``repos`` is
+    given: a Bazaar ``branch:revno`` rather than a revision id)."""
+    if repos is not None:
+        rev = repos.display_rev(rev)
     rest = "/".join(p for p in (reponame, path) if p)
     if rest:
         return req.url_for("changeset", rev=rev, rest=rest, **query)
