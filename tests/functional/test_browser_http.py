@@ -125,6 +125,8 @@ def test_file_view_highlighted_with_line_anchors(site):
     assert 'href="/browser/src/main.py?annotate=blame"' in html
     assert 'href="/log/src/main.py"' in html
     assert 'href="/browser/src/main.py?format=raw"' in html
+    marked = _main(_get(client, "/browser/src/main.py?marks=2-3,9,x"))
+    assert re.findall(r'<tr class="hilite"><th id="L(\d+)"', marked) == ["2", "3"]
 
 
 def test_raw_and_text_downloads(site):

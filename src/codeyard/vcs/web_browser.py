@@ -205,9 +205,22 @@ def _file(req, reponame, repos, node, given_rev) -> dict:
             stream.close()
     text = _decode(content)
     data["lines"] = highlight_lines(node.name, mimetype, text)
+    data["marks"] = parse_marks(req.args.get("marks") or "", len(data["lines"]))
     if data["annotate"]:
         data["blame"] = _blame(req, reponame, repos, node, len(data["lines"]))
     return data
+
+
+def parse_marks(text: str, count: int) -> set[int]:
+    """Trac's ``marks=1-3,7``: the line numbers to highlight (bad pieces ignored)."""
+    marked: set[int] = set()
+    for piece in text.split(","):
+        first, _, last = piece.strip().partition("-")
+        if not first.isdigit() or (last and not last.isdigit()):
+            continue
+        start, stop = int(first), int(last or first)
+        marked.update(range(max(1, start), min(count, stop) + 1))
+    return marked
 
 
 def _decodes(head: bytes) -> bool:
