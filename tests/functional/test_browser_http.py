@@ -473,10 +473,25 @@ def test_vanished_repository_directory(served, history, tmp_path):
         ("repositories", "ok.dir", str(tree.path)), ("repositories", "ok.type", "git")])
     _get(client, "/browser/page.html")
     shutil.rmtree(copy)
-    for url in ("/browser", "/browser/page.html", "/log", f"/changeset/{revs['o1']}"):
+    for url in ("/browser/page.html", "/log", f"/changeset/{revs['o1']}"):
         page = client.get(url)
         assert page.status_code == 404, (url, text(page)[:1500])
-        assert "Traceback" not in text(page)
+        assert "<h1>Repository not available</h1>" in text(page)
+        assert "does not exist" in text(page) and "Traceback" not in text(page)
+    index = _main(_get(client, "/browser"))  # the other repositories are still listed
+    assert 'class="warning"' in index and "/browser/ok" in index
     assert "/browser/ok" in _main(_get(client, "/browser/ok/src"))
     html = _render(client, f"changeset:{revs['o1'][:8]}")
     assert 'class="missing changeset"' in html
+
+
+def test_empty_repository(served, tmp_path):
+    empty = GitWorkTree(tmp_path / "work-empty")
+    env, client = served("empty", options=[
+        ("repositories", ".dir", str(empty.path)), ("repositories", ".type", "git")])
+    assert "has no changesets yet" in _main(_get(client, "/browser"))
+    for url in ("/log", "/changeset/HEAD", "/browser?rev=HEAD", "/browser/x?rev=abc"):
+        page = client.get(url)
+        assert page.status_code in (200, 404), (url, text(page)[:1000])
+        assert "Traceback" not in text(page)
+    assert "Browse Source" in text(_get(client, "/wiki"))

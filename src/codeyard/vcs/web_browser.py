@@ -57,8 +57,18 @@ def browser_page(req, path: str = ""):
                 U.add_stylesheets(req)
                 return "vcs/browser.html", {"title": "Repository Index", "index": rows,
                                             "node": None, **_order_data(req)}
-            data = _node_page(req, "", "")
-            data["index"] = [r for r in rows if r["name"]]
+            others = [r for r in rows if r["name"]]
+            try:
+                data = _node_page(req, "", "")
+            except HTTPNotFound as exc:
+                if exc.title != U.UNAVAILABLE:
+                    raise
+                # the default repository is gone: the others can still be browsed
+                req.add_warning(exc.message)
+                U.add_stylesheets(req)
+                return "vcs/browser.html", {"title": "Repository Index", "index": others,
+                                            "node": None, **_order_data(req)}
+            data["index"] = others
             return data if isinstance(data, Response) else ("vcs/browser.html", data)
     reponame, repos, rest = U.find(req, path)
     result = _node_page(req, reponame, rest, repos)

@@ -83,6 +83,9 @@ def require(req, action: str, resource: Resource) -> None:
 # -- errors
 
 
+UNAVAILABLE = "Repository not available"
+
+
 @contextlib.contextmanager
 def readable_errors(what: str = "") -> Iterator[None]:
     """Repository errors as readable 4xx pages (never a traceback)."""
@@ -96,7 +99,7 @@ def readable_errors(what: str = "") -> Iterator[None]:
         raise HTTPNotFound(str(exc), title="No such node") from None
     except api.RepositoryError as exc:
         raise HTTPNotFound(str(exc) or f"The repository {what} cannot be read.",
-                           title="Repository not available") from None
+                           title=UNAVAILABLE) from None
 
 
 def find(req, path: str) -> tuple[str, api.Repository, str]:
