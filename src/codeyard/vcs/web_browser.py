@@ -289,7 +289,7 @@ def _blame(req, reponame, repos, node, count: int) -> list[dict]:
         rows.append({
             "rev": rev, "short": repos.short_rev(rev) if rev else "",
             "href": U.changeset_url(req, reponame, rev, repos=repos) if rev else None,
-            "author": change.author if change else "",
+            "author": (change.author.split(" <")[0] or change.author) if change else "",
             "title": (f"{change.author}, {change.date:%Y-%m-%d}: "
                       f"{U.shorten_line(change.message.strip().splitlines()[0] if change.message.strip() else '')}"
                       if change else ""),
