@@ -74,9 +74,7 @@ def _no_repository(reponame: str) -> str:
 def _changeset(fmt, repos: api.Repository, rev: str) -> api.Changeset:
     """The changeset (from the cache when it is there); raises NoSuchChangeset."""
     def lookup():
-        info = U.ChangesetInfo(fmt.env, repos)
-        info.prefetch([rev])
-        known = info._known.get(rev)
+        known = U.ChangesetInfo(fmt.env, repos).cached(rev)
         if known is not None:
             return known
         return repos.get_changeset(repos.normalize_rev(rev))

@@ -127,7 +127,7 @@ def log_page(req, path: str = ""):
         repos.get_node(rest, rev)  # 404 for a path that is not there at that revision
         items, more = _history(req, repos, reponame, rest, rev, mode, limit, ranges, stop_rev)
 
-    ctx = format_context(req, resource)
+    ctx = format_context(req, resource, absurls=fmt == "rss")  # feeds are read elsewhere
     info = U.changeset_info(req, repos)
     info.prefetch(item["rev"] for item in items)
     for item in items:

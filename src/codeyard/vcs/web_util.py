@@ -156,6 +156,11 @@ class ChangesetInfo:
         except Exception:  # a cache table not there: ask the backend
             pass
 
+    def cached(self, rev: str) -> api.Changeset | None:
+        """The revision from the changeset cache only (None when it is not there)."""
+        self.prefetch([rev])
+        return self._known.get(rev)
+
     def get(self, rev: str) -> api.Changeset | None:
         if rev not in self._known:
             self.prefetch([rev])
