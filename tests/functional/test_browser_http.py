@@ -377,8 +377,8 @@ def test_links_run_no_command(site, monkeypatch):
 
 def test_traclinks_without_any_repository(served):
     env, client = served("bare")
-    html = _render(client, "changeset:1 r1 [1] source:trunk log:trunk")
-    assert html.count('class="missing changeset"') == 3
+    html = _render(client, f"changeset:1 r1 [1] source:trunk log:trunk {'a' * 40}")
+    assert html.count('class="missing changeset"') == 4
     assert "No default repository defined" in html
     assert html.count('class="missing source"') == 2
 
@@ -421,6 +421,7 @@ def test_permissions_and_navigation(site):
 def test_no_navigation_item_without_repositories(served):
     env, client = served("bare")
     assert "Browse Source" not in text(_get(client, "/wiki"))
+    assert "No repositories are available." in _main(_get(client, "/browser"))
 
 
 # -- bad input
