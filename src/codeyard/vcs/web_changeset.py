@@ -35,7 +35,7 @@ MAX_DIFF_FILES = IntOption(
 WIKI_FORMAT_MESSAGES = BoolOption(
     "changeset", "wiki_format_messages", True,
     "Show changeset messages as wiki text (otherwise as preformatted text).")
-MAX_ZIP_BYTES = 100 * 1024 * 1024  # past this a zip download is refused rather than built
+MAX_ZIP_BYTES = 100 * 1024 * 1024  # past this a zip or diff download is refused, not built
 
 CHANGE_LABELS = {api.ADD: "added", api.DELETE: "deleted", api.EDIT: "modified",
                  api.COPY: "copied", api.MOVE: "moved"}
@@ -293,6 +293,9 @@ def _keep_query(req) -> dict[str, Any]:
 
 def _diff_download(req, files: list[FileDiff], filename: str) -> Response:
     options = DiffOptions.from_args(req.args, default_context=3)
+    if sum(_sized(f) for f in files if f.kind == api.FILE) > MAX_ZIP_BYTES:
+        raise HTTPBadRequest("The changed files are too large to download as one diff.",
+                             title="Too large")
     out: list[str] = []
     for f in files:
         if f.kind != api.FILE:
