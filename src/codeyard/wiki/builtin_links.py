@@ -1,5 +1,5 @@
-"""TracLinks namespaces provided by the wiki itself, and stand-ins for the ones the version
-control package will provide (changesets, source, log, diff).
+"""TracLinks namespaces provided by the wiki itself, and a stand-in for the timeline
+namespace the timeline package will provide.
 
 Each stand-in builds the right URL and checks the database where that is cheap; a target
 it cannot check or that does not exist gets the ``missing <ns>`` class, as Trac shows it.
@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 from codeyard.core import hookimpl
 from codeyard.wiki import syntax as S
 from codeyard.wiki.api import RenderDependencies
-from codeyard.wiki.links import make_label_from_target, shorthand_intertrac, wiki_link
+from codeyard.wiki.links import make_label_from_target, wiki_link
 
 
 def _a(label, href=None, cls=None, title=None, rel=None) -> Markup:
@@ -100,75 +100,6 @@ def search_resolver(fmt, ns, target, label, link=None):
 # -- stand-ins for the version control namespaces
 
 
-def _no_repository(fmt, ns, label):
-    title = "No default repository defined" if ns != "source" else None
-    return _a(label, cls=f"missing {ns}", title=title)
-
-
-def changeset_resolver(fmt, ns, target, label, link=None):
-    found = shorthand_intertrac(fmt, ns, target, label, link)
-    if found is not None:
-        return found
-    rev, params, fragment = S.split_url(target)
-    if not fmt.memo("has_revisions", lambda: bool(_query(fmt.env, "SELECT 1 FROM revision "
-                                                           "LIMIT 1", ()))):
-        return _no_repository(fmt, "changeset", label)
-    rows = _query(fmt.env, "SELECT message FROM revision WHERE rev=%s", (rev.split("/")[0],))
-    if not rows:
-        return _a(label, cls="missing changeset", title="No changeset " + rev.split("/")[0])
-    from codeyard.wiki.inline import shorten_line
-
-    return _a(label, fmt.href.changeset(rev.split("/")[0]) + params + fragment, "changeset",
-              shorten_line(rows[0][0] or ""))
-
-
-def source_resolver(fmt, ns, target, label, link=None):
-    rows = _query(fmt.env, "SELECT id FROM repository WHERE name=%s AND value=%s",
-                  ("name", ""))
-    if not rows:
-        return _no_repository(fmt, "source", label)
-    path, query, fragment = S.split_url(target)
-    rev = None
-    if "@" in path:
-        path, rev = path.split("@", 1)
-    return _a(label, fmt.href.browser(path, rev=rev) + query + fragment, "source")
-
-
-def log_resolver(fmt, ns, target, label, link=None):
-    found = shorthand_intertrac(fmt, ns, target, label, link)
-    if found is not None:
-        return found
-    return _a(label, cls="missing source", title="No default repository defined")
-
-
-def diff_resolver(fmt, ns, target, label, link=None):
-    params, query, fragment = S.split_url(target)
-
-    def pathrev(path):
-        return tuple(path.split("@", 1)) if "@" in path else (path, None)
-
-    if "//" in params:
-        first, second = params.split("//", 1)
-        (old_path, old_rev), (new_path, new_rev) = pathrev(first), pathrev(second)
-    else:
-        old_path, old_rev = pathrev(params)
-        new_path, new_rev = old_path, None
-        if old_rev and ":" in old_rev:
-            old_rev, new_rev = old_rev.split(":", 1)
-    if new_path == old_path:
-        title = f"Diff [{old_rev or 'latest'}:{new_rev or 'latest'}] for {new_path or '/'}"
-    else:
-        title = (f"Diff from {old_path or '/'}@{old_rev or 'latest'} to "
-                 f"{new_path or '/'}@{new_rev or 'latest'}")
-    href = None
-    if any((old_path, old_rev, new_path, new_rev)):
-        if query:
-            query = "&" + query[1:]
-        href = fmt.href.changeset(new=new_rev, new_path=new_path or None, old=old_rev,
-                                  old_path=old_path or None) + query
-    return _a(label, href, "changeset", title)
-
-
 def timeline_resolver(fmt, ns, target, label, link=None):
     path, query, fragment = S.split_url(target)
     from datetime import datetime
@@ -208,12 +139,5 @@ def wiki_link_resolvers():
         "raw-attachment": attachment_resolver,
         "htdocs": htdocs_resolver,
         "search": search_resolver,
-        "changeset": changeset_resolver,
-        "source": source_resolver,
-        "browser": source_resolver,
-        "repos": source_resolver,
-        "export": source_resolver,
-        "log": log_resolver,
-        "diff": diff_resolver,
         "timeline": timeline_resolver,
     }

@@ -352,6 +352,9 @@ class InlineRules:
             target = "@" + "".join(reversed(body.split("/", 1)))
         self._link(res, "shorthand", "log", target, match, match, prefix=prefix)
 
+    def _sha(self, match, m, res):
+        self._link(res, "shorthand", "sha", match[1:] if match[0] == "r" else match, match, match)
+
     def _linebreak_wc(self, match, m, res):
         if self.oneliner:
             res.append((TEXT, " "))

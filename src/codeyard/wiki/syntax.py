@@ -113,6 +113,8 @@ _RULES = [
     rf"(?P<log>(?#bracket)!?\[(?P<it_log>{INTERTRAC_SCHEME}\s*)(?P<log_revs>{RANGES}|{CHANGESET_ID}"
     rf"(?:[:-]{CHANGESET_ID})?)(?P<log_path>[/?][^\]]*+)?\]|"
     rf"(?:\b|!)r{RANGES}\b(?:/[a-zA-Z0-9_/+-]+)?)",
+    # a full Git commit id in running text (Trac's Git connector), the ``sha`` namespace
+    r"(?P<sha>(?:\b|!)r?[0-9a-fA-F]{40}\b)",
     # other inline rules
     r"(?P<linebreak_wc>!?\\\\)",
     rf"(?P<email>(?#email)!?{EMAIL})",

@@ -1,0 +1,358 @@
+"""Changesets and diffs: ``/changeset/<rev>[/repo][/path]`` (a changeset, optionally
+restricted to a path) and ``/changeset?old_path=&old=&new_path=&new=`` (the differences
+between any two revisions or paths); ``?format=diff`` (a unified diff) and ``?format=zip``
+(the changed files) download them."""
+
+from __future__ import annotations
+
+import io
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.routing import Rule
+from werkzeug.wrappers import Response
+
+from codeyard.attachment.web import _disposition
+from codeyard.config import BoolOption, IntOption, options_in
+from codeyard.core import hookimpl
+from codeyard.util.diff import DiffOptions, diff_hunks, unified_diff
+from codeyard.vcs import api
+from codeyard.vcs import web_util as U
+from codeyard.web.api import HTTPBadRequest, HTTPNotFound
+from codeyard.wiki.api import format_context
+from codeyard.wiki.formatter import format_to_html
+
+MAX_DIFF_BYTES = IntOption(
+    "changeset", "max_diff_bytes", 10_000_000,
+    "Largest total size (old and new content, in bytes) of the files whose differences a "
+    "changeset page shows inline; past it only the list of changed files is shown "
+    "(0 for no limit).")
+MAX_DIFF_FILES = IntOption(
+    "changeset", "max_diff_files", 0,
+    "Most files whose differences a changeset page shows inline (0 for no limit).")
+WIKI_FORMAT_MESSAGES = BoolOption(
+    "changeset", "wiki_format_messages", True,
+    "Show changeset messages as wiki text (otherwise as preformatted text).")
+MAX_ZIP_BYTES = 100 * 1024 * 1024  # past this a zip or diff download is refused, not built
+
+CHANGE_LABELS = {api.ADD: "added", api.DELETE: "deleted", api.EDIT: "modified",
+                 api.COPY: "copied", api.MOVE: "moved"}
+
+
+@dataclass
+class FileDiff:
+    """One changed path of the page: its change, both sides, and the rendered diff."""
+
+    path: str
+    kind: str
+    change: str
+    old_path: str | None = None
+    old_rev: str | None = None
+    new_rev: str | None = None
+    old_node: api.Node | None = None
+    new_node: api.Node | None = None
+    hunks: list = field(default_factory=list)
+    state: str = "pending"  # shown, binary, too-large, skipped, forbidden, dir, same
+    old_href: str | None = None
+    new_href: str | None = None
+    label: str = ""
+
+
+def changeset_page(req, rev: str | None = None, rest: str = ""):
+    """/changeset/<rev>[/repo][/path], /changeset?old_path=&old=&new_path=&new= — a
+    changeset, or the differences between two revisions or paths."""
+    args = req.args
+    if rev is None and any(args.get(k) for k in ("old", "old_path", "new", "new_path")):
+        return _diff_page(req)
+    if rev is None:
+        rev = ""
+    reponame, repos, path = U.find(req, rest)
+    with U.readable_errors(reponame):
+        nrev = U.normalize_rev(repos, rev or None)
+        if nrev is None:
+            raise HTTPNotFound("This repository has no changesets yet.", title="Empty repository")
+        req.perm.require("CHANGESET_VIEW", U.changeset_resource(reponame, nrev))
+        changeset = repos.get_changeset(nrev)
+        changes = [c for c in repos.get_changes(nrev) if _under(c.path, path)
+                   or (c.base_path and _under(c.base_path, path))]
+        parent = changeset.parents[0] if changeset.parents else None
+        files = [_file_from_change(c, parent, nrev) for c in changes]
+        _open_nodes(repos, files)
+    title = f"Changeset {repos.display_rev(nrev)}"
+    base = {"repos": repos, "reponame": reponame, "path": path, "rev": nrev}
+    fmt = args.get("format")
+    if fmt == "diff":
+        return _diff_download(req, files, f"Changeset_{repos.short_rev(nrev)}.diff")
+    if fmt == "zip":
+        return _zip_download(req, reponame, files, f"Changeset_{repos.short_rev(nrev)}.zip")
+    if fmt:
+        raise HTTPBadRequest(f"Unknown format {fmt!r}: use diff or zip.", title="Bad format")
+    ctx = format_context(req, U.changeset_resource(reponame, nrev))
+    message = changeset.message or ""
+    data = _diff_data(req, reponame, repos, files)
+    data.update(base)
+    query = _keep_query(req)
+    with U.readable_errors(reponame):
+        prev_rev = repos.previous_rev(nrev, path)
+        next_rev = repos.next_rev(nrev, path)
+    data.update({
+        "title": title, "mode": "changeset", "changeset": changeset,
+        "display_rev": repos.display_rev(nrev),
+        "message_html": (format_to_html(ctx, message) if WIKI_FORMAT_MESSAGES(req.env.config)
+                         else None),
+        "age": U.pretty_age(changeset.date),
+        "parents": [{"rev": p, "short": repos.short_rev(p),
+                     "href": U.changeset_url(req, reponame, p, repos=repos),
+                     "diff_href": req.url_for("changeset", old=repos.display_rev(p),
+                                              old_path="/".join(x for x in (reponame, path) if x) or "/",
+                                              new=repos.display_rev(nrev),
+                                              new_path="/".join(x for x in (reponame, path) if x) or "/")}
+                    for p in changeset.parents],
+        "prev_href": U.changeset_url(req, reponame, prev_rev, path, repos=repos, **query) if prev_rev else None,
+        "next_href": U.changeset_url(req, reponame, next_rev, path, repos=repos, **query) if next_rev else None,
+        "diff_href": U.changeset_url(req, reponame, nrev, path, repos=repos, format="diff",
+                                     **_diff_args(req)),
+        "zip_href": U.changeset_url(req, reponame, nrev, path, repos=repos, format="zip"),
+        "form_action": U.changeset_url(req, reponame, nrev, path, repos=repos),
+        "hidden": [],
+    })
+    U.add_stylesheets(req)
+    return "vcs/changeset.html", data
+
+
+def _diff_page(req):
+    args = req.args
+    new_full = args.get("new_path") or args.get("old_path") or ""
+    old_full = args.get("old_path") or new_full
+    new_name, repos, new_path = U.find(req, new_full)
+    old_name, old_repos, old_path = U.find(req, old_full)
+    if old_name != new_name:
+        raise HTTPBadRequest("Both sides of a diff must be in the same repository.",
+                             title="Invalid diff")
+    with U.readable_errors(new_name):
+        new_rev = U.normalize_rev(repos, args.get("new") or None)
+        old_rev = U.normalize_rev(repos, args.get("old") or None) if args.get("old") else new_rev
+        if new_rev is None:
+            raise HTTPNotFound("This repository has no changesets yet.", title="Empty repository")
+        for p, r in ((old_path, old_rev), (new_path, new_rev)):
+            req.perm.require("CHANGESET_VIEW", U.changeset_resource(new_name, r))
+            repos.get_node(p, r)  # 404 for a side that is not there
+        files = []
+        for old_node, new_node, kind, change in repos.get_changes_between(
+                old_path, old_rev, new_path, new_rev):
+            path = (new_node or old_node).path
+            files.append(FileDiff(path, kind, change,
+                                  old_path=old_node.path if old_node else None,
+                                  old_rev=old_rev if old_node else None,
+                                  new_rev=new_rev if new_node else None,
+                                  old_node=old_node, new_node=new_node))
+    show = repos.display_rev
+    if old_path == new_path:
+        title = f"Diff [{show(old_rev)}:{show(new_rev)}] for /{new_path}"
+    else:
+        title = f"Diff from /{old_path}@{show(old_rev)} to /{new_path}@{show(new_rev)}"
+    fmt = args.get("format")
+    name = f"diff-{repos.short_rev(old_rev)}-{repos.short_rev(new_rev)}"
+    if fmt == "diff":
+        return _diff_download(req, files, name + ".diff")
+    if fmt == "zip":
+        return _zip_download(req, new_name, files, name + ".zip")
+    if fmt:
+        raise HTTPBadRequest(f"Unknown format {fmt!r}: use diff or zip.", title="Bad format")
+    data = _diff_data(req, new_name, repos, files)
+    sides = {"old_path": old_full or "/", "old": args.get("old") or None,
+             "new_path": new_full or "/", "new": args.get("new") or None}
+    data.update({
+        "title": title, "mode": "diff", "repos": repos, "reponame": new_name,
+        "old_path": old_path, "new_path": new_path,
+        "old_rev": show(old_rev), "new_rev": show(new_rev),
+        "old_href": U.url(req, "browser", new_name, old_path, show(old_rev)),
+        "new_href": U.url(req, "browser", new_name, new_path, show(new_rev)),
+        "diff_href": req.url_for("changeset", format="diff", **sides, **_diff_args(req)),
+        "zip_href": req.url_for("changeset", format="zip", **sides),
+        "form_action": req.url_for("changeset"),
+        "hidden": [(k, v) for k, v in sides.items() if v],
+    })
+    U.add_stylesheets(req)
+    return "vcs/changeset.html", data
+
+
+def _under(path: str, prefix: str) -> bool:
+    return not prefix or path == prefix or path.startswith(prefix + "/")
+
+
+def _file_from_change(change: api.Change, parent: str | None, rev: str) -> FileDiff:
+    base_rev = change.base_rev or parent
+    if change.change == api.ADD:
+        return FileDiff(change.path, change.kind, change.change, new_rev=rev)
+    if change.change == api.DELETE:
+        return FileDiff(change.path, change.kind, change.change,
+                        old_path=change.base_path or change.path, old_rev=base_rev)
+    return FileDiff(change.path, change.kind, change.change,
+                    old_path=change.base_path or change.path, old_rev=base_rev, new_rev=rev)
+
+
+def _open_nodes(repos: api.Repository, files: list[FileDiff]) -> None:
+    for f in files:
+        if f.kind != api.FILE:
+            continue
+        try:
+            if f.old_path is not None and f.old_rev:
+                f.old_node = repos.get_node(f.old_path, f.old_rev)
+            if f.new_rev:
+                f.new_node = repos.get_node(f.path, f.new_rev)
+        except api.NoSuchNode:
+            pass
+
+
+def _read(node: api.Node | None, limit: int) -> bytes | None:
+    """The content of a file node (b"" for a missing side), None past ``limit`` bytes."""
+    if node is None:
+        return b""
+    size = node.get_content_length() or 0
+    if limit and size > limit:
+        return None
+    stream = node.get_content()
+    if stream is None:
+        return b""
+    try:
+        return stream.read()
+    finally:
+        if hasattr(stream, "close"):
+            stream.close()
+
+
+def _lines(content: bytes) -> list[str]:
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        text = content.decode("latin-1")
+    return text.splitlines()
+
+
+def _is_binary(content: bytes) -> bool:
+    return b"\0" in content[:8192]
+
+
+def _sized(f: FileDiff) -> int:
+    return sum((n.get_content_length() or 0) for n in (f.old_node, f.new_node) if n is not None)
+
+
+def _diff_data(req, reponame: str, repos: api.Repository, files: list[FileDiff]) -> dict:
+    options = DiffOptions.from_args(req.args)
+    style = "sidebyside" if req.args.get("style") == "sidebyside" else "inline"
+    max_bytes = MAX_DIFF_BYTES(req.env.config)
+    max_files = MAX_DIFF_FILES(req.env.config)
+    total = sum(_sized(f) for f in files if f.kind == api.FILE)
+    summarized = bool((max_bytes and total > max_bytes) or
+                      (max_files and sum(f.kind == api.FILE for f in files) > max_files))
+    for f in files:
+        f.label = CHANGE_LABELS.get(f.change, f.change)
+        if f.old_node is not None:
+            f.old_href = U.url(req, "browser", reponame, f.old_node.path,
+                               repos.display_rev(f.old_rev or f.old_node.rev))
+        if f.new_node is not None:
+            f.new_href = U.url(req, "browser", reponame, f.new_node.path,
+                               repos.display_rev(f.new_rev or f.new_node.rev))
+        if f.kind != api.FILE:
+            f.state = "dir"
+            continue
+        allowed = all(req.perm.has("FILE_VIEW", U.source_resource(reponame, n.path, n.rev))
+                      for n in (f.old_node, f.new_node) if n is not None)
+        if not allowed:
+            f.state = "forbidden"
+            continue
+        if summarized:
+            f.state = "skipped"
+            continue
+        old = _read(f.old_node, max_bytes)
+        new = _read(f.new_node, max_bytes)
+        if old is None or new is None:
+            f.state = "too-large"
+            continue
+        if _is_binary(old) or _is_binary(new):
+            f.state = "binary"
+            continue
+        f.hunks = diff_hunks(_lines(old), _lines(new), options)
+        f.state = "shown" if f.hunks else "same"
+    return {"files": files, "style": style, "options": options, "summarized": summarized,
+            "style_args": _keep_query(req)}
+
+
+def _diff_args(req) -> dict[str, Any]:
+    return {k: req.args.get(k) or None for k in ("contextlines", "contextall",
+                                                  "ignoreblanklines", "ignorecase",
+                                                  "ignorewhitespace")}
+
+
+def _keep_query(req) -> dict[str, Any]:
+    return {"style": req.args.get("style") or None, **_diff_args(req)}
+
+
+def _diff_download(req, files: list[FileDiff], filename: str) -> Response:
+    options = DiffOptions.from_args(req.args, default_context=3)
+    if sum(_sized(f) for f in files if f.kind == api.FILE) > MAX_ZIP_BYTES:
+        raise HTTPBadRequest("The changed files are too large to download as one diff.",
+                             title="Too large")
+    out: list[str] = []
+    for f in files:
+        if f.kind != api.FILE:
+            continue
+        if any(n is not None and not req.perm.has("FILE_VIEW", _node_resource(n))
+               for n in (f.old_node, f.new_node)):
+            continue
+        old, new = _read(f.old_node, 0), _read(f.new_node, 0)
+        old_name = f"{f.old_path or f.path}" + (f"\t(revision {f.old_rev})" if f.old_rev else "")
+        new_name = f"{f.path}" + (f"\t(revision {f.new_rev})" if f.new_rev else "")
+        header = [f"Index: {f.path}", "=" * 67]
+        if _is_binary(old or b"") or _is_binary(new or b""):
+            out.extend([*header, "Cannot display: file marked as a binary type.", ""])
+            continue
+        body = unified_diff(_lines(old or b""), _lines(new or b""), old_name, new_name, options)
+        if body:
+            out.extend(header)
+            out.append(body.rstrip("\n"))
+    text = "\n".join(out) + ("\n" if out else "")
+    response = Response(text, content_type="text/x-patch; charset=utf-8")
+    response.headers["Content-Disposition"] = _disposition("attachment", filename)
+    return response
+
+
+def _node_resource(node: api.Node):
+    return U.source_resource(node.repos.name, node.path, node.rev)
+
+
+def _zip_download(req, reponame: str, files: list[FileDiff], filename: str) -> Response:
+    buffer = io.BytesIO()
+    total = 0
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for f in files:
+            node = f.new_node
+            if f.kind != api.FILE or node is None:
+                continue
+            if not req.perm.has("FILE_VIEW", _node_resource(node)):
+                continue
+            total += node.get_content_length() or 0
+            if total > MAX_ZIP_BYTES:
+                raise HTTPBadRequest("The changed files are too large to download as one zip "
+                                     "archive.", title="Too large")
+            archive.writestr(node.path, _read(node, 0) or b"")
+    response = Response(buffer.getvalue(), content_type="application/zip")
+    response.headers["Content-Disposition"] = _disposition("attachment", filename)
+    return response
+
+
+@hookimpl
+def web_routes():
+    return [
+        (Rule("/changeset", endpoint="changeset"), changeset_page),
+        (Rule("/changeset/<rev>", endpoint="changeset"), changeset_page),
+        (Rule("/changeset/<rev>/<path:rest>", endpoint="changeset"), changeset_page),
+    ]
+
+
+@hookimpl
+def config_options():
+    return options_in(sys.modules[__name__])
