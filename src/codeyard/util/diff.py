@@ -9,7 +9,9 @@ the amount of white space) and ``ignoreblanklines`` (blank lines added or remove
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
@@ -80,10 +82,105 @@ def _key(line: str, options: DiffOptions) -> str:
     return line
 
 
+def _anchors(a: list[str], b: list[str], alo: int, ahi: int, blo: int, bhi: int
+             ) -> list[tuple[int, int]]:
+    """The longest increasing run of lines that occur exactly once on each side of the
+    region (patience sorting): the matches everything else aligns around."""
+    count_a: dict[str, int] = {}
+    for i in range(alo, ahi):
+        count_a[a[i]] = count_a.get(a[i], 0) + 1
+    count_b: dict[str, int] = {}
+    where_b: dict[str, int] = {}
+    for j in range(blo, bhi):
+        count_b[b[j]] = count_b.get(b[j], 0) + 1
+        where_b[b[j]] = j
+    pairs = [(i, where_b[a[i]]) for i in range(alo, ahi)
+             if count_a[a[i]] == 1 and count_b.get(a[i]) == 1]
+    if not pairs:
+        return []
+    # Longest increasing subsequence of the b positions (pairs are in a order).
+    tails: list[int] = []  # index into pairs of the smallest tail of each length
+    back: list[int] = [-1] * len(pairs)
+    tail_values: list[int] = []
+    for k, (_, j) in enumerate(pairs):
+        pos = bisect_left(tail_values, j)
+        back[k] = tails[pos - 1] if pos else -1
+        if pos == len(tails):
+            tails.append(k)
+            tail_values.append(j)
+        else:
+            tails[pos] = k
+            tail_values[pos] = j
+    out: list[tuple[int, int]] = []
+    k = tails[-1]
+    while k != -1:
+        out.append(pairs[k])
+        k = back[k]
+    out.reverse()
+    return out
+
+
+def _matches(a: list[str], b: list[str]) -> list[tuple[int, int]]:
+    """Matching line pairs (i, j), increasing on both sides: common ends first, then
+    unique lines as anchors, recursively; difflib only inside regions without anchors
+    (difflib alone is quadratic on big files where every other line changed)."""
+    out: list[tuple[int, int]] = []
+    stack = [(0, len(a), 0, len(b))]
+    regions: list[tuple[int, int, int, int]] = []
+    while stack:
+        alo, ahi, blo, bhi = stack.pop()
+        head: list[tuple[int, int]] = []
+        while alo < ahi and blo < bhi and a[alo] == b[blo]:
+            head.append((alo, blo))
+            alo += 1
+            blo += 1
+        tail: list[tuple[int, int]] = []
+        while alo < ahi and blo < bhi and a[ahi - 1] == b[bhi - 1]:
+            ahi -= 1
+            bhi -= 1
+            tail.append((ahi, bhi))
+        out.extend(head)
+        out.extend(tail)
+        if alo >= ahi or blo >= bhi:
+            continue
+        anchors = _anchors(a, b, alo, ahi, blo, bhi)
+        if not anchors:
+            regions.append((alo, ahi, blo, bhi))
+            continue
+        out.extend(anchors)
+        bounds = [(alo - 1, blo - 1), *anchors, (ahi, bhi)]
+        for (i1, j1), (i2, j2) in itertools.pairwise(bounds):
+            if i2 - i1 > 1 and j2 - j1 > 1:
+                stack.append((i1 + 1, i2, j1 + 1, j2))
+    for alo, ahi, blo, bhi in regions:
+        matcher = difflib.SequenceMatcher(None, a[alo:ahi], b[blo:bhi], autojunk=False)
+        for i, j, size in matcher.get_matching_blocks():
+            out.extend((alo + i + k, blo + j + k) for k in range(size))
+    out.sort()
+    return out
+
+
+def _line_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """difflib-style opcodes from the matching lines."""
+    codes: list[tuple[str, int, int, int, int]] = []
+    i = j = 0
+    for mi, mj in [*_matches(a, b), (len(a), len(b))]:
+        if mi > i or mj > j:
+            tag = "replace" if mi > i and mj > j else "delete" if mi > i else "insert"
+            codes.append((tag, i, mi, j, mj))
+        if mi < len(a) and mj < len(b):
+            if codes and codes[-1][0] == "equal" and codes[-1][2] == mi and codes[-1][4] == mj:
+                codes[-1] = ("equal", codes[-1][1], mi + 1, codes[-1][3], mj + 1)
+            else:
+                codes.append(("equal", mi, mi + 1, mj, mj + 1))
+        i, j = mi + 1, mj + 1
+    return codes
+
+
 def _opcodes(old: list[str], new: list[str], options: DiffOptions):
     a = [_key(line, options) for line in old]
     b = [_key(line, options) for line in new]
-    codes = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    codes = _line_opcodes(a, b)
     if options.ignore_blank_lines:
         codes = [("equal" if tag != "equal" and all(not s.strip() for s in a[i1:i2] + b[j1:j2])
                   else tag, i1, i2, j1, j2) for tag, i1, i2, j1, j2 in codes]

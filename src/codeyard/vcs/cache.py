@@ -353,6 +353,23 @@ def get_cached_changes(env, repos_id: int, rev: str) -> list[Change]:
             for path, kind, change, base_path, base_rev in rows]
 
 
+def change_counts(env, repos_id: int, revs: Iterable[str]) -> dict[str, dict[str, int]]:
+    """{rev: {change kind: how many paths}} of the cached revisions among ``revs`` (one
+    query per 200 revisions: a log page's change summaries)."""
+    wanted = list(dict.fromkeys(revs))
+    out: dict[str, dict[str, int]] = {}
+    with env.db_query as db:
+        for i in range(0, len(wanted), 200):
+            chunk = wanted[i:i + 200]
+            marks = ",".join(["%s"] * len(chunk))
+            for rev, change, count in db(
+                    "SELECT rev, change_type, COUNT(*) FROM node_change "
+                    f"WHERE repos=%s AND rev IN ({marks}) GROUP BY rev, change_type",
+                    (repos_id, *chunk)):
+                out.setdefault(rev, {})[_CHANGES.get(change, change)] = int(count)
+    return out
+
+
 def get_changesets(env, start: datetime, stop: datetime, repos_ids: Iterable[int] | None = None
                    ) -> list[tuple[int, Changeset]]:
     """(repository id, changeset) of the cached revisions with ``start <= time < stop``,

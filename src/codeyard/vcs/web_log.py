@@ -17,7 +17,7 @@ from codeyard.vcs import web_util as U
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound
 from codeyard.web.feeds import FeedItem, rss_response
 from codeyard.wiki.api import format_context
-from codeyard.wiki.formatter import format_to_html, format_to_oneliner
+from codeyard.wiki.formatter import format_many
 
 DEFAULT_LOG_LIMIT = IntOption("revisionlog", "default_log_limit", 100,
                               "How many revisions one page of the revision log shows.")
@@ -130,9 +130,13 @@ def log_page(req, path: str = ""):
     ctx = format_context(req, resource, absurls=fmt == "rss")  # feeds are read elsewhere
     info = U.changeset_info(req, repos)
     info.prefetch(item["rev"] for item in items)
-    for item in items:
-        change = info.get(item["rev"])
-        message = change.message if change else ""
+    full = verbose or fmt == "rss"
+    changes = [info.get(item["rev"]) for item in items]
+    messages = [(change.message if change else "") for change in changes]
+    rendered = format_many(ctx, messages if full else
+                           [U.shorten_line(m.strip()) for m in messages],
+                           oneliner=not full, shorten=not full)
+    for item, change, message_html in zip(items, changes, rendered, strict=True):
         item.update(
             changeset=change, short_rev=repos.short_rev(item["rev"]),
             display_rev=repos.display_rev(item["rev"]),
@@ -140,14 +144,17 @@ def log_page(req, path: str = ""):
             node_href=U.url(req, "browser", reponame, item["path"],
                             repos.display_rev(item["rev"])),
             age=U.pretty_age(change.date) if change else "",
-            message_html=(format_to_html(ctx, message) if verbose or fmt == "rss" else
-                          format_to_oneliner(ctx, U.shorten_line(message.strip()), shorten=True)),
+            message_html=message_html,
         )
     if fmt == "rss":
         return _rss(req, reponame, rest, items)
     with U.readable_errors(reponame):
+        from codeyard.vcs import cache
+
+        cached = cache.change_counts(req.env, repos.id, [i["rev"] for i in items]) \
+            if repos.id and items else {}
         for item in items:
-            item["changes"] = _summary(req.env, repos, item["rev"])
+            item["changes"] = _summary(repos, item["rev"], cached.get(item["rev"]))
     keep = {"mode": mode if mode != "stop_on_copy" else None,
             "verbose": "1" if verbose else None,
             "limit": req.args.get("limit") or None,
@@ -203,11 +210,9 @@ def _history(req, repos, reponame, path, rev, mode, limit, ranges, stop_rev):
     return items, None
 
 
-def _summary(env, repos: api.Repository, rev: str) -> list[dict[str, Any]]:
-    from codeyard.vcs import cache
-
-    changes = cache.get_cached_changes(env, repos.id, rev) if repos.id else []
-    counts = Counter(c.change for c in changes or repos.get_changes(rev))
+def _summary(repos: api.Repository, rev: str, cached: dict[str, int] | None
+             ) -> list[dict[str, Any]]:
+    counts = Counter(cached) if cached else Counter(c.change for c in repos.get_changes(rev))
     return [{"kind": kind, "label": CHANGE_LABELS.get(kind, kind), "count": counts[kind]}
             for kind in (api.ADD, api.EDIT, api.COPY, api.MOVE, api.DELETE) if counts[kind]]
 

@@ -139,6 +139,52 @@ def _render_html(ctx: FormatContext, text: str, parse_text) -> Markup:
         return _stopped(ctx, exc)
 
 
+class _Forest:
+    """The trees of several texts rendered together, walked as one (for look-ups that
+    fetch what a whole text mentions at once: tickets, changesets)."""
+
+    def __init__(self, trees: list) -> None:
+        self.trees = trees
+
+    def walk(self):
+        for tree in self.trees:
+            yield from tree.walk()
+
+
+def format_many(ctx: FormatContext, texts: list[str], oneliner: bool = False,
+                shorten: bool = False) -> list[Markup]:
+    """Several texts in one context (a log's commit messages, a list's summaries): each
+    rendered on its own, with one read scope and one set of look-ups for all of them — a
+    page of 100 messages mentioning 100 tickets asks for them in one query."""
+    deadline = _deadline(ctx)
+    trees: list[Any] = []
+    for text in texts:
+        if not text:
+            trees.append(None)
+        elif oneliner:
+            trees.append(parse_oneliner(text, shorten, deadline))
+        else:
+            trees.append(parse(text, False, deadline))
+    memo: dict[str, Any] = {}
+    forest = _Forest([t for t in trees if t is not None])
+    out: list[Markup] = []
+    try:
+        with _read_scope(ctx):
+            for text, tree in zip(texts, trees, strict=True):
+                if tree is None:
+                    out.append(Markup())
+                    continue
+                fmt = Formatter(ctx, deadline=deadline)
+                fmt.source = text
+                fmt._memo = memo
+                fmt.tree = forest
+                out.append(HtmlRenderer(fmt).render(tree))
+    except RenderTimeout as exc:
+        stopped = _stopped(ctx, exc)
+        out.extend(stopped for _ in range(len(texts) - len(out)))
+    return out
+
+
 def format_to_outline(ctx: FormatContext, text: str, max_depth: int = 6, min_depth: int = 1,
                       shorten: bool = True) -> Markup:
     """Nested ``<ol>`` of links to the headings of the text."""

@@ -285,3 +285,17 @@ def test_queries_do_not_grow_with_the_links(lenv):
     # The page's tickets (one query, one more for the {{{#!div}}} block), its reports and
     # its milestones: five, however many links there are.
     assert len(touching) <= 5, touching
+
+
+def test_many_texts_rendered_together_look_up_their_tickets_once(lenv):
+    """A log page's messages: each renders as it would alone, the tickets all of them
+    mention come from one query."""
+    from codeyard.wiki.formatter import format_many, format_to_oneliner
+
+    ctx = FormatContext(lenv, Href("/p"), resource=Resource("wiki", "WikiStart"))
+    texts = ["fixes #1", "", "refs #2 and #3", "see ticket:1", "nothing here"]
+    alone = [str(format_to_oneliner(ctx, t)) for t in texts]
+    with counted_statements(lenv) as statements:
+        together = [str(m) for m in format_many(ctx, texts, oneliner=True)]
+    assert together == alone and 'class="' in together[0]
+    assert sum("FROM ticket" in s for s in statements) == 1

@@ -70,3 +70,39 @@ def test_unified_text():
     text = unified_diff(["a", "b", "c"], ["a", "B", "c", "d"], "old", "new")
     assert text == "--- old\n+++ new\n@@ -1,3 +1,4 @@\n a\n-b\n+B\n c\n+d\n"
     assert unified_diff(["a"], ["a"]) == ""
+
+
+def test_line_matching_rebuilds_the_new_text_and_keeps_every_unchanged_line():
+    """The anchor-based matcher: applying its opcodes to the old lines gives the new ones,
+    and on the big every-other-line edit (where plain difflib is quadratic) every
+    untouched line is matched."""
+    import random
+
+    from codeyard.util.diff import _line_opcodes
+
+    rnd = random.Random(5)
+
+    def rebuild(a, b):
+        out, i, j = [], 0, 0
+        for tag, i1, i2, j1, j2 in _line_opcodes(a, b):
+            assert (i1, j1) == (i, j)
+            if tag == "equal":
+                assert a[i1:i2] == b[j1:j2]
+            out.extend(b[j1:j2])
+            i, j = i2, j2
+        assert (i, j) == (len(a), len(b)) and out == b
+
+    for _ in range(500):
+        a = [rnd.choice("abcdef") + str(rnd.randrange(4)) for _ in range(rnd.randrange(30))]
+        b = list(a)
+        for _ in range(rnd.randrange(6)):
+            if rnd.random() < .4 and b:
+                del b[rnd.randrange(len(b))]
+            else:
+                b.insert(rnd.randrange(len(b) + 1), rnd.choice("xyab") + "9")
+        rebuild(a, b)
+    old = [f"ENTRY_{n} = 'name-{n}'\n" for n in range(4000)]
+    new = [line.replace("name", "renamed") if n % 2 == 0 else line for n, line in enumerate(old)]
+    rebuild(old, new)
+    codes = _line_opcodes(old, new)
+    assert sum(i2 - i1 for tag, i1, i2, _, _ in codes if tag == "equal") == 2000

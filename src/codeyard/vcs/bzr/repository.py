@@ -49,6 +49,8 @@ class BranchState:
         self.real = real
         self.branch = branch
         self.tip: bytes | None = None
+        self.stamp: tuple | None = None
+        self._stamp_paths: tuple[str, ...] | None = None
         self.checked = -1
         self._graph: tuple[dict[bytes, tuple[int, ...]], list[bytes], dict[bytes, bytes]] | None
         self._graph = None
@@ -60,11 +62,40 @@ class BranchState:
     def repository(self) -> Any:
         return self.branch.repository
 
+    def _stamp(self) -> tuple | None:
+        """What the branch's tip and tags files look like on disk (breezy replaces them
+        whole on every change), or None when they cannot be looked at."""
+        try:
+            if self._stamp_paths is None:
+                transport = self.branch._transport
+                self._stamp_paths = tuple(transport.local_abspath(name)
+                                          for name in ("last-revision", "tags"))
+            out: list[tuple[int, int, int] | None] = []
+            for path in self._stamp_paths:
+                try:
+                    st = os.stat(path)
+                except FileNotFoundError:
+                    out.append(None)
+                    continue
+                out.append((st.st_ino, st.st_mtime_ns, st.st_size))
+            return tuple(out)
+        except Exception:  # noqa: BLE001 - not a local branch of a known format
+            return None
+
     def refresh(self, serial: int) -> None:
-        """Re-read the tip once per outer call; a moved tip drops the derived data."""
+        """Re-read the tip once per outer call, and only when its file changed on disk
+        (reading it costs a lock and a look at the repository's packs; a page asks many
+        times); a moved tip drops the derived data."""
         if self.checked == serial:
             return
+        stamp = self._stamp()
+        if (stamp is not None and stamp[0] is not None and stamp == self.stamp
+                and self.tip is not None):
+            self.checked = serial
+            return
+        self.stamp = None
         tip = self.branch.last_revision()
+        self.stamp = stamp
         if tip != self.tip:
             self.tip = tip
             self._graph = None
