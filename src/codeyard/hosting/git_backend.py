@@ -16,7 +16,7 @@ import re
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from typing import IO
 
 BLOCK = 64 * 1024
@@ -199,7 +199,7 @@ class BackendRun:
         return status, headers
 
     # -- the body
-    def body(self) -> Iterator[bytes]:
+    def body(self) -> Generator[bytes, None, None]:
         try:
             assert self.proc is not None and self.proc.stdout is not None
             if self._pending:
