@@ -215,3 +215,28 @@ def test_the_clone_address_of_a_repository(hosted):
     assert git_http.git_url(req, "main") == "http://example.org/proj/git/main"
     assert git_http.git_url(req, "") == "http://example.org/proj/git"
     assert git_http.git_url(req, "(default)") == "http://example.org/proj/git"
+
+
+def test_a_failing_ticket_updater_never_fails_the_push(hosted, monkeypatch):
+    from codeyard.vcs import ticket_updater
+
+    calls = []
+
+    def broken(env, repos, changeset, *args, **kwargs):
+        calls.append(changeset.rev)
+        raise RuntimeError("the ticket updater broke")
+
+    from codeyard.vcs import cache
+
+    env = hosted["env"]
+    cache.sync(env, RepositoryManager(env).get_repository("main"))
+    monkeypatch.setattr(ticket_updater, "update_tickets", broken)
+    new, body = _push_request(hosted, "refs/heads/despite")
+    answer = hosted["site"].request(
+        "POST", "/git/main/git-receive-pack", data=body,
+        headers={"Content-Type": "application/x-git-receive-pack-request", "Accept": "*/*",
+                 **basic("dev", "pw")})
+    assert answer.status_code == 200
+    assert b"ok refs/heads/despite" in answer.get_data()
+    assert git(hosted["bare"], "rev-parse", "despite") == new
+    assert calls == [new]
