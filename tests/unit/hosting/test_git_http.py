@@ -240,3 +240,24 @@ def test_a_failing_ticket_updater_never_fails_the_push(hosted, monkeypatch):
     assert b"ok refs/heads/despite" in answer.get_data()
     assert git(hosted["bare"], "rev-parse", "despite") == new
     assert calls == [new]
+
+
+def test_a_chunked_push_over_the_size_limit_is_cut_and_changes_nothing(hosted):
+    site, env = hosted["site"], hosted["env"]
+    env.config.set("git", "max_request_size", "50000")
+    env.config.save()
+    _new, body = _push_request(hosted, "refs/heads/too-big")
+    before = _refs(hosted["bare"])
+    # Cut while git reads: a 413 when git had not answered yet, else a broken response.
+    try:
+        answer = site.request(
+            "POST", "/git/main/git-receive-pack", input_stream=io.BytesIO(body),
+            environ={"wsgi.input_terminated": True},
+            headers={"Content-Type": "application/x-git-receive-pack-request",
+                     "Transfer-Encoding": "chunked", "Accept": "*/*", **basic("dev", "pw")})
+        assert answer.status_code == 413, answer.get_data()
+    except git_backend.BackendError as exc:
+        assert "could not be read" in str(exc)
+    assert _refs(hosted["bare"]) == before
+    subprocess.run(["git", "--git-dir", hosted["bare"], "fsck", "--no-progress"], check=True,
+                   capture_output=True)
