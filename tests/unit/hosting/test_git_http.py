@@ -261,3 +261,16 @@ def test_a_chunked_push_over_the_size_limit_is_cut_and_changes_nothing(hosted):
     assert _refs(hosted["bare"]) == before
     subprocess.run(["git", "--git-dir", hosted["bare"], "fsck", "--no-progress"], check=True,
                    capture_output=True)
+
+
+def test_a_push_may_be_larger_than_the_site_limit_for_pages(hosted):
+    site, env = hosted["site"], hosted["env"]
+    env.config.set("codeyard", "max_request_size", "1000")
+    env.config.save()
+    new, body = _push_request(hosted, "refs/heads/larger")
+    assert len(body) > 1000
+    answer = site.request("POST", "/git/main/git-receive-pack", data=body,
+                          headers={"Content-Type": "application/x-git-receive-pack-request",
+                                   "Accept": "*/*", **basic("dev", "pw")})
+    assert answer.status_code == 200, answer.get_data()
+    assert git(hosted["bare"], "rev-parse", "larger") == new
