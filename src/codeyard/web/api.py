@@ -106,8 +106,9 @@ def body_check(check: Callable[[Any], None]) -> Callable[[Callable[..., Any]], C
     """Run ``check(req)`` before the body of a request to this handler is read or decoded.
 
     The check looks at the headers (``req.content_length``) and raises an HTTPError (413)
-    for a body the handler would refuse anyway; it may also lower ``req.max_content_length``,
-    which bounds a body sent without a length."""
+    for a body the handler would refuse anyway; it may also set ``req.max_content_length``
+    (lower, or higher than the site's ``[codeyard] max_request_size`` for a handler that
+    takes large bodies, such as a Git push), which bounds a body sent without a length too."""
 
     def mark(handler: Callable[..., Any]) -> Callable[..., Any]:
         handler.body_check = check  # type: ignore[attr-defined]

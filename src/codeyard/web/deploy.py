@@ -210,6 +210,41 @@ def apache_static_block(root: str, outdir: str, single: bool, parent_dir: str | 
     return lines
 
 
+def apache_git_block(root: str, single: bool, htpasswd: str | None, realm: str | None) -> list[str]:
+    """Git smart HTTP at ``<project>/git/[repo]``: chunked request bodies let through, and
+    with ``--htpasswd`` Apache asking for the password of a push (codeyard then decides,
+    from ``REMOTE_USER``, whether that user may push)."""
+    project = "" if single else "/[^/]+"
+    base = f"^{_regex_path(root)}{project}/git"
+    lines = [
+        "# Git smart HTTP (<project>/git/[repo]): pushes larger than the client's",
+        "# http.postBuffer arrive chunked, which mod_wsgi refuses unless told otherwise.",
+        f'<LocationMatch "{base}(/|$)">',
+        "    WSGIChunkedRequest On",
+        "</LocationMatch>",
+        "",
+    ]
+    if not htpasswd:
+        return lines
+    auth = ["AuthType Basic", f"AuthName {_quote(realm or 'codeyard')}",
+            f"AuthUserFile {_quote(htpasswd)}", "Require valid-user"]
+    lines += [
+        "# Apache checks the password of a Git push; pulls stay anonymous unless the",
+        "# project refuses them (then set [account-manager] password_file so that codeyard",
+        "# checks the credentials git sends after its 401).",
+        f'<LocationMatch "{base}(/.*)?/git-receive-pack$">',
+        *("    " + line for line in auth),
+        "</LocationMatch>",
+        f'<LocationMatch "{base}(/.*)?/info/refs$">',
+        '    <If "%{QUERY_STRING} =~ /(^|&)service=git-receive-pack(&|$)/">',
+        *("        " + line for line in auth),
+        "    </If>",
+        "</LocationMatch>",
+        "",
+    ]
+    return lines
+
+
 def apache_wsgi_conf(*, root: str, outdir: str, single: bool, parent_dir: str | None,
                      htpasswd: str | None, realm: str | None, https: bool,
                      python_path: list[str], processes: int, threads: int,
@@ -241,6 +276,7 @@ def apache_wsgi_conf(*, root: str, outdir: str, single: bool, parent_dir: str | 
                   f"<Location {_quote(root or '/')}>", "    SetEnv HTTPS 1", "</Location>", ""]
     if htpasswd:
         lines += apache_auth_block(root, single, htpasswd, realm or "codeyard")
+    lines += apache_git_block(root, single, htpasswd, realm)
     return "\n".join(lines)
 
 
