@@ -249,9 +249,10 @@ def test_an_interrupted_push_leaves_the_repository_consistent(hosted):
     assert git.out("--git-dir", hosted["bare"], "for-each-ref") == before
     fsck(git, hosted["bare"])
     # And the next push goes through (no lock left behind).
-    git.run("reset", "-q", "--hard", "HEAD~1", cwd=work)
-    after = git.commit(work, "small.txt", b"small\n", "after the interrupted one")
-    git.run("push", "-q", with_user(url, PUSHER, PUSHER_PW), "HEAD:refs/heads/after", cwd=work)
+    fresh = os.path.join(hosted["root"], "w-after-killed")
+    git.run("init", "-q", "-b", "master", fresh)
+    after = git.commit(fresh, "small.txt", b"small\n", "after the interrupted one")
+    git.run("push", "-q", with_user(url, PUSHER, PUSHER_PW), "HEAD:refs/heads/after", cwd=fresh)
     assert git.out("--git-dir", hosted["bare"], "rev-parse", "after") == after
 
 

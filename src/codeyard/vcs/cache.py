@@ -217,7 +217,12 @@ def sync(env, repos: Repository, progress: Progress | None = None, clean: bool =
             progress(len(added), len(todo), chunk[-1])
         if notify:
             for cset in csets:
-                env.hook.changeset_added(env=env, repos=repos, changeset=cset, pusher=pusher)
+                try:
+                    env.hook.changeset_added(env=env, repos=repos, changeset=cset,
+                                             pusher=pusher)
+                except Exception:  # noqa: BLE001 - one listener's failure, logged; the others run
+                    env.log.exception("A listener failed on changeset %s of %s", cset.rev,
+                                      display(repos))
     newest = repos.youngest_rev or ""
     with env.db_transaction as db:
         current = db("SELECT value FROM repository WHERE id=%s AND name=%s",

@@ -38,12 +38,13 @@ DEFAULT_REPOSITORY_TYPE = Option(
 REPOSITORIES_SECTION = ConfigSection(
     "repositories",
     "Repositories declared in trac.ini: ``NAME.dir`` (the directory), ``NAME.type``, "
-    "``NAME.description``, ``NAME.url``, ``NAME.hidden``, ``NAME.sync_per_request``, and "
+    "``NAME.description``, ``NAME.url``, ``NAME.hidden``, ``NAME.sync_per_request``, "
+    "``NAME.readonly`` (hosting refuses pushes), and "
     "``NAME.alias = TARGET`` (or ``NAME = TARGET``) for another name of a repository. An "
     "empty NAME (``.dir``) is the default repository.")
 
-REPOSITORY_ATTRS = ("alias", "description", "dir", "hidden", "name", "sync_per_request",
-                    "type", "url")
+REPOSITORY_ATTRS = ("alias", "description", "dir", "hidden", "name", "readonly",
+                    "sync_per_request", "type", "url")
 """The keys of a repository's rows in the ``repository`` table (``repository set`` keys)."""
 
 DEFAULT_NAMES = ("", "(default)")

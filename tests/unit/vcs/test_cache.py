@@ -82,6 +82,25 @@ def test_incremental_sync_and_notify(plugins, env, git_repo):
     assert ("repository", "synced", "main") in plugins.events
 
 
+def test_a_failing_listener_does_not_silence_the_others(plugins, env, git_repo, caplog):
+    repos = _add(env, git_repo)
+    cache.sync(env, repos)
+    first = git_repo.commit("one", {"one.txt": "1\n"})
+    second = git_repo.commit("two", {"two.txt": "2\n"})
+    from codeyard.core import hookimpl
+
+    class Flaky:
+        @hookimpl
+        def changeset_added(self, env, repos, changeset, pusher):
+            if changeset.rev == first:
+                raise RuntimeError("listener broke")
+
+    env.plugins.register(Flaky())  # called before the recorder: its failure stops that call
+    assert cache.sync(env, repos, notify=True) == [first, second]
+    assert [e[2] for e in plugins.events if e[0] == "added"] == [second]
+    assert "listener broke" in caplog.text
+
+
 def test_resync_and_a_moved_directory(plugins, env, git_repo, tmp_path):
     repos = _add(env, git_repo)
     cache.sync(env, repos)

@@ -50,6 +50,10 @@ def test_add_alias_list_set_remove(admin, env, git_repo):
     assert done.rc == 0 and done.out.strip() == 'You may have to run "repository resync (default)".'
     done = admin("repository", "set", "main", "dir", str(git_repo.path))
     assert done.out.strip() == 'You should now run "repository resync main".'
+    assert admin("repository", "set", "main", "readonly", "1").rc == 0  # hosting reads it
+    from codeyard.vcs.manager import RepositoryManager
+
+    assert RepositoryManager(env).get_info("main").params()["readonly"] == "1"
     bad = admin("repository", "set", "main", "colour", "red")
     assert bad.rc == 2 and bad.err.strip() == 'Error: Invalid key "colour"'
     assert admin("repository", "remove", "main").err.strip().startswith(
