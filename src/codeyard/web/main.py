@@ -116,7 +116,8 @@ def match_route(req: Request) -> Route:
 def check_body(req: Request, route: Route) -> None:
     """Refuse a body larger than the site or the handler (its ``body_check``) allows,
     before any of it is read."""
-    limit = req.max_content_length
+    own_limit = getattr(route.handler, "request_size_limit", None)  # e.g. version-control pushes
+    limit = own_limit(req) if own_limit is not None else req.max_content_length
     if limit is not None and (req.content_length or 0) > limit:
         raise HTTPRequestEntityTooLarge(f"The request body is larger than {limit} bytes.")
     if not req.content_length and not req.environ.get("wsgi.input_terminated"):
