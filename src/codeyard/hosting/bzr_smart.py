@@ -208,6 +208,7 @@ def smart_server(root: str, readonly: bool) -> SmartServer:
 class SmartRequest:
     body: IO[bytes]
     verb: bytes | None  # None: not understood (treated as a write)
+    version: int = 3  # of the smart protocol
 
     @property
     def writes(self) -> bool:
@@ -269,7 +270,7 @@ def read_request(environ: dict, limit: int = DEFAULT_MAX_REQUEST_SIZE) -> SmartR
             raise RequestError(400, "The smart request is empty.")
         body.seek(0)
         head = body.read(64 << 10)
-        return SmartRequest(body, request_verb(head))
+        return SmartRequest(body, request_verb(head), protocol_version(head))
     except BaseException:
         body.close()
         raise
@@ -313,17 +314,40 @@ def _first_structure(data: bytes) -> tuple | None:
     return None
 
 
-def refusal(request: SmartRequest, message: str) -> ReplyBody:
-    """A smart-protocol error reply ``PermissionDenied`` (brz shows its message)."""
-    request.body.seek(0)
-    version3 = request.body.read(len(smart_protocol.MESSAGE_VERSION_THREE))
-    if version3 == smart_protocol.MESSAGE_VERSION_THREE:
+def protocol_version(head: bytes) -> int:
+    if head.startswith(smart_protocol.MESSAGE_VERSION_THREE):
+        return 3
+    return 2 if head.startswith(smart_protocol.REQUEST_VERSION_TWO) else 1
+
+
+def encode_reply(version: int, success: bool, args: list[bytes]) -> bytes:
+    """A body-less reply in the request's protocol version."""
+    if version == 3:
         headers = bencode({})
-        error = bencode([b"PermissionDenied", b".", message.encode("utf-8")])
-        data = (smart_protocol.MESSAGE_VERSION_THREE + len(headers).to_bytes(4, "big") + headers
-                + b"oE" + b"s" + len(error).to_bytes(4, "big") + error + b"e")
-    else:
-        data = b"error\x01" + message.encode("utf-8").replace(b"\n", b" ") + b"\n"
+        structure = bencode(args)
+        return (smart_protocol.MESSAGE_VERSION_THREE + len(headers).to_bytes(4, "big") + headers
+                + b"o" + (b"S" if success else b"E") + b"s" + len(structure).to_bytes(4, "big")
+                + structure + b"e")
+    line = b"\x01".join(arg.replace(b"\n", b" ").replace(b"\x01", b" ") for arg in args) + b"\n"
+    if version == 2:
+        return smart_protocol.RESPONSE_VERSION_TWO + (b"success\n" if success else b"failed\n") + line
+    return line
+
+
+def error_message(request: SmartRequest | None, message: str) -> bytes:
+    """An error reply carrying ``message`` (brz prints it). ``hello`` is still answered: a
+    client whose hello fails takes the server for no smart server at all and reports "Not
+    a branch" instead of the message."""
+    version = request.version if request is not None else 3
+    if request is not None and request.verb == b"hello":
+        return encode_reply(version, True, [b"ok", b"2"])
+    return encode_reply(version, False, [b"error", message.encode("utf-8")])
+
+
+def refusal(request: SmartRequest, message: str) -> ReplyBody:
+    """A ``PermissionDenied`` error reply (brz shows its message)."""
+    data = encode_reply(request.version, False,
+                        [b"PermissionDenied", b".", message.encode("utf-8")])
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
     spool.write(data)
     return ReplyBody(spool, len(data))

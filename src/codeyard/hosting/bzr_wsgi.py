@@ -108,26 +108,7 @@ def branch_relpath(path: str, prefix: str) -> str | None:
 
 def application(environ: dict, start_response) -> Iterable[bytes]:
     """/<prefix>/<branch path>/.bzr/smart — one smart request on the configured root."""
-    try:
-        root = environ.get(ROOT) or ""
-        prefix = _prefix(str(environ.get(PREFIX) or "/"))
-        readonly_setting = environ.get(READONLY)
-        if readonly_setting is None:
-            readonly = not environ.get("REMOTE_USER")
-        else:
-            readonly = parse_bool(readonly_setting, READONLY)
-        limit_text = environ.get(MAX_REQUEST_SIZE)
-        try:
-            limit = int(limit_text) if limit_text else bzr_smart.DEFAULT_MAX_REQUEST_SIZE
-        except ValueError:
-            raise ConfigurationError(f"{MAX_REQUEST_SIZE} = {limit_text!r} is not a number "
-                                     "of bytes") from None
-        server = bzr_smart.smart_server(root, readonly)
-    except ConfigurationError as exc:
-        log.error("Bazaar smart server configuration: %s", exc)
-        return _text_response(start_response, _STATUS[500],
-                              f"The Bazaar smart server is misconfigured: {exc}\n")
-
+    prefix = _prefix(str(environ.get(PREFIX) or "/"))
     relpath = branch_relpath(request_path(environ), prefix)
     if relpath is None:
         return _text_response(start_response, _STATUS[404],
@@ -138,11 +119,43 @@ def application(environ: dict, start_response) -> Iterable[bytes]:
                               "The Bazaar smart server answers POST requests only.\n",
                               [("Allow", "POST")])
     try:
+        server, limit = configured_server(environ)
+    except ConfigurationError as exc:
+        log.error("Bazaar smart server configuration: %s", exc)
+        # brz shows the text of a smart error, not the body of an HTTP error.
+        try:
+            probe: bzr_smart.SmartRequest | None = bzr_smart.read_request(environ)
+        except RequestError:
+            probe = None
+        data = bzr_smart.error_message(probe, f"The Bazaar smart server is misconfigured: {exc}")
+        if probe is not None:
+            probe.close()
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(len(data)))])
+        return [data]
+    try:
         request = bzr_smart.read_request(environ, limit)
     except RequestError as exc:
         return _text_response(start_response, _STATUS.get(exc.status, "400 Bad Request"),
                               exc.message + "\n")
     return serve(server, request, relpath, start_response)
+
+
+def configured_server(environ: dict) -> tuple[bzr_smart.SmartServer, int]:
+    """The server of the request's root and its request size limit."""
+    root = environ.get(ROOT) or ""
+    readonly_setting = environ.get(READONLY)
+    if readonly_setting is None:
+        readonly = not environ.get("REMOTE_USER")
+    else:
+        readonly = parse_bool(readonly_setting, READONLY)
+    limit_text = environ.get(MAX_REQUEST_SIZE)
+    try:
+        limit = int(limit_text) if limit_text else bzr_smart.DEFAULT_MAX_REQUEST_SIZE
+    except ValueError:
+        raise ConfigurationError(f"{MAX_REQUEST_SIZE} = {limit_text!r} is not a number "
+                                 "of bytes") from None
+    return bzr_smart.smart_server(root, readonly), limit
 
 
 def serve(server: bzr_smart.SmartServer, request: bzr_smart.SmartRequest, relpath: str,
