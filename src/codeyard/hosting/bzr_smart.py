@@ -48,10 +48,11 @@ READ_CHUNK = 256 << 10
 SEND_CHUNK = 256 << 10
 LOCK_WAIT = 60.0  # seconds a push waits for another push's lock on the same branch
 LOCK_VERBS = frozenset({b"Branch.lock_write", b"Repository.lock_write"})
-# Requests after which the branches' tips (or tags) may have moved: the cache catches up.
+# Requests after which a branch's tip (or tags) may have moved: the cache catches up. Every
+# push, of a new branch too, ends by setting the tip, before the client unlocks the branch.
 TIP_VERBS = frozenset({b"Branch.set_last_revision", b"Branch.set_last_revision_info",
                        b"Branch.set_last_revision_ex", b"Branch.set_tags_bytes",
-                       b"Branch.unlock", b"BzrDir.destroy_branch"})
+                       b"BzrDir.destroy_branch"})
 
 
 class ConfigurationError(Exception):
