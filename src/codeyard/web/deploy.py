@@ -110,6 +110,33 @@ def write_script(cgi_bin: str, site_environ: dict[str, Any], python_path: Iterab
     return path
 
 
+def write_bzr_script(cgi_bin: str, python_path: Iterable[str] = ()) -> str:
+    os.makedirs(cgi_bin, exist_ok=True)
+    path = os.path.join(cgi_bin, BZR_SCRIPT_NAME)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(bzr_wsgi_script(python_path))
+    os.chmod(path, 0o755)
+    return path
+
+
+def _bzr_settings(target: str, bzr_root: str | None, bzr_prefix: str) -> tuple[str | None, str]:
+    if not bzr_root:
+        return None, bzr_prefix
+    if target != "apache-wsgi":
+        raise DeployError("--bzr-root is for apache-wsgi (others: run the smart server "
+                          "codeyard.hosting.bzr_wsgi under a WSGI server of their own)")
+    from codeyard.hosting.bzr_smart import ConfigurationError, check_root
+
+    try:
+        real = check_root(os.path.abspath(bzr_root))
+    except ConfigurationError as exc:
+        raise DeployError(f"--bzr-root: {exc}") from None
+    if any(c.isspace() or c in "\"'$^" for c in bzr_prefix):
+        raise DeployError(f"--bzr-prefix {bzr_prefix!r}: spaces, quotes and $ or ^ are not allowed")
+    inner = bzr_prefix.strip("/")
+    return real, f"/{inner}/" if inner else "/"
+
+
 def install_staged(stage: str, outdir: str) -> None:
     """Move everything built in ``stage`` into ``outdir``, replacing what it replaces."""
     os.makedirs(outdir, exist_ok=True)
@@ -245,10 +272,63 @@ def apache_git_block(root: str, single: bool, htpasswd: str | None, realm: str |
     return lines
 
 
+BZR_SCRIPT_NAME = "bzr.wsgi"
+
+
+def bzr_wsgi_script(python_path: Iterable[str] = ()) -> str:
+    """The small WSGI script of the standalone Bazaar smart server (configured per request
+    by the front server's ``SetEnv bzr_wsgi.*``; one script serves any number of roots)."""
+    paths = [p for p in python_path if p]
+    lines = [f"#!{sys.executable}",
+             '"""The Bazaar smart server (codeyard.hosting.bzr_wsgi), written by `codeyard deploy`."""',
+             ""]
+    if paths:
+        lines += ["import sys", "", f"for _path in {paths!r}:",
+                  "    if _path not in sys.path:", "        sys.path.append(_path)", ""]
+    lines += ["from codeyard.hosting.bzr_wsgi import application  # noqa: E402,F401", ""]
+    return "\n".join(lines)
+
+
+def apache_bzr_routes(*, root: str, outdir: str, single: bool, bzr_root: str | None,
+                      bzr_prefix: str, htpasswd: str | None, realm: str | None) -> list[str]:
+    """The Bazaar routes, before the site's own alias (mod_wsgi takes the first alias that
+    matches): the projects' hosting at ``<project>/bzr/`` goes to the site, every other
+    ``…/.bzr/smart`` to the standalone smart server serving ``bzr_root``."""
+    site_script = os.path.join(outdir, "cgi-bin", SCRIPT_NAME)
+    project = "" if single else "/[^/]+"
+    # The match is the mount point only (the lookahead is not part of it), so that
+    # SCRIPT_NAME is the site's root and PATH_INFO the path inside it.
+    lines = ["# Bazaar hosting inside the projects: <project>/bzr/[repo/]branch/.bzr/smart.",
+             f'WSGIScriptAliasMatch "^{_regex_path(root)}(?={project}/bzr(/|$))" '
+             f"{_quote(site_script)}"]
+    if not bzr_root:
+        lines += ["# A tree of Bazaar branches with the standalone smart server:",
+                  "# WSGIScriptAliasMatch ^.*/\\.bzr/smart$ /path/to/cgi-bin/bzr.wsgi "
+                  "(see `codeyard deploy --bzr-root`)", ""]
+        return lines
+    bzr_script = os.path.join(outdir, "cgi-bin", BZR_SCRIPT_NAME)
+    not_projects = f"(?!{_regex_path(root)}{project}/bzr(/|$))"
+    lines += [
+        f"# The branches under {bzr_root} with the standalone smart server.",
+        f"WSGIScriptAliasMatch ^.*/\\.bzr/smart$ {_quote(bzr_script)}",
+        f'<LocationMatch "^{not_projects}.*/\\.bzr/smart$">',
+        f"    SetEnv bzr_wsgi.root {_quote(bzr_root)}",
+        f"    SetEnv bzr_wsgi.prefix {_quote(bzr_prefix)}",
+    ]
+    if htpasswd:
+        lines += ["    # Who logs in may push (bzr_wsgi.readonly unset: only authenticated",
+                  "    # requests write); remove these lines for anonymous read-only pulls.",
+                  "    AuthType Basic", f"    AuthName {_quote(realm or 'codeyard')}",
+                  f"    AuthUserFile {_quote(htpasswd)}", "    Require valid-user"]
+    lines += ["</LocationMatch>", ""]
+    return lines
+
+
 def apache_wsgi_conf(*, root: str, outdir: str, single: bool, parent_dir: str | None,
                      htpasswd: str | None, realm: str | None, https: bool,
                      python_path: list[str], processes: int, threads: int,
-                     group: str = "codeyard") -> str:
+                     group: str = "codeyard", bzr_root: str | None = None,
+                     bzr_prefix: str = "/") -> str:
     script = os.path.join(outdir, "cgi-bin", SCRIPT_NAME)
     lines = [
         "# Apache with mod_wsgi serving codeyard (written by `codeyard deploy apache-wsgi`).",
@@ -258,9 +338,9 @@ def apache_wsgi_conf(*, root: str, outdir: str, single: bool, parent_dir: str | 
         f"display-name=%{{GROUP}} python-path={':'.join(python_path)}",
         "",
         *apache_static_block(root, outdir, single, parent_dir),
+        *apache_bzr_routes(root=root, outdir=outdir, single=single, bzr_root=bzr_root,
+                           bzr_prefix=bzr_prefix, htpasswd=htpasswd, realm=realm),
         f"WSGIScriptAlias {root or '/'} {_quote(script)}",
-        "# Hosting Bazaar branches with the standalone smart server (codeyard.hosting.bzr_wsgi):",
-        "# WSGIScriptAliasMatch ^.*/\\.bzr/smart$ /path/to/bzr-smart.wsgi",
         "",
         f"<Directory {_quote(os.path.dirname(script))}>",
         f"    WSGIProcessGroup {group}",
@@ -389,13 +469,18 @@ def _is_env(path: str) -> bool:
               help="Threads per mod_wsgi daemon process.")
 @click.option("--process-group", default="codeyard", show_default=True,
               help="Name of the mod_wsgi daemon process group (unique per Apache server).")
+@click.option("--bzr-root", metavar="DIR",
+              help="apache-wsgi: also serve the Bazaar branches under DIR with the standalone "
+                   "smart server (every …/.bzr/smart URL outside the projects' /bzr/).")
+@click.option("--bzr-prefix", default="/", show_default=True,
+              help="URL path that maps to --bzr-root.")
 @click.option("--server-name", default="_", show_default=True, help="nginx server_name.")
 @click.option("--listen", default="80", show_default=True, help="nginx listen directive value.")
 @click.option("--upstream-port", type=click.IntRange(1, 65535), default=8000, show_default=True,
               help="Port of `codeyard serve` behind nginx.")
 def deploy_command(target, outdir, env_parent_dir, env_path, url_root, htpasswd, realm, https,
-                   python_path, processes, threads, process_group, server_name, listen,
-                   upstream_port) -> None:
+                   python_path, processes, threads, process_group, bzr_root, bzr_prefix,
+                   server_name, listen, upstream_port) -> None:
     """Write a front-server configuration, a WSGI script and the static files to OUTDIR.
 
     TARGET is apache-wsgi (mod_wsgi daemon), apache-modpython, or nginx (a reverse proxy in
@@ -420,6 +505,7 @@ def deploy_command(target, outdir, env_parent_dir, env_path, url_root, htpasswd,
     if "\n" in (realm or "") or '"' in (realm or ""):
         raise DeployError("--realm: quotes and line breaks are not allowed")
     root = _url_root(url_root)
+    bzr_root, bzr_prefix = _bzr_settings(target, bzr_root, bzr_prefix)
     if not process_group.replace("-", "").replace("_", "").isalnum():
         raise DeployError(f"--process-group {process_group!r}: letters, digits, - and _ only")
     if any(c.isspace() or c in "\"'$^" for c in root):
@@ -447,12 +533,14 @@ def deploy_command(target, outdir, env_parent_dir, env_path, url_root, htpasswd,
 
     def build(stage: str) -> None:
         write_script(os.path.join(stage, "cgi-bin"), site_environ, paths)
+        if bzr_root:
+            write_bzr_script(os.path.join(stage, "cgi-bin"), paths)
         export_static(os.path.join(stage, "htdocs"), env, extra)
         if target == "apache-wsgi":
             text = apache_wsgi_conf(root=root, outdir=outdir, single=single, parent_dir=parent,
                                     htpasswd=htpasswd, realm=realm, https=https,
                                     python_path=paths, processes=processes, threads=threads,
-                                    group=process_group)
+                                    group=process_group, bzr_root=bzr_root, bzr_prefix=bzr_prefix)
         elif target == "apache-modpython":
             text = apache_modpython_conf(root=root, outdir=outdir, single=single,
                                          parent_dir=parent, env_path=env, htpasswd=htpasswd,
@@ -472,3 +560,5 @@ def deploy_command(target, outdir, env_parent_dir, env_path, url_root, htpasswd,
     click.echo(f"Wrote {os.path.join(outdir, conf_name)}")
     click.echo(f"Wrote {os.path.join(outdir, 'cgi-bin', SCRIPT_NAME)}")
     click.echo(f"Exported static files to {os.path.join(outdir, 'htdocs')}")
+    if bzr_root:
+        click.echo(f"Wrote {os.path.join(outdir, 'cgi-bin', BZR_SCRIPT_NAME)}")

@@ -116,10 +116,11 @@ def match_route(req: Request) -> Route:
 def check_body(req: Request, route: Route) -> None:
     """Refuse a body larger than the site or the handler (its ``body_check``) allows,
     before any of it is read."""
+    own_limit = getattr(route.handler, "request_size_limit", None)  # e.g. Bazaar pushes
     check = getattr(route.handler, "body_check", None)
     if check is not None and (req.content_length or req.environ.get("wsgi.input_terminated")):
-        check(req)  # it may set its own limit (a push is larger than any form)
-    limit = req.max_content_length
+        check(req)  # it may set its own limit (a Git push is larger than any form)
+    limit = own_limit(req) if own_limit is not None else req.max_content_length
     if limit is not None and (req.content_length or 0) > limit:
         raise HTTPRequestEntityTooLarge(f"The request body is larger than {limit} bytes.")
 
