@@ -223,3 +223,15 @@ def test_bad_requests_are_readable_4xx(hosting, server):
     assert client.request("POST", "proj/bzr/nosuch/../../x/.bzr/smart", body=b"x").status == 404
     empty = client.request("POST", "proj/bzr/trunk/.bzr/smart", body=b"")
     assert empty.status == 400 and "empty" in empty.text
+
+
+def test_the_browser_shows_the_branch_command_inside_a_branch(hosting, server):
+    import urllib.request
+
+    def page(path: str) -> str:
+        with urllib.request.urlopen(server.url + "proj/browser/" + path, timeout=30) as response:
+            return response.read().decode()
+
+    inside = page("trunk")
+    assert f"brz branch {hosting.url(server)}" in inside and "brz push" not in inside
+    assert "brz branch" not in page("")  # above the branches: nothing to branch from

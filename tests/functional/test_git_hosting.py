@@ -289,3 +289,20 @@ def test_unknown_repository_and_dumb_requests_are_readable_errors(hosted):
     assert status == 404 and b"git clone" in body
     status, _, _ = http_status(hosted["url"] + "/git-upload-pack")
     assert status == 405
+
+
+def test_the_browser_shows_the_clone_and_push_commands(hosted):
+    """The repository's page says how to get it; push only to those who may push."""
+    git, url = hosted["git"], hosted["url"]
+    work = os.path.join(hosted["root"], "w-shown")
+    git.run("init", "-q", "-b", "master", work)
+    git.commit(work, "shown.txt", b"shown\n", "something to browse")
+    git.run("push", "-q", with_user(url, PUSHER, PUSHER_PW), "HEAD:refs/heads/shown", cwd=work)
+    browse = hosted["server"].url + "proj/browser/main"
+    status, _, body = http_status(browse)
+    page = body.decode()
+    assert status == 200 and f"git clone {url}" in page and "git push" not in page
+    status, _, body = http_status(browse, PUSHER, PUSHER_PW)
+    assert status == 200 and f"git push {url}" in body.decode()
+    frozen = http_status(hosted["server"].url + "proj/browser/frozen", PUSHER, PUSHER_PW)[2]
+    assert "git clone" in frozen.decode() and "git push" not in frozen.decode()

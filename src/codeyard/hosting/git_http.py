@@ -271,3 +271,14 @@ def web_routes():
         (Rule("/git", endpoint="git", defaults={"path": ""}, methods=methods), git_smart_http),
         (Rule("/git/<path:path>", endpoint="git", methods=methods), git_smart_http),
     ]
+
+
+@hookimpl
+def repository_access_commands(req, repos, path):
+    if getattr(repos, "type", "") != "git" or not gate.can_pull(req, repos.name):
+        return []
+    url = git_url(req, repos.name)
+    out = [("Clone", f"git clone {url}")]
+    if gate.can_push(req, repos.name) and not is_readonly(repos):
+        out.append(("Push", f"git push {url}"))
+    return out

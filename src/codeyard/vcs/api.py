@@ -291,3 +291,10 @@ def repository_changed(env, event, repos):
     """A repository was added, removed or changed its settings (event: ``added``,
     ``removed``, ``changed``, ``synced``). ``repos`` is its declaration, a
     ``codeyard.vcs.manager.RepositoryInfo`` (a removed one no longer opens)."""
+
+
+@hookspec
+def repository_access_commands(req, repos, path):
+    """(label, command line) pairs the browser shows for getting the repository this
+    request browses (or, for a tree of Bazaar branches, the branch at ``path``) —
+    ``git clone URL``, ``brz branch URL`` — when the user may pull it."""

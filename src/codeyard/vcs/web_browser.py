@@ -69,12 +69,26 @@ def browser_page(req, path: str = ""):
                 return "vcs/browser.html", {"title": "Repository Index", "index": others,
                                             "node": None, **_order_data(req)}
             data["index"] = others
-            return data if isinstance(data, Response) else ("vcs/browser.html", data)
+            if isinstance(data, Response):
+                return data
+            default = U.repositories(req).get_repository("")
+            data["access"] = _access(req, default, "") if default is not None else []
+            return "vcs/browser.html", data
     reponame, repos, rest = U.find(req, path)
     result = _node_page(req, reponame, rest, repos)
     if isinstance(result, Response):
         return result
+    if repos is not None:
+        result["access"] = _access(req, repos, rest)
     return "vcs/browser.html", result
+
+
+def _access(req, repos: api.Repository, path: str) -> list[tuple[str, str]]:
+    """How to get this repository (or branch) with its own client, from the hosting
+    plugins: ``git clone URL``, ``brz branch URL``."""
+    return [pair for found in req.env.hook.repository_access_commands(req=req, repos=repos,
+                                                                      path=path)
+            for pair in found or ()]
 
 
 def _order(req) -> str:
