@@ -41,6 +41,9 @@ bench: system-deps $(STAMP)
 	$(PY) -m bench.wiki
 	$(PY) -m bench.wiki_pathological
 	$(PY) -m bench.tickets
+	$(PY) -m bench.vcs
+	$(PY) -m bench.hosting_git
+	$(PY) -m bench.hosting_bzr
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -503,7 +503,9 @@ def ticket_page(req, id: str):
         if "cancel_comment" in form or "edit_comment" in form or "preview_comment" in form:
             return _edit_comment(req, ticket)
         return _save(req, ticket)
-    return "ticket/ticket.html", _ticket_data(req, ticket, _shown(req, ticket))
+    with req.env.db_query:  # one read transaction for the history, texts and links
+        data = _ticket_data(req, ticket, _shown(req, ticket))
+    return "ticket/ticket.html", data
 
 
 def _edit_comment(req, ticket: Ticket):
