@@ -105,6 +105,7 @@ def serve_loggerhead(bzr_root: str, workdir: str):
     os.makedirs(home, exist_ok=True)
     command = ["env", f"HOME={home}", f"BRZ_HOME={home}", loggerhead_serve(), "--host",
                "127.0.0.1", "--port", str(port), "--cache-dir", os.path.join(workdir, "lh-cache"),
+               "--log-folder", workdir,
                bzr_root]
     return port, start(command, port, os.path.join(workdir, "loggerhead.log"))
 
