@@ -3,6 +3,7 @@ listing, a file with highlighting and blame, raw downloads) and ``/export/rev/[r
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from typing import Any
 
@@ -20,6 +21,7 @@ from codeyard.attachment.web import (
 )
 from codeyard.config import BoolOption, ListOption, options_in
 from codeyard.core import hookimpl
+from codeyard.util.lru import BoundedCache
 from codeyard.vcs import api
 from codeyard.vcs import web_util as U
 from codeyard.vcs.web_index import repository_rows
@@ -264,8 +266,22 @@ def _decode(content: bytes) -> str:
         return content.decode("latin-1")
 
 
+_HIGHLIGHTED = BoundedCache(64)  # per process: (file name, type, content digest) -> lines
+
+
 def highlight_lines(filename: str, mimetype: str, text: str) -> list[Markup]:
-    """Each line of the text as HTML, highlighted by Pygments when it knows the type."""
+    """Each line of the text as HTML, highlighted by Pygments when it knows the type.
+
+    Highlighting is most of a file page's time and its result depends only on the text and
+    the lexer's choice, so the lines are kept by the content's digest (a file viewed again,
+    at any revision that did not change it, costs a hash)."""
+    key = (filename, mimetype, hashlib.blake2b(text.encode("utf-8", "surrogatepass"),
+                                                digest_size=20).digest())
+    return list(_HIGHLIGHTED.get_or_make(key, lambda: tuple(_highlight(filename, mimetype,
+                                                                       text))))
+
+
+def _highlight(filename: str, mimetype: str, text: str) -> list[Markup]:
     from pygments import highlight
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import get_lexer_for_filename, get_lexer_for_mimetype
