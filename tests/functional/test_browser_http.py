@@ -497,28 +497,3 @@ def test_empty_repository(served, tmp_path):
         assert "Traceback" not in text(page)
     assert "Browse Source" in text(_get(client, "/wiki"))
 
-
-def test_highlighting_is_kept_by_content_not_by_revision():
-    """The same text highlights once; a change of text, name or type is highlighted anew."""
-    from codeyard.vcs import web_browser
-
-    calls = []
-    real = web_browser._highlight
-
-    def counting(*args):
-        calls.append(args)
-        return real(*args)
-
-    web_browser._HIGHLIGHTED.clear()
-    web_browser._highlight = counting
-    try:
-        first = web_browser.highlight_lines("a.py", "text/x-python", "x = 1\ny = 2\n")
-        again = web_browser.highlight_lines("a.py", "text/x-python", "x = 1\ny = 2\n")
-        first.append("changed by a caller")
-        third = web_browser.highlight_lines("a.py", "text/x-python", "x = 1\ny = 2\n")
-        web_browser.highlight_lines("a.py", "text/x-python", "x = 3\n")
-        web_browser.highlight_lines("a.txt", "text/plain", "x = 1\ny = 2\n")
-    finally:
-        web_browser._highlight = real
-    assert again == third and len(third) == 2 and "span" in str(third[0])
-    assert len(calls) == 3

@@ -16,7 +16,7 @@ import re
 import sys
 import urllib.parse
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
@@ -24,6 +24,7 @@ from codeyard.attachment import model
 from codeyard.config import BoolOption, IntOption, options_in
 from codeyard.core import hookimpl
 from codeyard.perm import PermissionError_, Resource
+from codeyard.util.highlight import highlight_lines
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound
 
 RENDER_UNSAFE = BoolOption(
@@ -339,25 +340,7 @@ def as_text(content: bytes, mimetype: str) -> str | None:
 
 def highlight(filename: str, mimetype: str, text: str) -> Markup:
     """Numbered lines, highlighted by Pygments when it knows the file's type."""
-    from pygments import highlight as pyg_highlight
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import get_lexer_for_filename, get_lexer_for_mimetype
-    from pygments.util import ClassNotFound
-
-    try:
-        lexer = get_lexer_for_filename(filename, stripnl=False, ensurenl=False)
-    except ClassNotFound:
-        try:
-            lexer = get_lexer_for_mimetype(mimetype, stripnl=False, ensurenl=False)
-        except ClassNotFound:
-            lexer = None
-    if lexer is None or len(text) > 1_000_000:
-        body = str(escape(text))
-    else:
-        body = pyg_highlight(text, lexer, HtmlFormatter(nowrap=True))
-    lines = body.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+    lines = highlight_lines(filename, mimetype, text)
     rows = "".join(f'<tr><th id="L{n}"><a href="#L{n}">{n}</a></th><td>{line}</td></tr>'
                    for n, line in enumerate(lines, 1))
     return Markup('<table class="code"><tbody>' + rows + "</tbody></table>")

@@ -133,19 +133,14 @@ def web_routes():
 
 @hookimpl
 def repository_access_commands(req, repos, path):
-    if getattr(repos, "type", "") != "bzr" or not gate.can_pull(req, repos.name):
-        return []
     split = getattr(repos, "split", None)
-    state = None
-    if split is not None:
-        try:
-            state, _ = split(path or "")
-        except Exception:  # noqa: BLE001 - a path the backend refuses: no command to show
-            state = None
+    if getattr(repos, "type", "") != "bzr" or split is None:
+        return []
+    try:
+        state, _ = split(path or "")
+    except Exception:  # noqa: BLE001 - a path the backend refuses: no command to show
+        return []
     if state is None:  # above the branches: nothing to branch from here
         return []
-    url = bzr_url(req, repos.name, state.path)
-    out = [("Branch", f"brz branch {url}")]
-    if gate.can_push(req, repos.name) and not is_readonly(repos):
-        out.append(("Push", f"brz push {url}"))
-    return out
+    return gate.access_commands(req, repos, "brz branch", "brz push",
+                                bzr_url(req, repos.name, state.path), is_readonly(repos))

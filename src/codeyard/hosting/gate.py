@@ -89,3 +89,16 @@ def after_push(env, repos, pusher: str | None) -> list[str]:
         env.log.exception("After the push to %s: updating the changeset cache failed",
                           repos.name or "(default)")
         return []
+
+
+def access_commands(req, repos, fetch: str, push: str, url: str, readonly: bool
+                    ) -> list[tuple[str, str]]:
+    """(label, command) pairs for the browser: how to get the repository (``fetch``, e.g.
+    "git clone") and, for those who may push to it, how to push (``push``)."""
+    if not can_pull(req, repos.name):
+        return []
+    label = fetch.split()[-1].capitalize()
+    out = [(label, f"{fetch} {url}")]
+    if can_push(req, repos.name) and not readonly:
+        out.append(("Push", f"{push} {url}"))
+    return out

@@ -275,10 +275,7 @@ def web_routes():
 
 @hookimpl
 def repository_access_commands(req, repos, path):
-    if getattr(repos, "type", "") != "git" or not gate.can_pull(req, repos.name):
+    if getattr(repos, "type", "") != "git":
         return []
-    url = git_url(req, repos.name)
-    out = [("Clone", f"git clone {url}")]
-    if gate.can_push(req, repos.name) and not is_readonly(repos):
-        out.append(("Push", f"git push {url}"))
-    return out
+    return gate.access_commands(req, repos, "git clone", "git push", git_url(req, repos.name),
+                                is_readonly(repos))

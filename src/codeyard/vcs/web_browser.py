@@ -3,11 +3,9 @@ listing, a file with highlighting and blame, raw downloads) and ``/export/rev/[r
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from typing import Any
 
-from markupsafe import Markup, escape
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
@@ -21,7 +19,7 @@ from codeyard.attachment.web import (
 )
 from codeyard.config import BoolOption, ListOption, options_in
 from codeyard.core import hookimpl
-from codeyard.util.lru import BoundedCache
+from codeyard.util.highlight import highlight_lines
 from codeyard.vcs import api
 from codeyard.vcs import web_util as U
 from codeyard.vcs.web_index import repository_rows
@@ -264,46 +262,6 @@ def _decode(content: bytes) -> str:
         return content.decode("utf-8")
     except UnicodeDecodeError:
         return content.decode("latin-1")
-
-
-_HIGHLIGHTED = BoundedCache(64)  # per process: (file name, type, content digest) -> lines
-
-
-def highlight_lines(filename: str, mimetype: str, text: str) -> list[Markup]:
-    """Each line of the text as HTML, highlighted by Pygments when it knows the type.
-
-    Highlighting is most of a file page's time and its result depends only on the text and
-    the lexer's choice, so the lines are kept by the content's digest (a file viewed again,
-    at any revision that did not change it, costs a hash)."""
-    key = (filename, mimetype, hashlib.blake2b(text.encode("utf-8", "surrogatepass"),
-                                                digest_size=20).digest())
-    return list(_HIGHLIGHTED.get_or_make(key, lambda: tuple(_highlight(filename, mimetype,
-                                                                       text))))
-
-
-def _highlight(filename: str, mimetype: str, text: str) -> list[Markup]:
-    from pygments import highlight
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import get_lexer_for_filename, get_lexer_for_mimetype
-    from pygments.util import ClassNotFound
-
-    lexer = None
-    try:
-        lexer = get_lexer_for_filename(filename, stripnl=False, ensurenl=False)
-    except ClassNotFound:
-        try:
-            lexer = get_lexer_for_mimetype(mimetype, stripnl=False, ensurenl=False)
-        except ClassNotFound:
-            lexer = None
-    if lexer is None or len(text) > 2_000_000:
-        body = str(escape(text))
-    else:
-        # HtmlFormatter closes and reopens its spans at each line end, so lines split cleanly.
-        body = highlight(text, lexer, HtmlFormatter(nowrap=True))
-    lines = body.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [Markup(line) for line in lines]
 
 
 def _blame(req, reponame, repos, node, count: int) -> list[dict]:
