@@ -29,9 +29,22 @@ def parent(make_env, tmp_path):
         forget_environment(env.path)
 
 
-def test_threads_over_projects_with_config_changes(parent):
+def test_threads_over_projects_with_config_changes(parent, monkeypatch):
     root, envs = parent
     errors: list[str] = []
+    # A 500 page says nothing to a stranger: keep the server-side traceback for the report.
+    import traceback
+
+    from codeyard.web import main
+
+    answer_error = main.error_response
+
+    def keeping_tracebacks(req, exc):
+        if getattr(exc, "code", 500) >= 500:
+            errors.append("".join(traceback.format_exception(exc)))
+        return answer_error(req, exc)
+
+    monkeypatch.setattr(main, "error_response", keeping_tracebacks)
     stop = threading.Event()
     renamed: dict[str, set[str]] = {env.name: {env.name} for env in envs}
     renamed_lock = threading.Lock()
