@@ -184,6 +184,16 @@ def load_with_python(port: int, path: str, requests: int, concurrency: int,
     return len(latencies), failures[0], seconds, len(latencies) / seconds, percentiles
 
 
+def add_load_arguments(parser, requests: int, time_limit: float) -> None:
+    """The load options the page benchmarks share (``measure`` reads them)."""
+    parser.add_argument("--requests", type=int, default=requests)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--time-limit", type=float, default=time_limit)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--client", choices=("ab", "python"),
+                        default="ab" if shutil.which("ab") else "python")
+
+
 def measure(label: str, port: int, path: str, args, workdir: str) -> Result:
     for _ in range(20):  # warm up: every worker opens what it needs
         status, body = fetch(port, path)

@@ -30,7 +30,7 @@ if REPO not in sys.path:
 
 from tests.support.servers import free_port  # noqa: E402
 
-from bench.run import Result, measure, start, stop  # noqa: E402
+from bench.run import Result, add_load_arguments, measure, start, stop  # noqa: E402
 from bench.wiki import trac_python  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results", "tickets.md")
@@ -128,12 +128,7 @@ def serve_trac(env_path: str, args, workdir: str):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=20_000)
-    parser.add_argument("--requests", type=int, default=400)
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--time-limit", type=float, default=20.0)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--client", choices=("ab", "python"),
-                        default="ab" if shutil.which("ab") else "python")
+    add_load_arguments(parser, requests=400, time_limit=20.0)
     args = parser.parse_args(argv)
     workdir = tempfile.mkdtemp(prefix="codeyard-bench-tickets-")
     try:

@@ -32,7 +32,7 @@ if REPO not in sys.path:
 from tests.support.servers import free_port  # noqa: E402
 
 from bench import vcs_data  # noqa: E402
-from bench.run import Result, fetch, measure, start, stop  # noqa: E402
+from bench.run import Result, add_load_arguments, fetch, measure, start, stop  # noqa: E402
 from bench.tickets import serve_codeyard, serve_trac  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results", "vcs.md")
@@ -114,12 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commits", type=int, default=5000)
     parser.add_argument("--revisions", type=int, default=1000)
-    parser.add_argument("--requests", type=int, default=400)
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--time-limit", type=float, default=15.0)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--client", choices=("ab", "python"),
-                        default="ab" if shutil.which("ab") else "python")
+    add_load_arguments(parser, requests=400, time_limit=15.0)
     parser.add_argument("--no-bzr", action="store_true", help="only the Git comparison")
     args = parser.parse_args(argv)
     git_repo = vcs_data.git_repository(args.commits)

@@ -27,7 +27,7 @@ from codeyard.core import hookimpl
 from codeyard.perm import Resource
 from codeyard.ticket import values
 from codeyard.ticket.model import Ticket
-from codeyard.ticket.query import Query, QueryError
+from codeyard.ticket.query import Query, QueryError, merge_ranges
 from codeyard.ticket.report import reports
 from codeyard.util.href import QUERY_SAFE
 from codeyard.wiki import syntax as S
@@ -113,14 +113,7 @@ def parse_ranges(text: str) -> list[tuple[int, int]]:
             low = high = int(part)
         if high >= low:
             pairs.append((low, high))
-    pairs.sort()
-    merged: list[tuple[int, int]] = []
-    for low, high in pairs:
-        if merged and low - 1 <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(high, merged[-1][1]))
-        else:
-            merged.append((low, high))
-    return merged
+    return merge_ranges(pairs)
 
 
 def _span(pairs: list[tuple[int, int]]) -> int:

@@ -198,9 +198,13 @@ def parse_id_ranges(text: str) -> list[tuple[int, int]]:
         except ValueError:
             raise QueryError(f"Invalid ticket id list: {text}") from None
         pairs.append((min(low, high), max(low, high)))
-    pairs.sort()
+    return merge_ranges(pairs)
+
+
+def merge_ranges(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Inclusive (low, high) ranges sorted, with overlapping and adjacent ones joined."""
     merged: list[tuple[int, int]] = []
-    for low, high in pairs:
+    for low, high in sorted(pairs):
         if merged and low - 1 <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(high, merged[-1][1]))
         else:
