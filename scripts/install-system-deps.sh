@@ -3,7 +3,7 @@
 # Needs root (CI and these machines run as root); otherwise says what to install.
 set -euo pipefail
 packages=(apache2 apache2-utils libapache2-mod-wsgi-py3 libapache2-mod-python brz git chromium
-          postgresql sqlite3 openssl nginx)
+          postgresql sqlite3 openssl nginx subversion python3-subversion python3-venv)
 missing=()
 for pkg in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

@@ -57,11 +57,12 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-def _works(venv: Path) -> bool:
+def _works(venv: Path, probe_code: str = _PROBE) -> bool:
     python = venv / "bin" / "python"
     if not python.exists() or not (venv / "bin" / "trac-admin").exists():
         return False
-    probe = subprocess.run([str(python), "-c", _PROBE], capture_output=True, env=_clean_env())
+    probe = subprocess.run([str(python), "-c", probe_code], capture_output=True,
+                           env=_clean_env())
     return probe.returncode == 0
 
 
@@ -94,6 +95,50 @@ def ensure_trac(venv: Path = TRAC_VENV) -> TracInstall:
             return TracInstall(venv)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+# Trac's Subversion support needs the Subversion bindings, which exist only as Debian's
+# python3-subversion for Debian's own Python: that venv is made from /usr/bin/python3 with
+# the system site-packages visible.
+TRAC_SVN_VENV = REPO_ROOT / "var" / "trac-svn-venv"
+TRAC_SVN_REQUIREMENTS = ["trac==1.6", "psycopg2-binary", "Pygments", "docutils"]
+_SVN_PROBE = _PROBE + "; import svn.fs, svn.repos, svn.core, svn.delta"
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+def ensure_trac_svn(venv: Path = TRAC_SVN_VENV) -> TracInstall:
+    """Trac 1.6 with the Subversion bindings (``tracopt.versioncontrol.svn``), built once in
+    a virtualenv of Debian's Python; pytest.fail with the output when it cannot be."""
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(venv) + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if _works(venv, _SVN_PROBE):
+                return TracInstall(venv)
+            shutil.rmtree(venv, ignore_errors=True)
+            log = []
+            for step in ([DEBIAN_PYTHON, "-m", "venv", "--system-site-packages", str(venv)],
+                         [str(venv / "bin" / "python"), "-m", "pip", "install",
+                          "--disable-pip-version-check", *TRAC_SVN_REQUIREMENTS]):
+                result = subprocess.run(step, capture_output=True, text=True, env=_clean_env())
+                log.append(f"$ {' '.join(step)}\n{result.stdout}{result.stderr}")
+                if result.returncode != 0:
+                    shutil.rmtree(venv, ignore_errors=True)
+                    pytest.fail("could not install Trac 1.6 with the Subversion bindings "
+                                "(Debian's python3-subversion):\n" + "\n".join(log),
+                                pytrace=False)
+            if not _works(venv, _SVN_PROBE):
+                pytest.fail("Trac 1.6 or the Subversion bindings do not import in "
+                            f"{venv}:\n" + "\n".join(log), pytrace=False)
+            return TracInstall(venv)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def trac_svn() -> TracInstall:
+    """Trac 1.6 able to read Subversion repositories."""
+    return ensure_trac_svn()
 
 
 @pytest.fixture(scope="session")
