@@ -58,6 +58,7 @@ class FileDiff:
     old_href: str | None = None
     new_href: str | None = None
     label: str = ""
+    properties: list[tuple[str, str | None, str | None]] = field(default_factory=list)
 
 
 def changeset_page(req, rev: str | None = None, rest: str = ""):
@@ -196,8 +197,6 @@ def _file_from_change(change: api.Change, parent: str | None, rev: str) -> FileD
 
 def _open_nodes(repos: api.Repository, files: list[FileDiff]) -> None:
     for f in files:
-        if f.kind != api.FILE:
-            continue
         try:
             if f.old_path is not None and f.old_rev:
                 f.old_node = repos.get_node(f.old_path, f.old_rev)
@@ -256,6 +255,7 @@ def _diff_data(req, reponame: str, repos: api.Repository, files: list[FileDiff])
         if f.new_node is not None:
             f.new_href = U.url(req, "browser", reponame, f.new_node.path,
                                repos.display_rev(f.new_rev or f.new_node.rev))
+        f.properties = _property_changes(f.old_node, f.new_node)
         if f.kind != api.FILE:
             f.state = "dir"
             continue
@@ -279,6 +279,18 @@ def _diff_data(req, reponame: str, repos: api.Repository, files: list[FileDiff])
         f.state = "shown" if f.hunks else "same"
     return {"files": files, "style": style, "options": options, "summarized": summarized,
             "style_args": _keep_query(req)}
+
+
+def _property_changes(old: api.Node | None, new: api.Node | None
+                      ) -> list[tuple[str, str | None, str | None]]:
+    """(name, old value, new value) of the versioned properties that differ (None: absent
+    on that side)."""
+    if old is None and new is None:
+        return []
+    before = old.get_properties() if old is not None else {}
+    after = new.get_properties() if new is not None else {}
+    return [(name, before.get(name), after.get(name))
+            for name in sorted(set(before) | set(after)) if before.get(name) != after.get(name)]
 
 
 def _diff_args(req) -> dict[str, Any]:
