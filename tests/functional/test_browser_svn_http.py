@@ -164,3 +164,28 @@ def test_a_broken_repository_does_not_break_the_others(served, history, tmp_path
     plain = text(plain_page)
     assert "does not appear to be a Subversion repository" in plain
     assert _get(client, "/browser/trunk").status_code == 200
+    findings = {subject: (level, message) for found in env.hook.environment_checks(env=env)
+                for level, subject, message in found or ()}
+    assert findings["repository (default)"][0] == "ok"
+    assert findings["repository newer"][0] == "warn"
+    assert "newer Subversion" in findings["repository newer"][1]
+    assert findings["repository plain"][0] == "warn"
+    assert "does not appear to be a Subversion repository" in findings["repository plain"][1]
+
+
+def test_links_to_subversion_revisions_and_paths(site):
+    from codeyard.wiki.model import WikiPage
+
+    env, client, revs = site
+    page = WikiPage(env, "SvnLinks")
+    page.text = ("r3, [4], changeset:3, changeset:3/scoped, source:trunk/src/main.py@2, "
+                 "log:trunk@4, r999 and [3/scoped]\n")
+    page.save("alice", "")
+    html = _main(_get(client, "/wiki/SvnLinks"))
+    for href in ('/changeset/3" title="Rename the guide">r3<',
+                 '/changeset/4" title="Drop the README, say more">[4]<',
+                 '/changeset/3/scoped" title="Rename the guide">changeset:3/scoped<',
+                 '/changeset/3/scoped" title="Rename the guide">[3/scoped]<',
+                 '/browser/trunk/src/main.py?rev=2"', '/log/trunk?rev=4"'):
+        assert 'href="' + href in html, (href, html)
+    assert '<a class="missing changeset" title="No changeset 999">r999</a>' in html

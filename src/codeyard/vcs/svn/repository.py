@@ -152,7 +152,6 @@ class SvnRepository(Repository):
         self._local = threading.local()
         self._generation = 0
         self._lock = threading.Lock()
-        self._changesets = BoundedCache(4096)
         self._changes = BoundedCache(2048)
         self._logs = BoundedCache(4096)
         self._annotations = BoundedCache(64)
@@ -216,7 +215,7 @@ class SvnRepository(Repository):
         with self._lock:
             self._generation += 1
             self._scoped_youngest = None
-        for cache in (self._changesets, self._changes, self._logs, self._annotations):
+        for cache in (self._changes, self._logs, self._annotations):
             cache.clear()
         self._local.handles = None
 
@@ -340,26 +339,17 @@ class SvnRepository(Repository):
 
     @_guarded
     def get_changeset(self, rev: str) -> Changeset:
+        # Read every time, never cached: revision properties (the log message, author,
+        # date) can be edited, by any process, and reading them is cheap.
         number = self._int(rev)
-        cached = self._changesets.get(number)
-        if cached is None:
-            props = self._h().fs.revision_proplist(number)
-            extra = {_text(k): _text(v) for k, v in props.items() if _text(k) not in REVPROPS}
-            parent = self.previous_rev(str(number)) if self.scope else \
-                (str(number - 1) if number > 1 else None)
-            cached = Changeset(rev=str(number), message=_text(props.get("svn:log")),
-                               author=_text(props.get("svn:author")),
-                               date=parse_date(props.get("svn:date")),
-                               parents=[parent] if parent else [], properties=extra)
-            self._changesets.put(number, cached)
-        return replace(cached, parents=list(cached.parents), properties=dict(cached.properties))
-
-    def forget_changeset(self, rev: str) -> None:
-        """Drop what is known of a revision's properties (an edited log message)."""
-        try:
-            self._changesets.pop(int(rev))
-        except (ValueError, KeyError):
-            pass
+        props = self._h().fs.revision_proplist(number)
+        extra = {_text(k): _text(v) for k, v in props.items() if _text(k) not in REVPROPS}
+        parent = self.previous_rev(str(number)) if self.scope else \
+            (str(number - 1) if number > 1 else None)
+        return Changeset(rev=str(number), message=_text(props.get("svn:log")),
+                         author=_text(props.get("svn:author")),
+                         date=parse_date(props.get("svn:date")),
+                         parents=[parent] if parent else [], properties=extra)
 
     def _log(self, full: str, start: int, end: int, limit: int = 0,
              peg_missing: bool = False) -> list[_Entry]:
