@@ -22,6 +22,7 @@ which ``changeset modified`` re-reads).
 from __future__ import annotations
 
 import functools
+import io
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -33,6 +34,7 @@ from urllib.parse import quote
 
 import subvertpy
 import subvertpy._ra
+import subvertpy.client
 import subvertpy.ra
 import subvertpy.repos
 
@@ -119,7 +121,10 @@ class _Handles:
         self.fs = self.repos.fs()
         # The C class itself: the module's wrapper only picks it by URL scheme (with a
         # deprecated urllib call).
-        self.ra = subvertpy._ra.RemoteAccess(url)
+        # A configuration directory that does not exist: Subversion's defaults, never the
+        # files of whatever HOME the server runs with (unreadable under Apache).
+        self.ra = subvertpy._ra.RemoteAccess(url, config=subvertpy.client.get_config(
+            os.path.join(root, "conf", "codeyard-no-client-config")))
         self.roots: dict[int, Any] = {}
 
     def root(self, rev: int) -> Any:
@@ -532,11 +537,10 @@ class SvnRepository(Repository):
         return list(found)
 
     def _read(self, full: str, rev: int) -> bytes:
-        stream = self._h().root(rev).file_content("/" + full)
-        try:
-            return bytes(stream.read())
-        finally:
-            stream.close()
+        """A whole file (for diffs and annotations, which need it whole anyway)."""
+        out = io.BytesIO()
+        self._h().ra.get_file(full, out, rev)
+        return out.getvalue()
 
     @_guarded
     def get_changes_between(self, old_path: str, old_rev: str, new_path: str, new_rev: str
