@@ -171,8 +171,7 @@ class SvnNode(Node):
     def _created_number(self) -> int:
         if self._created_rev is None:
             with self._svn._errors():
-                self._created_rev = int(self._svn._h().ra.stat(self.full, self.number)
-                                        ["created_rev"])
+                self._created_rev = self._svn._created_rev(self.full, self.number)
         return self._created_rev
 
     @property  # type: ignore[override]
@@ -190,8 +189,8 @@ class SvnNode(Node):
             path = self.path
             if created != self.number:
                 with self._svn._errors():
-                    where = self._svn._h().ra.get_locations(self.full, self.number, [created])
-                local = self._svn._local_path(where.get(created) or self.full)
+                    where = self._svn._path_at(self.full, self.number, created)
+                local = self._svn._local_path(where)
                 path = local if local is not None else self.path
             self._created_path = path
         return self._created_path
@@ -208,23 +207,13 @@ class SvnNode(Node):
     def get_entries(self) -> Iterator[Node]:
         if self.kind != DIRECTORY:
             return iter(())
-        import subvertpy
-
-        from codeyard.vcs.svn.repository import DIRENT_FIELDS
-
         with self._svn._errors():
-            dirents, _rev, _props = self._svn._h().ra.get_dir(self.full, self.number,
-                                                              DIRENT_FIELDS)
+            dirents = self._svn._dirents(self.full, self.number)
         prefix = self.path + "/" if self.path else ""
-        nodes = []
-        for name in sorted(dirents):
-            dirent = dirents[name]
-            kind = DIRECTORY if dirent.get("kind") == subvertpy.NODE_DIR else FILE
-            nodes.append(SvnNode(self._svn, prefix + name, self.number, kind,
-                                 created_rev=int(dirent["created_rev"]),
-                                 size=dirent.get("size") if kind == FILE else None,
-                                 time=dirent.get("time")))
-        return iter(nodes)
+        return iter([SvnNode(self._svn, prefix + name, self.number,
+                             DIRECTORY if isdir else FILE, created_rev=created, size=size,
+                             time=time)
+                     for name, isdir, created, size, time in dirents])
 
     def get_content(self) -> IO[bytes] | None:
         if self.kind != FILE:
@@ -258,7 +247,7 @@ class SvnNode(Node):
             return None
         if self._size is None:
             with self._svn._errors():
-                self._size = int(self._svn._h().root(self.number).file_length("/" + self.full))
+                self._size = self._svn._size(self.full, self.number)
         return self._size
 
     def get_content_type(self) -> str | None:
@@ -273,11 +262,8 @@ class SvnNode(Node):
 
     def get_properties(self) -> dict[str, str]:
         if self._props is None:
-            from codeyard.vcs.svn.repository import _text
-
             with self._svn._errors():
-                props = self._svn._h().root(self.number).proplist("/" + self.full)
-            self._props = {_text(k): _text(v) for k, v in props.items()}
+                self._props = self._svn._props(self.full, self.number)
         return dict(self._props)
 
     def get_annotations(self) -> list[Annotation]:
