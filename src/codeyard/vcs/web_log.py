@@ -18,6 +18,7 @@ from codeyard.web.api import HTTPBadRequest, HTTPNotFound
 from codeyard.web.feeds import FeedItem, rss_response
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_many
+from codeyard.wiki.render_cache import render_texts_html
 
 DEFAULT_LOG_LIMIT = IntOption("revisionlog", "default_log_limit", 100,
                               "How many revisions one page of the revision log shows.")
@@ -133,9 +134,10 @@ def log_page(req, path: str = ""):
     full = verbose or fmt == "rss"
     changes = [info.get(item["rev"]) for item in items]
     messages = [(change.message if change else "") for change in changes]
-    rendered = format_many(ctx, messages if full else
-                           [U.shorten_line(m.strip()) for m in messages],
-                           oneliner=not full, shorten=not full)
+    texts = messages if full else [U.shorten_line(m.strip()) for m in messages]
+    rendered = render_texts_html(ctx, "full" if full else "oneliner", texts,
+                                 lambda: format_many(ctx, texts, oneliner=not full,
+                                                     shorten=not full))
     for item, change, message_html in zip(items, changes, rendered, strict=True):
         item.update(
             changeset=change, short_rev=repos.short_rev(item["rev"]),

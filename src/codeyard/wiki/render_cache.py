@@ -14,7 +14,9 @@ declared (changesets, source files, unknown macros) are rendered every time.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from markupsafe import Markup
@@ -23,7 +25,7 @@ from codeyard.config import IntOption
 from codeyard.db.api import key_to_id
 from codeyard.util.lru import BoundedCache
 
-__all__ = ["render_page_html", "is_cacheable"]
+__all__ = ["render_page_html", "render_texts_html", "is_cacheable"]
 
 RENDER_CACHE_SIZE = IntOption(
     "wiki", "render_cache_size", 256,
@@ -188,3 +190,45 @@ def render_page_html(ctx, page, render) -> tuple[Markup, bool]:
     if getattr(html, "cacheable", True) and _stamp(env, probes) == stamp:
         cache.rendered.put(key, (stamp, html), size)
     return html, False
+
+
+def _text_probes(env, cache: _PageCache, text: str, size: int) -> frozenset[str] | None:
+    ident = ("text", hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest())
+    probes = cache.cacheable.get(ident, _UNKNOWN)
+    if probes is _UNKNOWN:
+        probes = is_cacheable(env, text)
+        cache.cacheable.put(ident, probes, 4 * size)
+    return probes
+
+
+def render_texts_html(ctx, kind: str, texts: list[str],
+                      render: Callable[[], list[Markup]]) -> list[Markup]:
+    """The HTML of several texts rendered together (a log's commit messages), kept like
+    pages are: by the texts, how they are rendered (``kind``), where and for whom, and valid
+    while nothing they depend on changed. ``render()`` renders them on a miss."""
+    env = ctx.env
+    size = RENDER_CACHE_SIZE(env.config)
+    if size <= 0 or not texts:
+        return render()
+    cache = _cache(env)
+    probes: set[str] = set()
+    for text in texts:
+        found = _text_probes(env, cache, text, size)
+        if found is None:
+            return render()
+        probes |= found
+    wanted = frozenset(probes)
+    digest = hashlib.sha1("\0".join(texts).encode("utf-8", "surrogatepass")).digest()
+    resource = ctx.resource
+    reader = getattr(ctx.perm, "username", None) if ctx.perm is not None else None
+    key = ("texts", kind, digest, ctx.href.base, ctx.abs_href.base if ctx.abs_href else "",
+           ctx.flavor, ctx.absurls, getattr(resource, "realm", None),
+           getattr(resource, "id", None), reader)
+    stamp = _stamp(env, wanted)
+    hit = cache.rendered.get(key)
+    if hit is not None and hit[0] == stamp:
+        return list(hit[1])
+    html = render()
+    if all(getattr(h, "cacheable", True) for h in html) and _stamp(env, wanted) == stamp:
+        cache.rendered.put(key, (stamp, tuple(html)), size)
+    return html
