@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import uuid
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -161,6 +162,27 @@ def test_scoped_repository_rows_match(plugins, make_env, history, trac_svn):
     assert ours == theirs
 
 
+def test_a_change_of_the_root_directory_rows_match(plugins, make_env, history, tmp_path,
+                                                   trac_svn):
+    """A property set on the repository's root: Trac names the root "/" in node_change."""
+    env = make_env(options=TRAC_SVN)
+    repo_dir = history.copy(tmp_path / "repo")
+    subprocess.run(["svnmucc", "--non-interactive", "--config-dir", str(history.svn.config),
+                    "--username", "alice", "-m", "Describe the layout", "propset",
+                    "layout:kind", "standard", "file://" + quote(repo_dir)],
+                   check=True, env=history.svn.env, capture_output=True)
+    rm = RepositoryManager(env)
+    rm.add_repository("project", repo_dir, "svn")
+    repos = rm.get_repository("project")
+    assert cache.sync(env, repos)[-1] == "9"
+    ours = _rows(env, repos.id)
+    trac_svn.admin(env.path, "repository", "resync", "project")
+    theirs = _rows(env, repos.id)
+    assert ("0000000009", "/", "D", "E", "/", "8") in theirs["node_change"]
+    assert _differences(ours, theirs) == {}
+    assert ours == theirs
+
+
 # ---------------------------------------------------------------------------
 # The pages: facts read from each server's HTML
 
@@ -293,7 +315,7 @@ def codeyard_log(html: str) -> list[str]:
 
 # Changesets: (path, Trac's change class, copied-from path, copied-from revision).
 
-KINDS = {"add": "add", "edit": "mod", "move": "mv", "copy": "cp", "delete": "rm"}
+KINDS = {"add": "add", "edit": "mod", "move": "mv", "copy": "cp", "delete": "rem"}
 TRAC_KINDS = set(KINDS.values())
 
 
@@ -439,8 +461,10 @@ def test_file_at_an_old_revision(pair):
 
 @pytest.mark.parametrize("path, words_shown", [
     ("browser/nope", ["nope"]),
-    ("changeset/99", ["99"]),
-    ("log/trunk?rev=abc", ["abc"]),
+    ("changeset/99", ["No changeset 99"]),
+    ("log/trunk?rev=abc", ["No changeset abc"]),
+    # Revision 0 (the empty tree every Subversion repository starts with) is no changeset.
+    ("changeset/0", ["No changeset 0"]),
 ])
 def test_bad_input_is_a_readable_not_found(pair, path, words_shown):
     trac = pair.raw(pair.tracd, path)
