@@ -1,3 +1,3 @@
 """Fixtures of the compatibility tests with the real Trac 1.6."""
 
-from tests.support.trac import trac  # noqa: F401 - the session fixture
+from tests.support.trac import trac, trac_svn  # noqa: F401 - the session fixtures

@@ -211,7 +211,8 @@ def test_log_of_the_repository_and_paging(site):
 def test_log_follows_renames_by_mode(site):
     env, client, revs = site
     stop = _log_revs(_main(_get(client, "/log/docs/manual.txt")))
-    assert stop == [revs["r4"], revs["r3"]]
+    # As in Trac, stopping on the rename still lists the first revision at the old name.
+    assert stop == [revs["r4"], revs["r3"], revs["r1"]]
     follow = _main(_get(client, "/log/docs/manual.txt?mode=follow_copy"))
     assert _log_revs(follow) == [revs["r4"], revs["r3"], revs["r1"]]
     assert "docs/guide.txt" in follow

@@ -296,6 +296,14 @@ class Repository:
         """A revision from the cache tables."""
         return rev
 
+    def db_path(self, path: str) -> str:
+        """A path as the cache's ``node_change`` rows hold it."""
+        return path
+
+    def path_db(self, path: str) -> str:
+        """A path from the cache's ``node_change`` rows."""
+        return path
+
     def stored_message(self, message: str) -> str:
         """A commit message as the cache stores it."""
         return message

@@ -143,8 +143,10 @@ def _rows(repos: Repository, rev: str) -> tuple[Changeset, tuple, list[tuple]]:
     revision = (repos.id, srev, to_utimestamp(cset.date), cset.author,
                 repos.stored_message(cset.message))
     no_base = repos.cache_no_base_rev
-    changes = [(repos.id, srev, c.path, NODE_TYPE_CODES[c.kind], CHANGE_TYPE_CODES[c.change],
-                c.base_path, c.base_rev if c.base_rev is not None else no_base)
+    changes = [(repos.id, srev, repos.db_path(c.path), NODE_TYPE_CODES[c.kind],
+                CHANGE_TYPE_CODES[c.change],
+                repos.db_path(c.base_path) if c.base_path is not None else None,
+                c.base_rev if c.base_rev is not None else no_base)
                for c in repos.get_changes(rev)]
     return cset, revision, changes
 
@@ -342,8 +344,9 @@ def get_cached_changes(env, repos: Repository, rev: str) -> list[Change]:
         rows = db("SELECT path, node_type, change_type, base_path, base_rev FROM node_change "
                   "WHERE repos=%s AND rev=%s ORDER BY path", (repos.id, repos.db_rev(rev)))
     no_base = repos.cache_no_base_rev
-    return [Change(path=path, kind=_KINDS.get(kind, kind), change=_CHANGES.get(change, change),
-                   base_path=base_path,
+    return [Change(path=repos.path_db(path), kind=_KINDS.get(kind, kind),
+                   change=_CHANGES.get(change, change),
+                   base_path=repos.path_db(base_path) if base_path is not None else None,
                    base_rev=None if base_rev is None or base_rev == no_base else base_rev)
             for path, kind, change, base_path, base_rev in rows]
 

@@ -263,6 +263,12 @@ def _diff_data(req, reponame: str, repos: api.Repository, files: list[FileDiff])
                                repos.display_rev(f.new_rev or f.new_node.rev))
         f.properties = _property_changes(f.old_node, f.new_node)
         if f.kind != api.FILE:
+            # Directories are not opened: the change says where each side was.
+            if f.old_path is not None and f.old_rev:
+                f.old_href = U.url(req, "browser", reponame, f.old_path,
+                                   repos.display_rev(f.old_rev))
+            if f.new_rev:
+                f.new_href = U.url(req, "browser", reponame, f.path, repos.display_rev(f.new_rev))
             f.state = "dir"
             continue
         allowed = all(req.perm.has("FILE_VIEW", U.source_resource(reponame, n.path, n.rev))

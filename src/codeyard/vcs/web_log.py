@@ -198,14 +198,17 @@ def _history(req, repos, reponame, path, rev, mode, limit, ranges, stop_rev):
             continue
         if mode == "path_history" and change == api.EDIT:
             continue
+        copied_from = old_path != previous_path
         item = {"path": old_path, "rev": old_rev, "change": change,
                 "change_label": CHANGE_LABELS.get(change, change),
-                "copied_from": old_path != previous_path}
+                "copied_from": copied_from}
         if len(items) >= limit:
             return items, item
         items.append(item)
         previous_path = old_path
-        if mode == "stop_on_copy" and change in (api.COPY, api.MOVE):
+        # As in Trac: the first revision found at the path copied (or moved) from is
+        # still listed, marked with that path; the log stops there.
+        if mode == "stop_on_copy" and copied_from:
             break
         if stop_rev and old_rev == stop_rev:
             break

@@ -241,6 +241,14 @@ class SvnRepository(Repository):
     def rev_db(self, rev: str) -> str:
         return str(int(rev or 0))
 
+    def db_path(self, path: str) -> str:
+        """Trac's Subversion connector writes the root (of the repository or its scope) as
+        ``/``."""
+        return path or "/"
+
+    def path_db(self, path: str) -> str:
+        return "" if path == "/" else path
+
     # -- revisions
 
     def _fs_youngest(self) -> int:
@@ -350,6 +358,8 @@ class SvnRepository(Repository):
         # Read every time, never cached: revision properties (the log message, author,
         # date) can be edited, by any process, and reading them is cheap.
         number = self._int(rev)
+        if number == 0:  # the empty tree every repository starts with: no changeset
+            raise NoSuchChangeset("0", self.name)
         props = self._h().fs.revision_proplist(number)
         extra = {_text(k): _text(v) for k, v in props.items() if _text(k) not in REVPROPS}
         parent = self.previous_rev(str(number)) if self.scope else \
