@@ -212,6 +212,14 @@ def measure(label: str, port: int, path: str, args, workdir: str) -> Result:
 # Report
 
 
+def publish(results_file: str, text: str) -> None:
+    """Write a benchmark's report to its file under bench/results and print it."""
+    os.makedirs(os.path.dirname(results_file), exist_ok=True)
+    with open(results_file, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    print(text)
+
+
 def table(results: list[Result], baseline: Result) -> str:
     lines = ["| Page | Requests | Failed | req/s | p50 ms | p99 ms | req/s vs hello-world |",
              "|---|---:|---:|---:|---:|---:|---:|"]
