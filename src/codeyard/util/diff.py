@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
-__all__ = ["DiffOptions", "Block", "diff_hunks", "unified_diff", "inline_changes"]
+__all__ = ["DiffOptions", "Block", "diff_hunks", "unified_diff", "inline_changes",
+           "matching_lines"]
 
 _SPACE_RE = re.compile(r"\s+")
 # Compare words and the runs of spaces between them: readable highlights, fast matching.
@@ -158,6 +159,12 @@ def _matches(a: list[str], b: list[str]) -> list[tuple[int, int]]:
             out.extend((alo + i + k, blo + j + k) for k in range(size))
     out.sort()
     return out
+
+
+def matching_lines(a: list[str], b: list[str]) -> list[tuple[int, int]]:
+    """The pairs (i, j) of lines of ``a`` and ``b`` a line diff keeps, in order (what an
+    annotation carries from one version of a file to the next)."""
+    return _matches(a, b)
 
 
 def _line_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:

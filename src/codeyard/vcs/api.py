@@ -267,6 +267,30 @@ class Repository:
     def close(self) -> None:
         """Release what the backend holds open."""
 
+    # -- how the changeset cache stores this repository (Trac's connectors' way)
+
+    # What a ``node_change`` row holds as ``base_rev`` for an addition.
+    cache_no_base_rev: str | None = None
+
+    def cache_name(self) -> str:
+        """What the ``repository_dir`` row holds: the type and directory, as Trac's
+        connectors name a repository (``git:/srv/git/project.git``)."""
+        kind = self.params.get("type") or self.type
+        directory = self.params.get("dir") or self.directory
+        return f"{kind}:{directory}"
+
+    def db_rev(self, rev: str) -> str:
+        """A revision as the cache tables hold it."""
+        return rev
+
+    def rev_db(self, rev: str) -> str:
+        """A revision from the cache tables."""
+        return rev
+
+    def stored_message(self, message: str) -> str:
+        """A commit message as the cache stores it."""
+        return message
+
 
 @hookspec
 def repository_connectors():

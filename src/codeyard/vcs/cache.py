@@ -65,14 +65,6 @@ def display(repos: Repository) -> str:
     return repos.name or "(default)"
 
 
-def cache_name(repos: Repository) -> str:
-    """What ``repository_dir`` holds for a repository: its type and directory, as Trac's
-    connectors name a repository (``git:/srv/git/project.git``)."""
-    kind = repos.params.get("type") or repos.type
-    directory = repos.params.get("dir") or repos.directory
-    return f"{kind}:{directory}"
-
-
 # ---------------------------------------------------------------------------
 # Metadata
 
@@ -112,7 +104,7 @@ def remove_cache(env, repos: Repository) -> None:
 def _save_metadata(env, repos: Repository) -> str:
     """Check the cache belongs to this repository and create the metadata rows that are
     missing; returns the cached youngest revision ("" when none)."""
-    name = cache_name(repos)
+    name = repos.cache_name()
     with env.db_transaction as db:
         metadata = dict(db("SELECT name, value FROM repository WHERE id=%s AND name IN (%s, %s)",
                            (repos.id, *METADATA_KEYS)))
@@ -145,20 +137,15 @@ def _save_metadata(env, repos: Repository) -> str:
 # Filling the cache
 
 
-def stored_message(repos: Repository, message: str) -> str:
-    """A commit message as Trac's connector of the type stores it: Trac's git connector
-    keeps the lines of the message (so without the final newline git writes)."""
-    if (repos.params.get("type") or repos.type) == "git":
-        return "\n".join(message.splitlines())
-    return message
-
-
 def _rows(repos: Repository, rev: str) -> tuple[Changeset, tuple, list[tuple]]:
     cset = repos.get_changeset(rev)
-    revision = (repos.id, rev, to_utimestamp(cset.date), cset.author,
-                stored_message(repos, cset.message))
-    changes = [(repos.id, rev, c.path, NODE_TYPE_CODES[c.kind], CHANGE_TYPE_CODES[c.change],
-                c.base_path, c.base_rev) for c in repos.get_changes(rev)]
+    srev = repos.db_rev(rev)
+    revision = (repos.id, srev, to_utimestamp(cset.date), cset.author,
+                repos.stored_message(cset.message))
+    no_base = repos.cache_no_base_rev
+    changes = [(repos.id, srev, c.path, NODE_TYPE_CODES[c.kind], CHANGE_TYPE_CODES[c.change],
+                c.base_path, c.base_rev if c.base_rev is not None else no_base)
+               for c in repos.get_changes(rev)]
     return cset, revision, changes
 
 
@@ -169,9 +156,10 @@ def _insert(db, revisions: Sequence[tuple], changes: Sequence[tuple]) -> None:
                    "base_path, base_rev) VALUES (%s, %s, %s, %s, %s, %s, %s)", changes)
 
 
-def _cached_revs(env, repos_id: int) -> set[str]:
+def _cached_revs(env, repos: Repository) -> set[str]:
     with env.db_query as db:
-        return {rev for rev, in db("SELECT rev FROM revision WHERE repos=%s", (repos_id,))}
+        return {repos.rev_db(rev) for rev, in db("SELECT rev FROM revision WHERE repos=%s",
+                                                 (repos.id,))}
 
 
 def _new_revs(repos: Repository, youngest: str, cached: set[str]) -> list[str]:
@@ -193,7 +181,7 @@ def sync(env, repos: Repository, progress: Progress | None = None, clean: bool =
     if clean:
         remove_cache(env, repos)
     youngest = _save_metadata(env, repos)
-    cached = _cached_revs(env, repos.id)
+    cached = _cached_revs(env, repos)
     todo = _new_revs(repos, youngest, cached)
     added: list[str] = []
     for start in range(0, len(todo), BATCH):
@@ -284,10 +272,10 @@ def sync_changeset(env, repos: Repository, rev: str) -> Changeset | None:
     rev = repos.normalize_rev(rev)
     cset, revision, changes = _rows(repos, rev)
     with env.db_transaction as db:
-        old = _changeset_row(db, repos.id, rev)
+        old = _changeset_row(db, repos, rev)
         if old is not None:
             db("UPDATE revision SET time=%s, author=%s, message=%s WHERE repos=%s AND rev=%s",
-               (revision[2], revision[3], revision[4], repos.id, rev))
+               (revision[2], revision[3], revision[4], repos.id, repos.db_rev(rev)))
         else:
             _insert(db, [revision], changes)
     return old
@@ -301,7 +289,7 @@ def changeset_added(env, repos: Repository, revs: Iterable[str]) -> list[str]:
     for given in revs:
         try:
             rev = repos.normalize_rev(given)
-            if get_cached_changeset(env, repos.id, rev) is None:
+            if get_cached_changeset(env, repos, rev) is None:
                 sync_changeset(env, repos, rev)
             cset = repos.get_changeset(rev)
         except NoSuchChangeset as exc:
@@ -332,9 +320,9 @@ def changeset_modified(env, repos: Repository, revs: Iterable[str]) -> list[str]
 # Reading the cache
 
 
-def _changeset_row(db, repos_id: int, rev: str) -> Changeset | None:
+def _changeset_row(db, repos: Repository, rev: str) -> Changeset | None:
     rows = db("SELECT time, author, message FROM revision WHERE repos=%s AND rev=%s",
-              (repos_id, rev))
+              (repos.id, repos.db_rev(rev)))
     if not rows:
         return None
     ts, author, message = rows[0]
@@ -342,43 +330,47 @@ def _changeset_row(db, repos_id: int, rev: str) -> Changeset | None:
                      date=from_utimestamp(ts or 0))
 
 
-def get_cached_changeset(env, repos_id: int, rev: str) -> Changeset | None:
+def get_cached_changeset(env, repos: Repository, rev: str) -> Changeset | None:
     """The cached metadata of one revision (no parents, branches…: the backend has those)."""
     with env.db_query as db:
-        return _changeset_row(db, repos_id, rev)
+        return _changeset_row(db, repos, rev)
 
 
-def get_cached_changes(env, repos_id: int, rev: str) -> list[Change]:
+def get_cached_changes(env, repos: Repository, rev: str) -> list[Change]:
     """The cached changed paths of one revision, by path."""
     with env.db_query as db:
         rows = db("SELECT path, node_type, change_type, base_path, base_rev FROM node_change "
-                  "WHERE repos=%s AND rev=%s ORDER BY path", (repos_id, rev))
+                  "WHERE repos=%s AND rev=%s ORDER BY path", (repos.id, repos.db_rev(rev)))
+    no_base = repos.cache_no_base_rev
     return [Change(path=path, kind=_KINDS.get(kind, kind), change=_CHANGES.get(change, change),
-                   base_path=base_path, base_rev=base_rev)
+                   base_path=base_path,
+                   base_rev=None if base_rev is None or base_rev == no_base else base_rev)
             for path, kind, change, base_path, base_rev in rows]
 
 
-def change_counts(env, repos_id: int, revs: Iterable[str]) -> dict[str, dict[str, int]]:
+def change_counts(env, repos: Repository, revs: Iterable[str]) -> dict[str, dict[str, int]]:
     """{rev: {change kind: how many paths}} of the cached revisions among ``revs`` (one
     query per 200 revisions: a log page's change summaries)."""
-    wanted = list(dict.fromkeys(revs))
+    wanted = list(dict.fromkeys(repos.db_rev(rev) for rev in revs))
     out: dict[str, dict[str, int]] = {}
     with env.db_query as db:
         for i in range(0, len(wanted), 200):
             chunk = wanted[i:i + 200]
             marks = ",".join(["%s"] * len(chunk))
-            for rev, change, count in db(
+            for srev, change, count in db(
                     "SELECT rev, change_type, COUNT(*) FROM node_change "
                     f"WHERE repos=%s AND rev IN ({marks}) GROUP BY rev, change_type",
-                    (repos_id, *chunk)):
-                out.setdefault(rev, {})[_CHANGES.get(change, change)] = int(count)
+                    (repos.id, *chunk)):
+                counts = out.setdefault(repos.rev_db(srev), {})
+                counts[_CHANGES.get(change, change)] = int(count)
     return out
 
 
 def get_changesets(env, start: datetime, stop: datetime, repos_ids: Iterable[int] | None = None
                    ) -> list[tuple[int, Changeset]]:
     """(repository id, changeset) of the cached revisions with ``start <= time < stop``,
-    newest first: for the timeline. ``repos_ids`` limits the repositories."""
+    newest first: for the timeline. ``repos_ids`` limits the repositories. The revisions are
+    as the table holds them: the repository's ``rev_db`` turns one into its revision."""
     sql = ("SELECT repos, rev, time, author, message FROM revision "
            "WHERE time >= %s AND time < %s")
     args: list = [to_utimestamp(start), to_utimestamp(stop)]

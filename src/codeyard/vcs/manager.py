@@ -289,7 +289,10 @@ class RepositoryManager:
         params = info.params()
         key = (info.name, directory, kind, tuple(sorted((k, repr(v)) for k, v in params.items())))
         lock, opened = self._opened()
-        if not os.path.isdir(directory):
+        factory = self._connectors().get(kind)
+        # A backend whose repositories may be named by a path inside them (Subversion's
+        # scopes) checks the directory itself.
+        if not os.path.isdir(directory) and not getattr(factory, "opens_paths_inside", False):
             self._forget(info.name)
             raise RepositoryError(
                 f'Repository "{info.display_name}": the directory {directory} does not exist '
@@ -300,10 +303,17 @@ class RepositoryManager:
             if repos is not None:
                 opened.move_to_end(key)
                 return repos
-        factory = self._connectors().get(kind)
         if factory is None:
             raise RepositoryError(self._unsupported(kind, info))
-        repos = factory(self.env, info.name, directory, params)
+        try:
+            repos = factory(self.env, info.name, directory, params)
+        except RepositoryError as error:
+            if info.type:
+                raise
+            raise RepositoryError(
+                f"{error} — repository \"{info.display_name}\" has no type, so "
+                f"[versioncontrol] default_repository_type ({kind}) was used; set its type, "
+                f"e.g. with: repository set {info.display_name} type git") from error
         if not repos.id:
             repos.id = info.id
         with lock:
@@ -323,8 +333,7 @@ class RepositoryManager:
 
     def _unsupported(self, kind: str, info: RepositoryInfo) -> str:
         types = ", ".join(self.get_supported_types()) or "none"
-        why = ("Subversion repositories are not supported yet" if kind == "svn"
-               else "no enabled plugin opens this type")
+        why = "no enabled plugin opens this type"
         origin = ("[versioncontrol] default_repository_type" if not info.type
                   else f"the type of repository \"{info.display_name}\"")
         return (f'Unsupported version control system "{kind}": {why} (supported: {types}). '

@@ -340,10 +340,13 @@ def changeset_modified(env, repos, changeset, old_changeset):
 # -- the CommitTicketReference processor
 
 def _cached_message(env, reponame: str, rev: str) -> str | None:
-    """The message of a changeset in the cache (``revision``), or None."""
+    """The message of a changeset in the cache (``revision``), or None. A revision number
+    is also looked for as Trac stores Subversion's (zero-padded to ten digits)."""
+    padded = f"{int(rev):010d}" if rev.isdigit() else rev
     with env.db_query as db:
         rows = db("SELECT r.message FROM repository p JOIN revision r ON r.repos = p.id "
-                  "WHERE p.name='name' AND p.value=%s AND r.rev=%s", (reponame, rev))
+                  "WHERE p.name='name' AND p.value=%s AND r.rev IN (%s, %s)",
+                  (reponame, rev, padded))
     return rows[0][0] if rows else None
 
 

@@ -151,7 +151,7 @@ def log_page(req, path: str = ""):
     with U.readable_errors(reponame):
         from codeyard.vcs import cache
 
-        cached = cache.change_counts(req.env, repos.id, [i["rev"] for i in items]) \
+        cached = cache.change_counts(req.env, repos, [i["rev"] for i in items]) \
             if repos.id and items else {}
         for item in items:
             item["changes"] = _summary(repos, item["rev"], cached.get(item["rev"]))

@@ -145,11 +145,12 @@ class ChangesetInfo:
         try:
             with self.env.db_query as db:
                 for i in range(0, len(wanted), 200):
-                    chunk = wanted[i:i + 200]
+                    chunk = [self.repos.db_rev(rev) for rev in wanted[i:i + 200]]
                     marks = ",".join(["%s"] * len(chunk))
-                    for rev, time, author, message in db(
+                    for srev, time, author, message in db(
                             "SELECT rev, time, author, message FROM revision "
                             f"WHERE repos=%s AND rev IN ({marks})", (self.repos.id, *chunk)):
+                        rev = self.repos.rev_db(srev)
                         self._known[rev] = api.Changeset(
                             rev, message or "", author or "",
                             datetime.fromtimestamp((time or 0) / 1_000_000, UTC))

@@ -14,11 +14,16 @@ the tests below (``from tests.unit.vcs.contract import *``). The history, oldest
 
 ``prefix`` is where the tree of the main line starts in the repository's paths: ``""`` for
 Git, ``"trunk/"`` for a Bazaar repository holding the branches ``trunk`` and ``feature``.
+
+A system with one line of revisions (Subversion) makes the tag and the branch by copies,
+which are revisions of their own (``extra_revs``); there every revision's parent is the one
+before it (``parents``, ``mainline``), a merge has one parent and brings the merged file as a
+copy (``merged_change``), and a tag is no revision name (``tag_rev`` None).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
@@ -38,10 +43,24 @@ class Scenario:
     repos: api.Repository
     revs: dict[str, str]  # r1 … r5, f1 -> the backend's revision strings
     prefix: str = ""
-    tag_rev: str = TAG  # what normalize_rev takes for the tag (a name, "tag:v1.0"…)
+    tag_rev: str | None = TAG  # what normalize_rev takes for the tag (a name, "tag:v1.0"…)
+    extra_revs: list[str] = field(default_factory=list)  # revisions beyond the named ones
+    parents: dict[str, list[str]] | None = None  # name -> parent revisions, when not the DAG's
+    mainline: list[str] | None = None  # the main line oldest first, when not r1…r5
+    merged_change: tuple[str, str, str | None] | None = None  # what r5 shows for the merge
 
     def p(self, path: str) -> str:
         return (self.prefix + path).strip("/")
+
+    def parents_of(self, name: str) -> list[str]:
+        if self.parents is not None:
+            return self.parents[name]
+        dag = {"r1": [], "r2": ["r1"], "r3": ["r2"], "r4": ["r3"], "f1": ["r4"],
+               "r5": ["r4", "f1"]}
+        return [self.revs[parent] for parent in dag[name]]
+
+    def line(self) -> list[str]:
+        return self.mainline or [self.revs[n] for n in ("r1", "r2", "r3", "r4", "r5")]
 
 
 # The tests take ``scenario`` from the backend's module.
@@ -59,7 +78,8 @@ def test_normalize_rev(scenario):
         assert repos.normalize_rev(rev) == rev
         assert repos.normalize_rev(repos.display_rev(rev)) == rev
         assert repos.normalize_rev(repos.short_rev(rev)) == rev
-    assert repos.normalize_rev(scenario.tag_rev) == revs["r4"]
+    if scenario.tag_rev is not None:
+        assert repos.normalize_rev(scenario.tag_rev) == revs["r4"]
     for bad in ("no-such-revision", "deadbeef" * 5, "99999", "../x"):
         with pytest.raises(api.NoSuchChangeset):
             repos.normalize_rev(bad)
@@ -73,10 +93,8 @@ def test_changeset_metadata(scenario):
     assert "alice" in first.author.lower()
     assert isinstance(first.date, datetime) and first.date.tzinfo is not None
     assert first.date <= datetime.now(UTC)
-    assert first.parents == []
-    assert repos.get_changeset(revs["r2"]).parents == [revs["r1"]]
-    assert repos.get_changeset(revs["r5"]).parents == [revs["r4"], revs["f1"]]
-    assert repos.get_changeset(revs["f1"]).parents == [revs["r4"]]
+    for name in ("r1", "r2", "r5", "f1"):
+        assert repos.get_changeset(revs[name]).parents == scenario.parents_of(name), name
     with pytest.raises(api.NoSuchChangeset):
         repos.get_changeset("no-such-revision")
 
@@ -100,7 +118,8 @@ def test_changes(scenario):
     moved = [c for c in repos.get_changes(revs["r3"]) if c.change == api.MOVE]
     assert moved[0].base_rev == revs["r2"]
     # against the first parent: the merge brings feature.txt
-    assert (p("feature.txt"), api.ADD, None) in _file_changes(repos, revs["r5"])
+    merged = scenario.merged_change or (p("feature.txt"), api.ADD, None)
+    assert merged in _file_changes(repos, revs["r5"])
 
 
 def test_directory_listing(scenario):
@@ -171,12 +190,14 @@ def test_annotations(scenario):
 
 def test_previous_and_next(scenario):
     repos, revs, p = scenario.repos, scenario.revs, scenario.p
+    line = scenario.line()
     assert repos.previous_rev(revs["r2"]) == revs["r1"]
     assert repos.previous_rev(revs["r1"]) is None
     assert repos.next_rev(revs["r1"]) == revs["r2"]
-    assert repos.next_rev(revs["r4"]) == revs["r5"]  # the main line, not the feature branch
+    # the main line, not the feature branch
+    assert repos.next_rev(revs["r4"]) == line[line.index(revs["r4"]) + 1]
     assert repos.next_rev(revs["r5"]) is None
-    assert repos.previous_rev(revs["r5"]) == revs["r4"]
+    assert repos.previous_rev(revs["r5"]) == line[line.index(revs["r5"]) - 1]
     assert repos.previous_rev(revs["r4"], p("src/main.py")) == revs["r2"]
     assert repos.next_rev(revs["r1"], p("docs")) == revs["r3"]
     assert repos.rev_older_than(revs["r1"], revs["r2"])
@@ -186,11 +207,12 @@ def test_previous_and_next(scenario):
 def test_all_revs_order_and_since(scenario):
     repos, revs = scenario.repos, scenario.revs
     order = list(repos.all_revs())
-    assert sorted(order) == sorted(revs.values())
+    assert sorted(order) == sorted([*revs.values(), *scenario.extra_revs])
     for child, parent in (("r2", "r1"), ("r3", "r2"), ("r4", "r3"), ("f1", "r4"),
                           ("r5", "f1"), ("r5", "r4")):
         assert order.index(revs[parent]) < order.index(revs[child])
-    assert set(repos.all_revs(since=[revs["r3"]])) == {revs["r4"], revs["f1"], revs["r5"]}
+    assert set(repos.all_revs(since=[revs["r3"]])) == \
+        {revs["r4"], revs["f1"], revs["r5"], *scenario.extra_revs}
     assert list(repos.all_revs(since=[revs["r5"]])) == []
 
 

@@ -159,13 +159,13 @@ def test_changeset_added_and_modified(plugins, env, git_repo):
     assert cache.changeset_modified(env, repos, [r2]) == []
     assert [e for e in plugins.events if e[0] == "modified"] == [
         ("modified", "main", r2, "old words", "second\n")]
-    assert cache.get_cached_changeset(env, repos.id, r2).message == "second"
+    assert cache.get_cached_changeset(env, repos, r2).message == "second"
     # a revision missing from the cache is added by sync_changeset
     with env.db_transaction as db:
         db("DELETE FROM revision WHERE repos=%s AND rev=%s", (repos.id, r1))
         db("DELETE FROM node_change WHERE repos=%s AND rev=%s", (repos.id, r1))
     assert cache.sync_changeset(env, repos, r1) is None
-    assert cache.get_cached_changes(env, repos.id, r1)[0].path == "a.txt"
+    assert cache.get_cached_changes(env, repos, r1)[0].path == "a.txt"
 
 
 def test_read_api(plugins, env, git_repo):
@@ -178,10 +178,10 @@ def test_read_api(plugins, env, git_repo):
     wide = cache.get_changesets(env, start, datetime.now(UTC), [repos.id])
     assert [c.rev for _, c in wide] == [r3, r2]  # newest first
     assert cache.get_changesets(env, start, stop, [repos.id + 1]) == []
-    cset = cache.get_cached_changeset(env, repos.id, r3)
+    cset = cache.get_cached_changeset(env, repos, r3)
     assert cset.date == datetime.fromtimestamp(1_700_000_180, UTC) and cset.author.startswith("Alice")
-    assert cache.get_cached_changeset(env, repos.id, "nosuch") is None
-    changes = cache.get_cached_changes(env, repos.id, r3)
+    assert cache.get_cached_changeset(env, repos, "nosuch") is None
+    changes = cache.get_cached_changes(env, repos, r3)
     assert [(c.path, c.kind, c.change, c.base_path, c.base_rev) for c in changes] == [
         ("c.txt", "file", "move", "a.txt", r2)]
 

@@ -82,8 +82,8 @@ def test_unsupported_type_and_vanished_directory(plugins, env, git_repo, tmp_pat
     with pytest.raises(RepositoryError) as err:
         rm.get_repository("old")
     message = str(err.value)
-    assert message.startswith('Unsupported version control system "svn"')
-    assert "default_repository_type" in message and "git" in message
+    assert "does not appear to be a Subversion repository" in message
+    assert "default_repository_type" in message and "type git" in message
     env.config.set("versioncontrol", "default_repository_type", "git")
     env.config.save()
     assert rm.get_repository("old").youngest_rev == git_repo.revs[-1]

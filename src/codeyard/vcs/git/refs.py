@@ -13,10 +13,8 @@ import os
 import posixpath
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import pygit2
 from pygit2.enums import ReferenceType
@@ -27,36 +25,6 @@ FINE_CLOCK_SECONDS = 0.1
 COARSE_CLOCK_SECONDS = 3.0
 
 Peel = Callable[[pygit2.Repository, pygit2.Oid], "str | None"]
-
-
-class LRUCache:
-    """A small thread-safe least-recently-used map."""
-
-    _MISSING = object()
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._data: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            value = self._data.get(key, self._MISSING)
-            if value is not self._MISSING:
-                self._data.move_to_end(key)
-                return value
-            return None
-
-    def put(self, key: Any, value: Any) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self._size:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
 
 
 @dataclass(frozen=True)

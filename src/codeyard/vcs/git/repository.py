@@ -29,6 +29,7 @@ from typing import IO, Any, TypeVar, cast
 import pygit2
 from pygit2.enums import DeltaStatus, DiffFind, RepositoryOpenFlag, SortMode
 
+from codeyard.util.lru import BoundedCache as LRUCache
 from codeyard.vcs.api import (
     ADD,
     COPY,
@@ -48,7 +49,7 @@ from codeyard.vcs.api import (
 )
 from codeyard.vcs.git import history
 from codeyard.vcs.git.node import MODE_TREE, BlobReader, GitNode, PipeReader, kind_of_mode
-from codeyard.vcs.git.refs import LRUCache, RefReader, Refs
+from codeyard.vcs.git.refs import RefReader, Refs
 
 SHORT_REV_LENGTH = 7
 MIN_PREFIX_LENGTH = 4
@@ -301,6 +302,11 @@ class GitRepository(Repository):
             if sha is not None:
                 return sha
         raise NoSuchChangeset(text, self.name)
+
+    def stored_message(self, message: str) -> str:
+        """Trac's git connector keeps the lines of the message (so without the final
+        newline git writes)."""
+        return "\n".join(message.splitlines())
 
     def display_rev(self, rev: str) -> str:
         return rev
