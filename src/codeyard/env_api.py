@@ -23,3 +23,10 @@ def config_options():
 @hookspec
 def new_environment_config(config):
     """Add settings beyond option defaults to a new environment's trac.ini (before it is saved)."""
+
+
+@hookspec
+def environment_checks(env):
+    """(level, subject, message) findings about a project's set-up, ``level`` one of ``ok``,
+    ``warn``, ``FAIL``, the message naming the problem and its fix: what ``codeyard check``
+    prints (repositories that do not open, …)."""

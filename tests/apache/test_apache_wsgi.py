@@ -7,14 +7,18 @@ import re
 import shutil
 import subprocess
 import tempfile
+from pathlib import Path
 
 import pytest
 
 from tests.functional.conftest import make_project
+from tests.support.admin_cli import admin_ok
 from tests.support.apache import ApacheServer, require_module, share_with_apache
 from tests.support.codeyard_server import run_codeyard
 from tests.support.http import Client, fail_on_basic_auth_gap
 from tests.support.servers import require_binary
+from tests.unit.vcs.contract import MAIN_PY_2
+from tests.unit.vcs.svn_fixtures import Svn, build_contract_history
 
 pytestmark = pytest.mark.slow
 
@@ -49,6 +53,12 @@ def apache_site():
     htpasswd = os.path.join(root, "htpasswd")
     subprocess.run([require_binary("htpasswd"), "-cbB", htpasswd, USER, PASSWORD], check=True,
                    capture_output=True)
+    # A Subversion repository: the Trac deployment notes' binding troubles (APR libraries,
+    # sub-interpreters) must not happen under either module.
+    svn = Svn(Path(root) / "svn")
+    build_contract_history(svn)
+    admin_ok(alpha, "repository", "add", "(default)", str(svn.path), "svn")
+    admin_ok(alpha, "repository", "resync", "(default)")
     yield {"root": root, "parent": parent, "alpha": alpha, "htpasswd": htpasswd}
     shutil.rmtree(root, ignore_errors=True)
 
@@ -182,3 +192,23 @@ def test_modpython_frontend(modpython_apache):
     login.auth = None
     prefs = login.get("mp/alpha/prefs")
     assert prefs.status == 200 and re.search(rf"\b{USER}\b", prefs.text)
+
+
+def _check_subversion_pages(client: Client, base: str, server) -> None:
+    for path, expected in (("browser/trunk", "logo.png"),
+                           ("browser/trunk/src/main.py?format=raw", MAIN_PY_2.decode()),
+                           ("log/trunk/docs/manual.txt", "Rename the guide"),
+                           ("changeset/3", "guide.txt")):
+        page = client.get(f"{base}/{path}")
+        assert page.status == 200, (path, page.text[:2000], server.error_log()[-3000:])
+        main = re.search(r"<main.*?</main>", page.text, re.S)
+        assert expected in page.text, (path, main.group(0) if main else page.text[:2000])
+
+
+def test_subversion_under_mod_wsgi(wsgi_apache):
+    _check_subversion_pages(Client(wsgi_apache.url, timeout=60), "projects/alpha", wsgi_apache)
+
+
+def test_subversion_under_mod_python(modpython_apache):
+    _check_subversion_pages(Client(modpython_apache.url, timeout=60), "mp/alpha",
+                            modpython_apache)

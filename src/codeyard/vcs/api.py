@@ -156,6 +156,15 @@ class Node:
         """The size of a file in bytes (None for a directory)."""
         raise NotImplementedError
 
+    def get_processed_content(self) -> IO[bytes] | None:
+        """The content as a checkout would write it (Subversion's ``svn:eol-style``
+        applied): what downloads serve."""
+        return self.get_content()
+
+    def processed_length(self) -> int | None:
+        """The size of ``get_processed_content`` when known before reading it."""
+        return self.get_content_length()
+
     def get_content_type(self) -> str | None:
         """A MIME type the repository records for the file (``svn:mime-type``), or None."""
         return None
@@ -322,3 +331,9 @@ def repository_access_commands(req, repos, path):
     """(label, command line) pairs the browser shows for getting the repository this
     request browses (or, for a tree of Bazaar branches, the branch at ``path``) —
     ``git clone URL``, ``brz branch URL`` — when the user may pull it."""
+
+
+@hookspec(firstresult=True)
+def render_node_property(req, repos, node, name, value):
+    """Markup showing one versioned property of a node in the browser (``svn:externals`` as
+    links…), or None to show the value as text."""

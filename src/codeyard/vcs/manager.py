@@ -549,5 +549,26 @@ def _close(repos: Repository) -> None:
 
 
 @hookimpl
+def environment_checks(env):
+    """Each repository opens and reads its youngest revision, or a warning saying why not
+    (the other repositories keep working)."""
+    manager = RepositoryManager(env)
+    found = []
+    for info in manager.get_all_repositories().values():
+        if info.is_alias:
+            continue
+        subject = f"repository {info.display_name}"
+        try:
+            repos = manager.open(info)
+            youngest = repos.youngest_rev
+        except RepositoryError as error:
+            found.append(("warn", subject, str(error)))
+            continue
+        found.append(("ok", subject, f"{manager.type_of(info)} at {info.dir}, youngest "
+                                      f"revision {repos.display_rev(youngest) if youngest else 'none'}"))
+    return found
+
+
+@hookimpl
 def config_options():
     return options_in(sys.modules[__name__])

@@ -142,8 +142,7 @@ def _node_page(req, reponame: str, path: str, repos: api.Repository | None = Non
         "last_rev": repos.short_rev(node.created_rev),
         "log_href": U.url(req, "log", reponame, path, given_rev),
         "can_log": req.perm.has("LOG_VIEW", resource),
-        "properties": {k: v for k, v in node.get_properties().items()
-                       if k not in HIDE_PROPERTIES(req.env.config)},
+        "properties": _properties(req, repos, node),
         **_order_data(req),
     }
     with U.readable_errors(reponame):
@@ -153,6 +152,19 @@ def _node_page(req, reponame: str, path: str, repos: api.Repository | None = Non
             data.update(_file(req, reponame, repos, node, given_rev))
     U.add_stylesheets(req)
     return data
+
+
+def _properties(req, repos: api.Repository, node: api.Node) -> dict[str, Any]:
+    """The node's versioned properties to show: as a plugin renders them, else as text."""
+    hidden = HIDE_PROPERTIES(req.env.config)
+    shown: dict[str, Any] = {}
+    for name, value in node.get_properties().items():
+        if name in hidden:
+            continue
+        rendered = req.env.hook.render_node_property(req=req, repos=repos, node=node,
+                                                      name=name, value=value)
+        shown[name] = rendered if rendered is not None else value
+    return shown
 
 
 def _listing(req, reponame, repos, node, given_rev) -> dict:
@@ -291,12 +303,12 @@ def send_node(req, node: api.Node, as_text: bool = False) -> Response:
     """A file's content, streamed, with a type that never lets it run as part of the site."""
     mimetype = node.get_content_type() or guess_type(node.name)
     unsafe_ok = RENDER_UNSAFE(req.env.config)
-    stream = node.get_content()
+    stream = node.get_processed_content()
     if stream is None:
         raise HTTPNotFound(f"No content for /{node.path}")
     head = stream.read(SNIFF_BYTES)
     content_type, kind = _content_headers(mimetype, head, unsafe_ok, as_text)
-    size = node.get_content_length()
+    size = node.processed_length()
 
     def body():
         try:

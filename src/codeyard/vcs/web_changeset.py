@@ -5,12 +5,14 @@ between any two revisions or paths); ``?format=diff`` (a unified diff) and ``?fo
 
 from __future__ import annotations
 
+import hashlib
 import io
 import sys
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
+from markupsafe import Markup
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
@@ -18,9 +20,11 @@ from codeyard.attachment.web import _disposition
 from codeyard.config import BoolOption, IntOption, options_in
 from codeyard.core import hookimpl
 from codeyard.util.diff import DiffOptions, diff_hunks, unified_diff
+from codeyard.util.lru import BoundedCache
 from codeyard.vcs import api
 from codeyard.vcs import web_util as U
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound
+from codeyard.web.chrome import template_env
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_to_html
 
@@ -36,6 +40,8 @@ WIKI_FORMAT_MESSAGES = BoolOption(
     "changeset", "wiki_format_messages", True,
     "Show changeset messages as wiki text (otherwise as preformatted text).")
 MAX_ZIP_BYTES = 100 * 1024 * 1024  # past this a zip or diff download is refused, not built
+RENDERED_DIFFS = 32  # rendered file diffs kept per process
+MAX_CACHED_DIFF = 4 * 1024 * 1024  # bigger rendered diffs are not kept
 
 CHANGE_LABELS = {api.ADD: "added", api.DELETE: "deleted", api.EDIT: "modified",
                  api.COPY: "copied", api.MOVE: "moved"}
@@ -53,11 +59,12 @@ class FileDiff:
     new_rev: str | None = None
     old_node: api.Node | None = None
     new_node: api.Node | None = None
-    hunks: list = field(default_factory=list)
     state: str = "pending"  # shown, binary, too-large, skipped, forbidden, dir, same
     old_href: str | None = None
     new_href: str | None = None
     label: str = ""
+    html: Markup | None = None  # the rendered diff
+    properties: list[tuple[str, str | None, str | None]] = field(default_factory=list)
 
 
 def changeset_page(req, rev: str | None = None, rest: str = ""):
@@ -196,8 +203,6 @@ def _file_from_change(change: api.Change, parent: str | None, rev: str) -> FileD
 
 def _open_nodes(repos: api.Repository, files: list[FileDiff]) -> None:
     for f in files:
-        if f.kind != api.FILE:
-            continue
         try:
             if f.old_path is not None and f.old_rev:
                 f.old_node = repos.get_node(f.old_path, f.old_rev)
@@ -256,6 +261,7 @@ def _diff_data(req, reponame: str, repos: api.Repository, files: list[FileDiff])
         if f.new_node is not None:
             f.new_href = U.url(req, "browser", reponame, f.new_node.path,
                                repos.display_rev(f.new_rev or f.new_node.rev))
+        f.properties = _property_changes(f.old_node, f.new_node)
         if f.kind != api.FILE:
             f.state = "dir"
             continue
@@ -275,10 +281,45 @@ def _diff_data(req, reponame: str, repos: api.Repository, files: list[FileDiff])
         if _is_binary(old) or _is_binary(new):
             f.state = "binary"
             continue
-        f.hunks = diff_hunks(_lines(old), _lines(new), options)
-        f.state = "shown" if f.hunks else "same"
+        f.html, changed = _rendered_diff(req, repos, f, old, new, options, style)
+        f.state = "shown" if changed else "same"
     return {"files": files, "style": style, "options": options, "summarized": summarized,
             "style_args": _keep_query(req)}
+
+
+def _rendered_diff(req, repos: api.Repository, f: FileDiff, old: bytes, new: bytes,
+                   options: DiffOptions, style: str) -> tuple[Markup, bool]:
+    """The diff table of two contents and whether they differ, kept per process by their
+    digests, the options and the labels: a changeset's diff is the same for every reader
+    (permissions are checked before), so a big one is computed once, not per view."""
+    old_label = f"{f.old_path} ({repos.short_rev(f.old_rev) if f.old_rev else ''})"
+    new_label = f"{f.path} ({repos.short_rev(f.new_rev) if f.new_rev else ''})"
+    jenv = template_env(req.env)
+    key = (hashlib.sha1(old).digest(), hashlib.sha1(new).digest(), astuple(options), style,
+           old_label, new_label, id(jenv))
+    cache = req.env.memo("vcs.rendered_diffs", lambda: BoundedCache(RENDERED_DIFFS))
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    hunks = diff_hunks(_lines(old), _lines(new), options)
+    html = Markup(jenv.get_template("_diff.html").module.render(  # type: ignore[attr-defined]
+        hunks, style, old_label, new_label))
+    result = (html, bool(hunks))
+    if len(html) <= MAX_CACHED_DIFF:
+        cache.put(key, result)
+    return result
+
+
+def _property_changes(old: api.Node | None, new: api.Node | None
+                      ) -> list[tuple[str, str | None, str | None]]:
+    """(name, old value, new value) of the versioned properties that differ (None: absent
+    on that side)."""
+    if old is None and new is None:
+        return []
+    before = old.get_properties() if old is not None else {}
+    after = new.get_properties() if new is not None else {}
+    return [(name, before.get(name), after.get(name))
+            for name in sorted(set(before) | set(after)) if before.get(name) != after.get(name)]
 
 
 def _diff_args(req) -> dict[str, Any]:

@@ -67,7 +67,7 @@ class Svn:
         self.wc_run("commit", "-q", "-m", message, user=user)
         rev = self.youngest()
         self._stamp(rev)
-        self.wc_run("update", "-q")
+        self.wc_run("update", "-q", "--ignore-externals")
         return rev
 
     def remote(self, *args: str, message: str, user: str = "alice") -> str:
@@ -75,7 +75,7 @@ class Svn:
         self.run(*args, "-m", message, user=user)
         rev = self.youngest()
         self._stamp(rev)
-        self.wc_run("update", "-q")
+        self.wc_run("update", "-q", "--ignore-externals")
         return rev
 
 

@@ -65,5 +65,17 @@ def repository_connectors():
 
 
 @hookimpl
+def render_node_property(req, repos, node, name, value):
+    if getattr(repos, "type", "") != "svn":
+        return None
+    from codeyard.vcs.svn.properties import RENDERERS
+
+    renderer = RENDERERS.get(name)
+    return renderer(req, repos, node, value) if renderer is not None else None
+
+
+@hookimpl
 def config_options():
-    return options_in(sys.modules[__name__])
+    from codeyard.vcs.svn import properties
+
+    return options_in(sys.modules[__name__], properties)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from codeyard.vcs.api import DIRECTORY, FILE, Annotation, Node
 
@@ -15,30 +16,90 @@ if TYPE_CHECKING:
 EOL_MARKERS = {"LF": b"\n", "CRLF": b"\r\n", "CR": b"\r"}
 
 
-class FsStream(io.RawIOBase):
-    """A file's content as the repository's filesystem streams it (never loaded whole)."""
+class _Enough(Exception):
+    """Raised by a writer to end a transfer once it has what it needs."""
 
-    def __init__(self, stream: Any) -> None:
+
+class _PrefixWriter:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.chunks.append(bytes(data))
+        self.size += len(data)
+        if self.size >= self.limit:
+            raise _Enough()
+
+
+class RaContent(io.RawIOBase):
+    """A file's content fetched over the local RA session, never held whole in memory:
+    small files are fetched at once; of a big one only the first ``PREFIX`` bytes are
+    fetched while the reader wants no more (a page sniffing the type), and all of it is
+    spooled to a temporary file once it does.
+
+    (Not the filesystem API's content streams: their type is a C symbol that mod_wsgi's
+    own ``Stream_Type`` takes the place of inside Apache, which crashes the process.)"""
+
+    SMALL = 1024 * 1024
+    PREFIX = 64 * 1024
+    SPOOL_IN_MEMORY = 8 * 1024 * 1024
+
+    def __init__(self, repos: SvnRepository, full: str, rev: int, size: int) -> None:
         super().__init__()
-        self._stream = stream
+        self._repos = repos
+        self._full = full
+        self._rev = rev
+        self._size = size
+        self._prefix = b""
+        self._spool: IO[bytes] | None = None
+        self._pos = 0
 
     def readable(self) -> bool:
         return True
 
+    def _fetch(self, writer: Any) -> None:
+        with self._repos._errors():
+            try:
+                self._repos._h().ra.get_file(self._full, writer, self._rev)
+            except _Enough:
+                pass
+
+    def _fill(self, wanted: int) -> None:
+        if self._spool is not None or wanted <= len(self._prefix):
+            return
+        if self._size > self.SMALL and wanted <= self.PREFIX:
+            writer = _PrefixWriter(self.PREFIX)
+            self._fetch(writer)
+            self._prefix = b"".join(writer.chunks)
+            return
+        spool = tempfile.SpooledTemporaryFile(max_size=self.SPOOL_IN_MEMORY)
+        self._fetch(spool)
+        self._spool = cast(IO[bytes], spool)
+        self._prefix = b""
+
     def readinto(self, buffer) -> int:  # type: ignore[override]
         if self.closed:
             raise ValueError("I/O operation on closed stream")
-        data = self._stream.read(len(buffer))
+        self._fill(self._pos + len(buffer))
+        if self._spool is not None:
+            self._spool.seek(self._pos)
+            data = self._spool.read(len(buffer))
+        else:
+            data = self._prefix[self._pos:self._pos + len(buffer)]
         size = len(data)
         buffer[:size] = data
+        self._pos += size
         return size
 
     def close(self) -> None:
         if not self.closed:
-            try:
-                self._stream.close()
-            finally:
-                super().close()
+            if self._spool is not None:
+                self._spool.close()
+            self._spool = None
+            self._prefix = b""
+            super().close()
 
 
 class EolStream(io.RawIOBase):
@@ -110,8 +171,7 @@ class SvnNode(Node):
     def _created_number(self) -> int:
         if self._created_rev is None:
             with self._svn._errors():
-                self._created_rev = int(self._svn._h().ra.stat(self.full, self.number)
-                                        ["created_rev"])
+                self._created_rev = self._svn._created_rev(self.full, self.number)
         return self._created_rev
 
     @property  # type: ignore[override]
@@ -129,8 +189,8 @@ class SvnNode(Node):
             path = self.path
             if created != self.number:
                 with self._svn._errors():
-                    where = self._svn._h().ra.get_locations(self.full, self.number, [created])
-                local = self._svn._local_path(where.get(created) or self.full)
+                    where = self._svn._path_at(self.full, self.number, created)
+                local = self._svn._local_path(where)
                 path = local if local is not None else self.path
             self._created_path = path
         return self._created_path
@@ -147,30 +207,19 @@ class SvnNode(Node):
     def get_entries(self) -> Iterator[Node]:
         if self.kind != DIRECTORY:
             return iter(())
-        import subvertpy
-
-        from codeyard.vcs.svn.repository import DIRENT_FIELDS
-
         with self._svn._errors():
-            dirents, _rev, _props = self._svn._h().ra.get_dir(self.full, self.number,
-                                                              DIRENT_FIELDS)
+            dirents = self._svn._dirents(self.full, self.number)
         prefix = self.path + "/" if self.path else ""
-        nodes = []
-        for name in sorted(dirents):
-            dirent = dirents[name]
-            kind = DIRECTORY if dirent.get("kind") == subvertpy.NODE_DIR else FILE
-            nodes.append(SvnNode(self._svn, prefix + name, self.number, kind,
-                                 created_rev=int(dirent["created_rev"]),
-                                 size=dirent.get("size") if kind == FILE else None,
-                                 time=dirent.get("time")))
-        return iter(nodes)
+        return iter([SvnNode(self._svn, prefix + name, self.number,
+                             DIRECTORY if isdir else FILE, created_rev=created, size=size,
+                             time=time)
+                     for name, isdir, created, size, time in dirents])
 
     def get_content(self) -> IO[bytes] | None:
         if self.kind != FILE:
             return None
-        with self._svn._errors():
-            stream = self._svn._h().root(self.number).file_content("/" + self.full)
-        return io.BufferedReader(FsStream(stream))
+        size = self.get_content_length() or 0
+        return io.BufferedReader(RaContent(self._svn, self.full, self.number, size))
 
     def get_processed_content(self) -> IO[bytes] | None:
         """The content a checkout would give: line ends as ``svn:eol-style`` says
@@ -198,7 +247,7 @@ class SvnNode(Node):
             return None
         if self._size is None:
             with self._svn._errors():
-                self._size = int(self._svn._h().root(self.number).file_length("/" + self.full))
+                self._size = self._svn._size(self.full, self.number)
         return self._size
 
     def get_content_type(self) -> str | None:
@@ -213,11 +262,8 @@ class SvnNode(Node):
 
     def get_properties(self) -> dict[str, str]:
         if self._props is None:
-            from codeyard.vcs.svn.repository import _text
-
             with self._svn._errors():
-                props = self._svn._h().root(self.number).proplist("/" + self.full)
-            self._props = {_text(k): _text(v) for k, v in props.items()}
+                self._props = self._svn._props(self.full, self.number)
         return dict(self._props)
 
     def get_annotations(self) -> list[Annotation]:

@@ -22,17 +22,19 @@ which ``changeset modified`` re-reads).
 from __future__ import annotations
 
 import functools
+import io
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 import subvertpy
 import subvertpy._ra
+import subvertpy.client
 import subvertpy.ra
 import subvertpy.repos
 
@@ -119,7 +121,10 @@ class _Handles:
         self.fs = self.repos.fs()
         # The C class itself: the module's wrapper only picks it by URL scheme (with a
         # deprecated urllib call).
-        self.ra = subvertpy._ra.RemoteAccess(url)
+        # A configuration directory that does not exist: Subversion's defaults, never the
+        # files of whatever HOME the server runs with (unreadable under Apache).
+        self.ra = subvertpy._ra.RemoteAccess(url, config=subvertpy.client.get_config(
+            os.path.join(root, "conf", "codeyard-no-client-config")))
         self.roots: dict[int, Any] = {}
 
     def root(self, rev: int) -> Any:
@@ -152,10 +157,12 @@ class SvnRepository(Repository):
         self._local = threading.local()
         self._generation = 0
         self._lock = threading.Lock()
-        self._changesets = BoundedCache(4096)
         self._changes = BoundedCache(2048)
         self._logs = BoundedCache(4096)
         self._annotations = BoundedCache(64)
+        # What a path is at a revision never changes: kinds, last changes, listings, sizes,
+        # properties and histories are kept by (what, path, revision).
+        self._facts = BoundedCache(65536)
         self._scoped_youngest: tuple[int, int] | None = None
         with self._errors():
             self.uuid = _text(self._h().fs.get_uuid())
@@ -216,7 +223,7 @@ class SvnRepository(Repository):
         with self._lock:
             self._generation += 1
             self._scoped_youngest = None
-        for cache in (self._changesets, self._changes, self._logs, self._annotations):
+        for cache in (self._changes, self._logs, self._annotations, self._facts):
             cache.clear()
         self._local.handles = None
 
@@ -248,7 +255,7 @@ class SvnRepository(Repository):
             return cached[1]
         found = 0
         if self._kind(self.scope, newest) is not None:
-            found = int(self._h().ra.stat(self.scope, newest)["created_rev"])
+            found = self._created_rev(self.scope, newest)
         else:
             for entry in self._log(self.scope, newest, 1, limit=1, peg_missing=True):
                 found = entry.rev
@@ -294,7 +301,7 @@ class SvnRepository(Repository):
             return str(number - 1)
         if self._kind(full, number - 1) is None:
             return None
-        return str(int(self._h().ra.stat(full, number - 1)["created_rev"]))
+        return str(self._created_rev(full, number - 1))
 
     @_guarded
     def next_rev(self, rev: str, path: str = "") -> str | None:
@@ -340,26 +347,17 @@ class SvnRepository(Repository):
 
     @_guarded
     def get_changeset(self, rev: str) -> Changeset:
+        # Read every time, never cached: revision properties (the log message, author,
+        # date) can be edited, by any process, and reading them is cheap.
         number = self._int(rev)
-        cached = self._changesets.get(number)
-        if cached is None:
-            props = self._h().fs.revision_proplist(number)
-            extra = {_text(k): _text(v) for k, v in props.items() if _text(k) not in REVPROPS}
-            parent = self.previous_rev(str(number)) if self.scope else \
-                (str(number - 1) if number > 1 else None)
-            cached = Changeset(rev=str(number), message=_text(props.get("svn:log")),
-                               author=_text(props.get("svn:author")),
-                               date=parse_date(props.get("svn:date")),
-                               parents=[parent] if parent else [], properties=extra)
-            self._changesets.put(number, cached)
-        return replace(cached, parents=list(cached.parents), properties=dict(cached.properties))
-
-    def forget_changeset(self, rev: str) -> None:
-        """Drop what is known of a revision's properties (an edited log message)."""
-        try:
-            self._changesets.pop(int(rev))
-        except (ValueError, KeyError):
-            pass
+        props = self._h().fs.revision_proplist(number)
+        extra = {_text(k): _text(v) for k, v in props.items() if _text(k) not in REVPROPS}
+        parent = self.previous_rev(str(number)) if self.scope else \
+            (str(number - 1) if number > 1 else None)
+        return Changeset(rev=str(number), message=_text(props.get("svn:log")),
+                         author=_text(props.get("svn:author")),
+                         date=parse_date(props.get("svn:date")),
+                         parents=[parent] if parent else [], properties=extra)
 
     def _log(self, full: str, start: int, end: int, limit: int = 0,
              peg_missing: bool = False) -> list[_Entry]:
@@ -391,21 +389,59 @@ class SvnRepository(Repository):
             self._logs.put(rev, entry)
         return entry
 
+    def _fact(self, key: tuple, compute: Callable[[], T]) -> T:
+        return cast(T, self._facts.get_or_make(key, compute))
+
     def _kind(self, full: str, rev: int) -> str | None:
-        kind = self._h().ra.check_path(full, rev)
-        if kind == subvertpy.NODE_DIR:
-            return DIRECTORY
-        if kind == subvertpy.NODE_FILE:
-            return FILE
-        return None
+        def compute() -> str:
+            kind = self._h().ra.check_path(full, rev)
+            if kind == subvertpy.NODE_DIR:
+                return DIRECTORY
+            if kind == subvertpy.NODE_FILE:
+                return FILE
+            return ""
+        return self._fact(("kind", full, rev), compute) or None
+
+    def _created_rev(self, full: str, rev: int) -> int:
+        return self._fact(("created", full, rev),
+                          lambda: int(self._h().ra.stat(full, rev)["created_rev"]))
+
+    def _path_at(self, full: str, rev: int, older: int) -> str:
+        """Where the node at ``full@rev`` was in revision ``older``."""
+        def compute() -> str:
+            where = self._h().ra.get_locations(full, rev, [older])
+            return (where.get(older) or full).strip("/")
+        return self._fact(("location", full, rev, older), compute)
+
+    def _dirents(self, full: str, rev: int) -> list[tuple[str, bool, int, int | None, int]]:
+        """(name, is a directory, last change, size, time) of a directory's entries."""
+        def compute() -> list[tuple[str, bool, int, int | None, int]]:
+            dirents, _rev, _props = self._h().ra.get_dir(full, rev, DIRENT_FIELDS)
+            out = []
+            for name in sorted(dirents):
+                d = dirents[name]
+                isdir = d.get("kind") == subvertpy.NODE_DIR
+                out.append((name, isdir, int(d["created_rev"]),
+                            None if isdir else d.get("size"), d.get("time") or 0))
+            return out
+        return self._fact(("dir", full, rev), compute)
+
+    def _size(self, full: str, rev: int) -> int:
+        return self._fact(("size", full, rev),
+                          lambda: int(self._h().root(rev).file_length("/" + full)))
+
+    def _props(self, full: str, rev: int) -> dict[str, str]:
+        def compute() -> dict[str, str]:
+            props = self._h().root(rev).proplist("/" + full)
+            return {_text(k): _text(v) for k, v in props.items()}
+        return dict(self._fact(("props", full, rev), compute))
 
     def _created(self, full: str, rev: int) -> tuple[str, int]:
         """(path, revision) where the node at ``full@rev`` last changed."""
-        created = int(self._h().ra.stat(full, rev)["created_rev"])
+        created = self._created_rev(full, rev)
         if created == rev:
             return full, rev
-        where = self._h().ra.get_locations(full, rev, [created])
-        return (where.get(created) or full).strip("/"), created
+        return self._path_at(full, rev, created), created
 
     def _source(self, full: str, entry: _Entry) -> tuple[str, int] | None:
         """Where ``full`` came from when it lies in a directory copied in this revision."""
@@ -490,6 +526,11 @@ class SvnRepository(Repository):
         return iter(self._history(self._full(path), number, limit))
 
     def _history(self, full: str, rev: int, limit: int | None) -> list[tuple[str, str, str]]:
+        return list(self._fact(("history", full, rev, limit or 0),
+                               lambda: self._walk_history(full, rev, limit)))
+
+    def _walk_history(self, full: str, rev: int, limit: int | None
+                      ) -> list[tuple[str, str, str]]:
         if self._kind(full, rev) is None:
             return []
         out: list[tuple[str, str, str]] = []
@@ -542,11 +583,10 @@ class SvnRepository(Repository):
         return list(found)
 
     def _read(self, full: str, rev: int) -> bytes:
-        stream = self._h().root(rev).file_content("/" + full)
-        try:
-            return bytes(stream.read())
-        finally:
-            stream.close()
+        """A whole file (for diffs and annotations, which need it whole anyway)."""
+        out = io.BytesIO()
+        self._h().ra.get_file(full, out, rev)
+        return out.getvalue()
 
     @_guarded
     def get_changes_between(self, old_path: str, old_rev: str, new_path: str, new_rev: str
