@@ -42,6 +42,7 @@ bench: system-deps $(STAMP)
 	$(PY) -m bench.wiki_pathological
 	$(PY) -m bench.tickets
 	$(PY) -m bench.vcs
+	$(PY) -m bench.svn
 	$(PY) -m bench.hosting_git
 	$(PY) -m bench.hosting_bzr
 

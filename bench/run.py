@@ -133,6 +133,10 @@ def load_with_ab(port: int, path: str, requests: int, concurrency: int, time_lim
     with open(csv_path, encoding="ascii") as fh:
         rows = list(csv.reader(fh))[1:]
     percentiles = [float(value) for _, value in rows]
+    # ab takes percentile i from sample round(complete * i / 100), which for fewer than ~50
+    # requests lies past its last one (garbage): the slowest request stands in there.
+    percentiles = [percentiles[-1] if 0 < i < 100 and int(0.5 + complete * i / 100) >= complete
+                   else value for i, value in enumerate(percentiles)]
     return complete, failed, seconds, complete / seconds if seconds else 0.0, percentiles
 
 
@@ -210,6 +214,14 @@ def measure(label: str, port: int, path: str, args, workdir: str) -> Result:
 
 # ---------------------------------------------------------------------------
 # Report
+
+
+def publish(results_file: str, text: str) -> None:
+    """Write a benchmark's report to its file under bench/results and print it."""
+    os.makedirs(os.path.dirname(results_file), exist_ok=True)
+    with open(results_file, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    print(text)
 
 
 def table(results: list[Result], baseline: Result) -> str:

@@ -30,7 +30,7 @@ if REPO not in sys.path:
 
 from tests.support.servers import free_port  # noqa: E402
 
-from bench.run import Result, add_load_arguments, measure, start, stop  # noqa: E402
+from bench.run import Result, add_load_arguments, measure, publish, start, stop  # noqa: E402
 from bench.wiki import trac_python  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results", "tickets.md")
@@ -109,8 +109,9 @@ def serve_codeyard(env_path: str, args, workdir: str):
     return port, start(command, port, os.path.join(workdir, "codeyard.log"))
 
 
-def serve_trac(env_path: str, args, workdir: str):
-    python = trac_python()
+def serve_trac(env_path: str, args, workdir: str, python: str | None = None):
+    """Trac under gunicorn; ``python`` is the Trac installation's (default: var/trac-venv)."""
+    python = python or trac_python()
     if python is None:
         raise SystemExit("Trac 1.6 is needed for this benchmark")
     gunicorn = os.path.join(os.path.dirname(python), "gunicorn")
@@ -150,10 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 stop(proc)
         text = report(results, pages, args, setup)
-        os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-        with open(RESULTS, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        print(text)
+        publish(RESULTS, text)
         return 0
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

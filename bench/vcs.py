@@ -32,7 +32,7 @@ if REPO not in sys.path:
 from tests.support.servers import free_port  # noqa: E402
 
 from bench import vcs_data  # noqa: E402
-from bench.run import Result, add_load_arguments, fetch, measure, start, stop  # noqa: E402
+from bench.run import Result, add_load_arguments, fetch, measure, publish, start, stop  # noqa: E402
 from bench.tickets import serve_codeyard, serve_trac  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results", "vcs.md")
@@ -65,26 +65,30 @@ def build_env(workdir: str, git_repo: str, bzr_root: str | None) -> tuple[str, f
     if bzr_root:
         settings += [("repositories", "bzr.dir", bzr_root), ("repositories", "bzr.type", "bzr")]
     Environment.create(path, settings).shutdown()
-    timings = []
-    for name in ("", "bzr") if bzr_root else ("",):
-        began = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "codeyard", "admin", path, "repository",
-                               "resync", name or "(default)"], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(f"resync of {name or '(default)'} failed: {done.stderr or done.stdout}")
-        timings.append(time.perf_counter() - began)
+    timings = [timed_resync([sys.executable, "-m", "codeyard", "admin"], path, name)
+               for name in (("(default)", "bzr") if bzr_root else ("(default)",))]
     return path, timings[0], timings[1] if len(timings) > 1 else 0.0
 
 
-def trac_copy(env_path: str, workdir: str) -> str:
-    """The same environment for Trac: its Git connector enabled, the Bazaar repository
-    (a type Trac does not know) left out."""
+def timed_resync(admin: list[str], env_path: str, name: str, environ=None) -> float:
+    """Seconds of ``ADMIN ENV repository resync NAME`` (codeyard's or Trac's admin command)."""
+    began = time.perf_counter()
+    done = subprocess.run([*admin, env_path, "repository", "resync", name], capture_output=True,
+                          text=True, env=environ)
+    if done.returncode != 0:
+        raise SystemExit(f"resync of {name} failed: {done.stderr or done.stdout}")
+    return time.perf_counter() - began
+
+
+def trac_copy(env_path: str, workdir: str, connector: str = "git") -> str:
+    """The same environment for Trac: its ``connector`` (git, svn) enabled, the Bazaar
+    repository (a type Trac does not know) left out."""
     copy = os.path.join(workdir, "vcs-bench-trac")
     shutil.copytree(env_path, copy)
     ini = os.path.join(copy, "conf", "trac.ini")
     with open(ini, encoding="utf-8") as fh:
         lines = [line for line in fh if not line.startswith("bzr.")]
-    text = "".join(lines) + "\n[components]\ntracopt.versioncontrol.git.* = enabled\n"
+    text = "".join(lines) + f"\n[components]\ntracopt.versioncontrol.{connector}.* = enabled\n"
     with open(ini, "w", encoding="utf-8") as fh:
         fh.write(text)
     return copy
@@ -159,10 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 stop(proc)
         text = report(results, git_pages, bzr_pages, args, git_sync, bzr_sync)
-        os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-        with open(RESULTS, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        print(text)
+        publish(RESULTS, text)
         return 0
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -189,14 +190,20 @@ def bzr_mid_rev(port: int) -> str:
     return unquote(links[min(len(links) - 1, 500)].decode())
 
 
+def row(name: str, path: str, ours: Result, theirs: Result) -> str:
+    """A line of the comparison tables: both servers' req/s, p50 and p99, and the ratio."""
+    ratio = ours.rps / theirs.rps if theirs.rps else 0.0
+    return (f"| {name} (`{path}`) | {ours.rps:,.1f} | {ours.p50_ms:.1f} | {ours.p99_ms:.1f} "
+            f"| {theirs.rps:,.1f} | {theirs.p50_ms:.1f} | {theirs.p99_ms:.1f} | {ratio:.1f}x |")
+
+
+def failures(results: dict[str, list[Result]]) -> str:
+    return "Failed requests: " + ", ".join(
+        f"{r.label} {r.failed}" for rs in results.values() for r in rs)
+
+
 def report(results, git_pages, bzr_pages, args, git_sync: float, bzr_sync: float) -> str:
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-    def row(name, path, ours, theirs):
-        ratio = ours.rps / theirs.rps if theirs.rps else 0.0
-        return (f"| {name} (`{path}`) | {ours.rps:,.1f} | {ours.p50_ms:.1f} | {ours.p99_ms:.1f} "
-                f"| {theirs.rps:,.1f} | {theirs.p50_ms:.1f} | {theirs.p99_ms:.1f} | {ratio:.1f}x |")
-
     lines = ["# Version control pages: codeyard against Trac 1.6 (Git) and Loggerhead (Bazaar)",
              "", f"Measured {when} on {platform.machine()} ({platform.python_version()}) by "
              f"`python -m bench.vcs`: a Git repository of {args.commits} commits and a Bazaar "
@@ -216,8 +223,7 @@ def report(results, git_pages, bzr_pages, args, git_sync: float, bzr_sync: float
         for index, (name, path, _) in enumerate(bzr_pages):
             lines.append(row(name, path, results["codeyard bzr"][index],
                              results["Loggerhead"][index]))
-    lines += ["", "Failed requests: " + ", ".join(
-        f"{r.label} {r.failed}" for rs in results.values() for r in rs), ""]
+    lines += ["", failures(results), ""]
     return "\n".join(lines)
 
 
