@@ -6,13 +6,15 @@ Trac and codeyard can open each other's projects.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from codeyard import __version__
@@ -76,6 +78,25 @@ TRAC_SECTION = ConfigSection("trac", "Core settings of the project environment."
 PROJECT_SECTION = ConfigSection("project", "How the project presents itself.")
 LOGGING_SECTION = ConfigSection("logging", "Where and how much the project logs.")
 INHERIT_SECTION = ConfigSection("inherit", "Settings and files shared between several projects.")
+
+
+# Cache entries this request already checked against their generations: a page asks the
+# repository declarations or the permission tables many times, the database once.
+_VALIDATED: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "codeyard_validated_caches", default=None)
+
+
+@contextmanager
+def request_scope() -> Iterator[None]:
+    """Within it, an entry of ``Environment.caches`` found current once is trusted until it
+    is replaced or dropped (what this process writes replaces or drops it; what another
+    process writes meanwhile is seen by the next request)."""
+    token = _VALIDATED.set({})
+    try:
+        yield
+    finally:
+        _VALIDATED.reset(token)
+
 
 class EnvironmentError_(Exception):
     """The environment cannot be created, opened or used; the message says why."""
@@ -425,14 +446,37 @@ class Environment:
     # -- caches shared across processes through the `cache` table (keys: codeyard.cachekeys)
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
         """The value of ``compute()``, kept while the generation of ``key`` is unchanged."""
+        entry = self.validated(key)
+        if entry is not None:
+            return entry[1]
         with self.db_query as db:
             generation = self.database.generation(db, key)
             hit = self.caches.get(key)
             if hit is not None and hit[0] == generation:
+                self.mark_validated(key)
                 return hit[1]
             value = compute()
         self.caches[key] = (generation, value)
+        self.mark_validated(key)
         return value
+
+    def validated(self, key: str) -> tuple | None:
+        """The ``caches`` entry of ``key`` when this request already checked it against its
+        generation and nothing replaced it since (None outside a request scope)."""
+        memo = _VALIDATED.get()
+        if memo is None:
+            return None
+        entry = memo.get((id(self), key))
+        if entry is not None and self.caches.get(key) is entry:
+            return entry
+        return None
+
+    def mark_validated(self, key: str) -> None:
+        memo = _VALIDATED.get()
+        if memo is not None:
+            entry = self.caches.get(key)
+            if entry is not None:
+                memo[(id(self), key)] = entry
 
     def invalidate(self, *keys: str) -> None:
         """Bump the generation of each key (in the caller's transaction when there is one)."""

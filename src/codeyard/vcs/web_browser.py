@@ -25,7 +25,8 @@ from codeyard.vcs import web_util as U
 from codeyard.vcs.web_index import repository_rows
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
 from codeyard.wiki.api import format_context
-from codeyard.wiki.formatter import format_to_oneliner
+from codeyard.wiki.formatter import format_many
+from codeyard.wiki.render_cache import render_texts_html
 
 RENDER_UNSAFE = BoolOption(
     "browser", "render_unsafe_content", False,
@@ -172,10 +173,14 @@ def _listing(req, reponame, repos, node, given_rev) -> dict:
     info = U.changeset_info(req, repos)
     info.prefetch(e.created_rev for e in entries)
     ctx = format_context(req, U.repository_resource(reponame))
+    changes = [info.get(entry.created_rev) for entry in entries]
+    texts = [U.shorten_line(change.message.strip().split("\n")[0])
+             if change and change.message else "" for change in changes]
+    # One rendering for all the entries' messages, kept as a log page's are.
+    messages = render_texts_html(ctx, "oneliner", texts,
+                                 lambda: format_many(ctx, texts, oneliner=True, shorten=True))
     rows = []
-    for entry in entries:
-        change = info.get(entry.created_rev)
-        message = (change.message or "") if change else ""
+    for entry, change, message in zip(entries, changes, messages, strict=True):
         rows.append({
             "name": entry.name, "isdir": entry.isdir,
             "href": U.url(req, "browser", reponame, entry.path, given_rev),
@@ -185,9 +190,7 @@ def _listing(req, reponame, repos, node, given_rev) -> dict:
             "date": change.date if change else None,
             "age": U.pretty_age(change.date) if change else "",
             "author": change.author if change else "",
-            "message": format_to_oneliner(ctx, U.shorten_line(message.strip().split("\n")[0]
-                                                              if message else ""),
-                                          shorten=True),
+            "message": message,
         })
     order, desc = _order(req), _desc(req)
     keys = {"name": lambda r: r["name"].lower(), "size": lambda r: r["size"] or 0,

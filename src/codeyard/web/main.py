@@ -63,6 +63,13 @@ def ensure_ready(env) -> None:
 def dispatch(env, environ: dict) -> Response:
     """Answer one request to the project ``env``: each step below has a name, and any
     failure becomes a readable error page."""
+    from codeyard.env import request_scope
+
+    with request_scope():
+        return _dispatch(env, environ)
+
+
+def _dispatch(env, environ: dict) -> Response:
     from codeyard.web import session
 
     req = Request(environ, env)

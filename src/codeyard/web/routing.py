@@ -3,6 +3,7 @@ building URLs from route names (``req.url_for`` and ``url_for`` in templates).""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -56,6 +57,9 @@ class Router:
         for rule in self.map.iter_rules():
             self.arguments.setdefault(rule.endpoint, set()).update(rule.arguments)
         self._builder = self.map.bind("localhost", "/")
+        # (endpoint, argument names) -> the rule's text around its arguments and their
+        # quoting, so that building a URL is a join (None: leave it to werkzeug).
+        self._templates: dict[tuple[str, frozenset[str]], Any] = {}
 
     def bind(self, environ: dict):
         """The matcher for one request."""
@@ -69,8 +73,42 @@ class Router:
             raise LookupError(f"no route named {endpoint!r} in this project")
         path_values = {k: v for k, v in values.items() if k in names and v is not None}
         query = {k: v for k, v in values.items() if k not in names}
-        path = self._builder.build(endpoint, path_values, append_unknown=False)
+        key = (endpoint, frozenset(path_values))
+        template = self._templates.get(key, _UNSET)
+        if template is _UNSET:
+            template = self._templates[key] = self._template(endpoint, path_values)
+        if template is None:
+            path = self._builder.build(endpoint, path_values, append_unknown=False)
+        else:
+            parts, order, quoters = template
+            pieces = [parts[0]]
+            for i, name in enumerate(order):
+                pieces.append(quoters[i](path_values[name]))
+                pieces.append(parts[i + 1])
+            path = "".join(pieces)
         return path + query_string(query)
+
+    def _template(self, endpoint: str, path_values: dict[str, Any]) -> Any:
+        """What building ``endpoint`` with these argument names always gives, when one rule
+        without defaults takes exactly them (werkzeug then always picks that rule)."""
+        wanted = set(path_values)
+        rules = [r for r in self.map.iter_rules(endpoint)
+                 if set(r.arguments) == wanted and not r.defaults]
+        if len(rules) != 1:
+            return None
+        names = sorted(wanted)
+        tokens = {name: f"zq{i}qz" for i, name in enumerate(names)}
+        built = self._builder.build(endpoint, tokens, append_unknown=False)
+        pieces = _TOKEN.split(built)
+        parts, found = pieces[0::2], [names[int(i)] for i in pieces[1::2]]
+        if sorted(found) != names:
+            return None
+        converters = rules[0]._converters
+        return parts, found, [converters[name].to_url for name in found]
+
+
+_UNSET = object()
+_TOKEN = re.compile(r"zq(\d+)qz")
 
 
 def router(env) -> Router:
