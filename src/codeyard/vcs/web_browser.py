@@ -131,6 +131,8 @@ def _node_page(req, reponame: str, path: str, repos: api.Repository | None = Non
         raise HTTPBadRequest(f"No {fmt!r} download for a directory.", title="Bad format")
     info = U.changeset_info(req, repos)
     with U.readable_errors(reponame):
+        if node.isdir:  # the entries' last changes come in the same query
+            info.prefetch([node.created_rev, *(e.created_rev for e in node.get_entries())])
         last = info.get(node.created_rev)
     display_rev = given_rev and repos.display_rev(rev)
     data: dict[str, Any] = {

@@ -8,13 +8,16 @@ import sys
 from collections import Counter
 from typing import Any
 
+from markupsafe import Markup
 from werkzeug.routing import Rule
 
 from codeyard.config import IntOption, options_in
 from codeyard.core import hookimpl
+from codeyard.util.lru import BoundedCache
 from codeyard.vcs import api
 from codeyard.vcs import web_util as U
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound
+from codeyard.web.chrome import template_env
 from codeyard.web.feeds import FeedItem, rss_response
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_many
@@ -25,6 +28,7 @@ DEFAULT_LOG_LIMIT = IntOption("revisionlog", "default_log_limit", 100,
 MAX_LOG_LIMIT = 10_000  # a bound on what a URL may ask for in one page
 
 MODES = ("stop_on_copy", "follow_copy", "path_history")
+LOG_ROWS = 8192  # rendered log rows kept per process
 CHANGE_LABELS = {api.ADD: "added", api.DELETE: "deleted", api.EDIT: "edited",
                  api.COPY: "copied", api.MOVE: "moved"}
 
@@ -139,16 +143,11 @@ def log_page(req, path: str = ""):
                                  lambda: format_many(ctx, texts, oneliner=not full,
                                                      shorten=not full))
     for item, change, message_html in zip(items, changes, rendered, strict=True):
-        item.update(
-            changeset=change, short_rev=repos.short_rev(item["rev"]),
-            display_rev=repos.display_rev(item["rev"]),
-            rev_href=U.changeset_url(req, reponame, item["rev"], repos=repos),
-            node_href=U.url(req, "browser", reponame, item["path"],
-                            repos.display_rev(item["rev"])),
-            age=U.pretty_age(change.date) if change else "",
-            message_html=message_html,
-        )
+        item.update(changeset=change, message_html=message_html,
+                    age=U.pretty_age(change.date) if change else "")
     if fmt == "rss":
+        for item in items:
+            _links(req, repos, reponame, item)
         return _rss(req, reponame, rest, items)
     with U.readable_errors(reponame):
         from codeyard.vcs import cache
@@ -157,6 +156,7 @@ def log_page(req, path: str = ""):
             if repos.id and items else {}
         for item in items:
             item["changes"] = _summary(repos, item["rev"], cached.get(item["rev"]))
+    _render_rows(req, repos, reponame, items, verbose)
     keep = {"mode": mode if mode != "stop_on_copy" else None,
             "verbose": "1" if verbose else None,
             "limit": req.args.get("limit") or None,
@@ -213,6 +213,40 @@ def _history(req, repos, reponame, path, rev, mode, limit, ranges, stop_rev):
         if stop_rev and old_rev == stop_rev:
             break
     return items, None
+
+
+def _links(req, repos: api.Repository, reponame: str, item: dict[str, Any]) -> None:
+    display = repos.display_rev(item["rev"])
+    item.update(short_rev=repos.short_rev(item["rev"]), display_rev=display,
+                rev_href=U.changeset_url(req, reponame, item["rev"], repos=repos),
+                node_href=U.url(req, "browser", reponame, item["path"], display))
+
+
+def _render_rows(req, repos: api.Repository, reponame: str, items: list[dict[str, Any]],
+                 verbose: bool) -> None:
+    """Each item's table row (``row_html``). A row shows only what its key holds, so rows
+    are kept per process by that key and a page of revisions seen before is mostly joins."""
+    jenv = template_env(req.env)
+    cache = req.env.memo("vcs.log_rows", lambda: BoundedCache(LOG_ROWS))
+    tz = req.tz
+    macro = None
+    for index, item in enumerate(items):
+        change = item["changeset"]
+        parity = "odd" if index % 2 == 0 else "even"
+        key = (id(jenv), req.href.base, reponame, repos.id, item["rev"],
+               repos.display_rev(item["rev"]), item["path"],
+               item["change"], item["copied_from"], parity, verbose, str(tz),
+               change.author if change else None, change.date if change else None,
+               item["age"], str(item["message_html"]),
+               tuple((c["kind"], c["count"]) for c in item["changes"]))
+        html = cache.get(key)
+        if html is None:
+            _links(req, repos, reponame, item)
+            if macro is None:
+                macro = jenv.get_template("vcs/_log_row.html").module.row  # type: ignore[attr-defined]
+            html = Markup(macro(item, parity, verbose, tz))
+            cache.put(key, html)
+        item["row_html"] = html
 
 
 def _summary(repos: api.Repository, rev: str, cached: dict[str, int] | None

@@ -153,10 +153,10 @@ def _authz_stamp(env) -> tuple:
 
 
 def _stamp(env, probes: frozenset[str]) -> tuple:
-    stamp: tuple = generations(env) + _authz_stamp(env)
-    if probes:
-        queries = dependencies(env).probes
-        with env.db_query as db:
+    with env.db_query as db:  # one scope for the generations and the probes
+        stamp: tuple = generations(env) + _authz_stamp(env)
+        if probes:
+            queries = dependencies(env).probes
             for name in sorted(probes):
                 stamp += tuple(db(queries[name])[0])
     return stamp
