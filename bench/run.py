@@ -203,6 +203,12 @@ def measure(label: str, port: int, path: str, args, workdir: str) -> Result:
         status, body = fetch(port, path)
         if status != 200:
             raise RuntimeError(f"{label}: GET {path} answered {status}: {body[:300]!r}")
+    # ... and every thread of every worker, under the load's concurrency (not counted)
+    warm = max(40, args.concurrency * 20)
+    if args.client == "ab":
+        load_with_ab(port, path, warm, args.concurrency, 3.0, workdir)
+    else:
+        load_with_python(port, path, warm, args.concurrency, 3.0)
     if args.client == "ab":
         complete, failed, seconds, rps, pct = load_with_ab(
             port, path, args.requests, args.concurrency, args.time_limit, workdir)
