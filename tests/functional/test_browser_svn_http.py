@@ -189,3 +189,55 @@ def test_links_to_subversion_revisions_and_paths(site):
                  '/browser/trunk/src/main.py?rev=2"', '/log/trunk?rev=4"'):
         assert 'href="' + href in html, (href, html)
     assert '<a class="missing changeset" title="No changeset 999">r999</a>' in html
+
+
+def test_log_rows_follow_an_edited_message(served, tmp_path):
+    """The log keeps rendered rows and messages; an edited log message (``changeset
+    modified``) shows at once all the same."""
+    from codeyard.vcs import cache
+    from codeyard.vcs.manager import RepositoryManager
+
+    svn = Svn(tmp_path / "edit")
+    svn.write("a.txt", b"1\n")
+    rev = svn.commit("First words")
+    env, client = served("edited", options=[("repositories", ".dir", str(svn.path)),
+                                            ("repositories", ".type", "svn")])
+    repos = RepositoryManager(env).get_repository("")
+    cache.sync(env, repos)
+    assert "First words" in _main(_get(client, "/log"))
+    assert "First words" in _main(_get(client, "/log"))  # kept
+    svn.run("propset", "-q", "--revprop", "-r", rev, "svn:log", "Better words", svn.url)
+    cache.changeset_modified(env, repos, [rev])
+    html = _main(_get(client, "/log"))
+    assert "Better words" in html and "First words" not in html
+
+
+def test_codeyard_check_names_the_repositories_that_do_not_open(make_env, history, tmp_path):
+    import json
+
+    from tests.support.codeyard_server import run_codeyard
+
+    svn, revs = history
+    newer = tmp_path / "newer"
+    shutil.copytree(svn.path, newer)
+    (newer / "db" / "format").write_text("99\n")
+    env = make_env("checked", options=[
+        ("logging", "log_type", "none"),
+        ("repositories", ".dir", str(svn.path)), ("repositories", ".type", "svn"),
+        ("repositories", "newer.dir", str(newer)), ("repositories", "newer.type", "svn"),
+        ("repositories", "old.dir", str(tmp_path / "gone"))])  # no type: svn, not there
+    env.shutdown()
+    done = run_codeyard("check", "--env", env.path)
+    assert done.returncode == 0, done.stderr  # warnings only: the project itself works
+    lines = done.stdout.splitlines()
+    assert any(line.split()[:3] == ["ok", "repository", "(default):"] for line in lines), lines
+    newer_line = next(line for line in lines if "repository newer:" in line)
+    assert newer_line.split()[0] == "warn" and "newer Subversion" in newer_line
+    old_line = next(line for line in lines if "repository old:" in line)
+    assert old_line.split()[0] == "warn" and "does not exist" in old_line
+    report = json.loads(run_codeyard("check", "--env", env.path, "--json").stdout)
+    assert {f["subject"]: f["level"] for f in report[env.path]}["repository newer"] == "warn"
+    broken = run_codeyard("check", "--env", str(tmp_path / "nowhere"))
+    assert broken.returncode == 1 and "FAIL" in broken.stdout
+    usage = run_codeyard("check")
+    assert usage.returncode == 2 and "--env" in usage.stderr
