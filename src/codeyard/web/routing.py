@@ -77,7 +77,7 @@ class Router:
         template = self._templates.get(key, _UNSET)
         if template is _UNSET:
             template = self._templates[key] = self._template(endpoint, path_values)
-        if template is None:
+        if template is None or "" in path_values.values():  # werkzeug's own way with ""
             path = self._builder.build(endpoint, path_values, append_unknown=False)
         else:
             parts, order, quoters = template

@@ -90,7 +90,7 @@ def test_handlers_and_templates_paste_no_internal_paths():
     assert sorted(set(offenders)) == []
 
 
-@pytest.mark.parametrize("value", ["plain", "a/b c", "x?y#z%", "é ü;=+@", "(!*'~)"])
+@pytest.mark.parametrize("value", ["plain", "a/b c", "x?y#z%", "é ü;=+@", "(!*'~)", ""])
 def test_built_urls_equal_werkzeugs_for_every_rule(env, value):
     """URLs are built by joining a rule's text around its quoted arguments: the same for
     every rule of every enabled plugin as werkzeug's own build."""
