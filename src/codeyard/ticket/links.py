@@ -30,6 +30,7 @@ from codeyard.ticket.model import Ticket
 from codeyard.ticket.query import Query, QueryError, merge_ranges
 from codeyard.ticket.report import reports
 from codeyard.util.href import QUERY_SAFE
+from codeyard.util.timefmt import pretty_timedelta
 from codeyard.wiki import syntax as S
 from codeyard.wiki.api import RenderDependencies
 from codeyard.wiki.inline import shorten_line
@@ -48,10 +49,6 @@ _RANGE_SPLIT = re.compile(",\u200b?")
 # ``query:?…`` is passed on as written: only blanks and characters outside printable ASCII
 # are quoted, as Trac quotes it.
 _QS_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
-_UNITS = ((86400 * 365, "year"), (86400 * 30, "month"), (86400 * 7, "week"), (86400, "day"),
-          (3600, "hour"), (60, "minute"))
-
-
 def _a(label, href: str | None = None, cls: str | None = None, title: str | None = None,
        rel: str | None = None) -> Markup:
     """``<a>`` with its attributes in Trac's (alphabetical) order; label is HTML."""
@@ -271,20 +268,6 @@ def report_link(fmt, ns, target, label, link=None) -> Markup:
 
 # ---------------------------------------------------------------------------
 # milestone:
-
-
-def pretty_timedelta(start: datetime, end: datetime) -> str:
-    """``3 days``, ``1 second``: the rough span between two moments, as Trac words it."""
-    diff = abs(end - start)
-    seconds = diff.days * 86400 + diff.seconds
-    if seconds <= 60 * 1.9:
-        return f"{seconds} second" + ("" if seconds == 1 else "s")
-    for size, unit in _UNITS:
-        ratio = seconds / size
-        if ratio >= 1.9:
-            count = round(ratio)
-            return f"{count} {unit}" + ("" if count == 1 else "s")
-    return ""
 
 
 def _reader_time(fmt, moment: datetime) -> str:

@@ -187,17 +187,12 @@ def changeset_info(req, repos: api.Repository) -> ChangesetInfo:
 
 
 def pretty_age(moment: datetime | None, now: datetime | None = None) -> str:
-    """How long ago: ``3 days``, ``2 months``…"""
+    """How long ago, as Trac words it: ``3 days``, ``2 months``…"""
     if moment is None:
         return ""
-    now = now or datetime.now(UTC)
-    seconds = max(0, int((now - moment).total_seconds()))
-    for size, unit in ((365 * 86400, "year"), (30 * 86400, "month"), (7 * 86400, "week"),
-                       (86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size * (2 if unit != "minute" else 1):
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} second{'s' if seconds != 1 else ''}"
+    from codeyard.util.timefmt import pretty_timedelta
+
+    return pretty_timedelta(moment, now or datetime.now(UTC))
 
 
 def pretty_size(size: int | None) -> str:

@@ -1,0 +1,23 @@
+"""Rough spans of time as Trac words them (``3 days``, ``2 years``): the unit is the largest
+one the span holds at least 1.9 times, the count rounded to the nearest whole one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+UNITS = ((86400 * 365, "year"), (86400 * 30, "month"), (86400 * 7, "week"), (86400, "day"),
+         (3600, "hour"), (60, "minute"))
+
+
+def pretty_timedelta(start: datetime, end: datetime) -> str:
+    """``3 days``, ``1 second``: the rough span between two moments."""
+    diff = abs(end - start)
+    seconds = diff.days * 86400 + diff.seconds
+    if seconds <= 60 * 1.9:
+        return f"{seconds} second" + ("" if seconds == 1 else "s")
+    for size, unit in UNITS:
+        ratio = seconds / size
+        if ratio >= 1.9:
+            count = round(ratio)
+            return f"{count} {unit}" + ("" if count == 1 else "s")
+    return ""
