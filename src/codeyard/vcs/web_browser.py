@@ -3,9 +3,11 @@ listing, a file with highlighting and blame, raw downloads) and ``/export/rev/[r
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from typing import Any
 
+from markupsafe import Markup
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
@@ -20,10 +22,12 @@ from codeyard.attachment.web import (
 from codeyard.config import BoolOption, ListOption, options_in
 from codeyard.core import hookimpl
 from codeyard.util.highlight import highlight_lines
+from codeyard.util.lru import BoundedCache
 from codeyard.vcs import api
 from codeyard.vcs import web_util as U
 from codeyard.vcs.web_index import repository_rows
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
+from codeyard.web.chrome import template_env
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_many
 from codeyard.wiki.render_cache import render_texts_html
@@ -38,6 +42,7 @@ HIDE_PROPERTIES = ListOption(
 
 ORDERS = ("name", "size", "date", "author")
 SNIFF_BYTES = 8192
+CODE_ROWS = 64  # rendered code tables kept per process
 
 
 def browser_page(req, path: str = ""):
@@ -249,7 +254,25 @@ def _file(req, reponame, repos, node, given_rev) -> dict:
     data["marks"] = parse_marks(req.args.get("marks") or "", len(data["lines"]))
     if data["annotate"]:
         data["blame"] = _blame(req, reponame, repos, node, len(data["lines"]))
+    else:
+        data["code_rows"] = _code_rows(req, node.name, mimetype, text, data["lines"],
+                                       data["marks"])
     return data
+
+
+def _code_rows(req, name: str, mimetype: str, text: str, lines: list, marks: set[int]
+               ) -> Markup:
+    """The code table's rows, kept per process by the file's content and the marks."""
+    jenv = template_env(req.env)
+    key = (id(jenv), name, mimetype,
+           hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=20).digest(),
+           tuple(sorted(marks)))
+    cache = req.env.memo("vcs.code_rows", lambda: BoundedCache(CODE_ROWS))
+
+    def make() -> Markup:
+        macro = jenv.get_template("vcs/_code_rows.html").module.rows  # type: ignore[attr-defined]
+        return Markup(macro(lines, marks))
+    return cache.get_or_make(key, make)
 
 
 def parse_marks(text: str, count: int) -> set[int]:
