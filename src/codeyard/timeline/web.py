@@ -239,8 +239,11 @@ def timeline_link(fmt, ns, target, label, link=None) -> Markup:
     tz = req.tz if req is not None else UTC
     try:
         moment = parse_moment(path, UTC)
-    except ValueError as exc:
-        return Markup('<a class="timeline missing" title="%s">%s</a>') % (str(exc), Markup(label))
+    except ValueError:
+        # The title as Trac words it (the golden data compares link output with Trac's).
+        why = (f'"{path}" is an invalid date, or the date format is not known. '
+               'Try "YYYY-MM-DDThh:mm:ss\u00b1hh:mm" instead.')
+        return Markup('<a class="timeline missing" title="%s">%s</a>') % (why, Markup(label))
     iso = iso8601(moment, tz)
     href = fmt.href("timeline", **{"from": iso, "precision": precision})
     if query:
