@@ -1,0 +1,136 @@
+"""Tickets and milestones in the timeline.
+
+Filters: ``ticket`` ("Tickets opened and closed": created, closed, reopened),
+``ticket_details`` ("Ticket updates": every other change or comment) and ``milestone``
+("Milestones reached": completed milestones), as Trac names them.
+"""
+
+from __future__ import annotations
+
+from markupsafe import Markup
+
+from codeyard.core import hookimpl
+from codeyard.perm import Resource
+from codeyard.ticket.links import format_summary
+from codeyard.timeline.api import TimelineEvent
+from codeyard.timeline.events import from_us, one_liners, to_us
+
+_TICKET_PAGES = "codeyard.ticket.web"
+_MILESTONE_PAGES = "codeyard.ticket.roadmap_web"
+
+
+@hookimpl
+def timeline_filters(req):
+    found = []
+    if req.env.is_enabled(_TICKET_PAGES) and req.perm.has("TICKET_VIEW"):
+        found += [("ticket", "Tickets opened and closed", True),
+                  ("ticket_details", "Ticket updates", False)]
+    if req.env.is_enabled(_MILESTONE_PAGES) and req.perm.has("MILESTONE_VIEW"):
+        found.append(("milestone", "Milestones reached", True))
+    return found
+
+
+def _ticket_title(tid: int, summary: str, verb: str) -> Markup:
+    return (Markup('Ticket <em title="%s">#%s</em> (%s) %s')
+            % (format_summary(summary), tid, format_summary(summary), verb))
+
+
+def _changes(db, start_us: int, stop_us: int) -> list[dict]:
+    """The changes of the period, one per (ticket, time): author, fields, comment."""
+    grouped: dict[tuple[int, int], dict] = {}
+    for tid, time, author, field, old, new in db(
+            "SELECT ticket, time, author, field, oldvalue, newvalue FROM ticket_change "
+            "WHERE time >= %s AND time < %s ORDER BY time", (start_us, stop_us)):
+        change = grouped.setdefault((int(tid), int(time)), {
+            "ticket": int(tid), "time": int(time), "author": author or "", "fields": {},
+            "comment": "", "cnum": None})
+        if field == "comment":
+            change["comment"] = new or ""
+            change["cnum"] = (old or "").rsplit(".", 1)[-1] or None
+        elif not field.startswith("_"):
+            change["fields"][field] = (old or "", new or "")
+    return list(grouped.values())
+
+
+def _ticket_events(req, start, stop, filters) -> list[TimelineEvent]:
+    start_us, stop_us = to_us(start), to_us(stop)
+    with req.env.db_query as db:
+        created = db("SELECT id, time, reporter, summary, description FROM ticket "
+                     "WHERE time >= %s AND time < %s", (start_us, stop_us)) \
+            if "ticket" in filters else []
+        changes = _changes(db, start_us, stop_us)
+        ids = {int(r[0]) for r in created} | {c["ticket"] for c in changes}
+        summaries: dict[int, str] = {}
+        listed = sorted(ids)
+        for i in range(0, len(listed), 500):
+            chunk = listed[i:i + 500]
+            marks = ",".join(["%s"] * len(chunk))
+            for tid, summary in db(f"SELECT id, summary FROM ticket WHERE id IN ({marks})",
+                                   tuple(chunk)):
+                summaries[int(tid)] = summary or ""
+    visible = {tid for tid in ids if req.perm.has("TICKET_VIEW", Resource("ticket", tid))}
+    pending: list[tuple[TimelineEvent, str, str]] = []  # event, text, prefix
+    for tid, time, reporter, summary, description in created:
+        tid = int(tid)
+        if tid in visible:
+            pending.append((TimelineEvent(
+                kind="newticket", date=from_us(time), author=reporter or "",
+                title=_ticket_title(tid, summary or "", "created"),
+                href=req.url_for("ticket", id=tid), filter="ticket"), description or "", ""))
+    for change in changes:
+        tid = change["ticket"]
+        if tid not in visible or tid not in summaries:
+            continue
+        status = change["fields"].get("status")
+        href = req.url_for("ticket", id=tid)
+        if change["cnum"]:
+            href += f"#comment:{change['cnum']}"
+        if status and status[1] == "closed":
+            kind, verb, wanted = "closedticket", "closed", "ticket"
+        elif status and status[0] == "closed":
+            kind, verb, wanted = "reopenedticket", "reopened", "ticket"
+        elif change["fields"] or change["comment"]:
+            kind, verb, wanted = "editedticket", "updated", "ticket_details"
+        else:
+            continue
+        if wanted not in filters:
+            continue
+        prefix = ""
+        if kind == "closedticket":
+            resolution = change["fields"].get("resolution", ("", ""))[1]
+            prefix = resolution
+        pending.append((TimelineEvent(
+            kind=kind, date=from_us(change["time"]), author=change["author"],
+            title=_ticket_title(tid, summaries[tid], verb), href=href, filter=wanted),
+            change["comment"], prefix))
+    rendered = one_liners(req, [text for _e, text, _p in pending])
+    events = []
+    for (event, _text, prefix), html in zip(pending, rendered, strict=True):
+        if prefix:
+            html = Markup("<i>%s</i>: %s") % (prefix, html) if html else Markup("<i>%s</i>") % prefix
+        event.description = html
+        events.append(event)
+    return events
+
+
+def _milestone_events(req, start, stop) -> list[TimelineEvent]:
+    with req.env.db_query as db:
+        rows = db("SELECT name, completed, description FROM milestone "
+                  "WHERE completed >= %s AND completed < %s", (to_us(start), to_us(stop)))
+    rows = [r for r in rows if req.perm.has("MILESTONE_VIEW", Resource("milestone", r[0]))]
+    descriptions = one_liners(req, [r[2] or "" for r in rows])
+    return [TimelineEvent(kind="milestone", date=from_us(completed), author="",
+                          title=Markup("Milestone <em>%s</em> completed") % name,
+                          href=req.url_for("milestone", name=name),
+                          description=description, filter="milestone")
+            for (name, completed, _d), description in zip(rows, descriptions, strict=True)]
+
+
+@hookimpl
+def timeline_events(req, start, stop, filters):
+    events: list[TimelineEvent] = []
+    if req.env.is_enabled(_TICKET_PAGES) and ({"ticket", "ticket_details"} & set(filters)):
+        events += _ticket_events(req, start, stop, filters)
+    if "milestone" in filters and req.env.is_enabled(_MILESTONE_PAGES):
+        events += _milestone_events(req, start, stop)
+    return events

@@ -1,0 +1,1 @@
+"""The timeline: recent events of every feature, newest first, grouped by day."""

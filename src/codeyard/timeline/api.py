@@ -1,0 +1,41 @@
+"""Hooks of the timeline, and the event they return.
+
+A feature shows its changes in ``/timeline`` by offering filters (the kinds of event a
+reader may pick) and the events of a period for the filters the reader picked. The
+timeline itself knows no feature: wiki pages, tickets, changesets and attachments are
+plugins on these hooks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from markupsafe import Markup
+
+from codeyard.core import hookspec
+
+
+@hookspec
+def timeline_filters(req):
+    """Return [(name, label, checked_by_default)]: the kinds of event this request's user may see."""
+
+
+@hookspec
+def timeline_events(req, start, stop, filters):
+    """Return TimelineEvent objects with start <= date < stop (aware datetimes) for the picked filters."""
+
+
+@dataclass
+class TimelineEvent:
+    """One line of the timeline. ``kind`` is its CSS class (``newticket``, ``wiki``,
+    ``changeset``…), ``filter`` the filter it is shown under; ``title`` and
+    ``description`` are HTML; ``date`` is an aware datetime."""
+
+    kind: str
+    date: datetime
+    author: str
+    title: Markup
+    href: str
+    description: Markup = Markup()
+    filter: str = ""

@@ -1,0 +1,38 @@
+"""Wiki page versions in the timeline (filter ``wiki``, "Wiki changes")."""
+
+from __future__ import annotations
+
+from markupsafe import Markup
+
+from codeyard.core import hookimpl
+from codeyard.perm import Resource
+from codeyard.timeline.api import TimelineEvent
+from codeyard.timeline.events import from_us, one_liners, to_us
+
+
+@hookimpl
+def timeline_filters(req):
+    if req.perm.has("WIKI_VIEW"):
+        return [("wiki", "Wiki changes", True)]
+    return []
+
+
+@hookimpl
+def timeline_events(req, start, stop, filters):
+    if "wiki" not in filters:
+        return []
+    with req.env.db_query as db:
+        rows = db("SELECT name, version, time, author, comment FROM wiki "
+                  "WHERE time >= %s AND time < %s ORDER BY time DESC",
+                  (to_us(start), to_us(stop)))
+    rows = [r for r in rows if req.perm.has("WIKI_VIEW", Resource("wiki", r[0], r[1]))]
+    comments = one_liners(req, [r[4] or "" for r in rows])
+    events = []
+    for (name, version, time, author, _comment), comment in zip(rows, comments, strict=True):
+        verb = "created" if int(version) == 1 else "edited"
+        events.append(TimelineEvent(
+            kind="wiki", date=from_us(time), author=author or "",
+            title=Markup("<em>%s</em> %s") % (name, verb),
+            href=req.url_for("wiki", page=name, version=version),
+            description=comment, filter="wiki"))
+    return events

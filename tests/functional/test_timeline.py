@@ -1,0 +1,214 @@
+"""/timeline through the whole site: each kind of event, day grouping in the reader's time
+zone, the from/daysback/authors arguments, filters remembered in the session, permissions,
+the RSS feed, ``timeline:`` links and bad input."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from codeyard.perm import PermissionSystem
+from codeyard.timeline.events import to_us
+from codeyard.vcs import cache
+from codeyard.vcs.manager import RepositoryManager
+from tests.unit.vcs.test_git_contract import GitWorkTree
+from tests.unit.web.conftest import text
+
+pytestmark = pytest.mark.db
+
+# A fixed day far from today, so default pages made at creation never show.
+DAY = datetime(2020, 3, 10, tzinfo=UTC)
+
+
+def _us(hours: float) -> int:
+    return to_us(DAY + timedelta(hours=hours))
+
+
+def _main(page) -> str:
+    body = text(page)
+    match = re.search(r"<main.*?</main>", body, re.S)
+    assert match, body[:500]
+    return match.group(0)
+
+
+def _fill(env) -> None:
+    with env.db_transaction as db:
+        db("INSERT INTO wiki (name, version, time, author, text, comment, readonly) "
+           "VALUES (%s, 1, %s, 'alice', 'x', 'First draft', 0)", ("DraftPage", _us(9)))
+        db("INSERT INTO wiki (name, version, time, author, text, comment, readonly) "
+           "VALUES (%s, 2, %s, 'bob', 'y', 'See #1', 0)", ("DraftPage", _us(10)))
+        db("INSERT INTO ticket (id, type, time, changetime, component, severity, priority, "
+           "owner, reporter, cc, version, milestone, status, resolution, summary, "
+           "description, keywords) VALUES (1, 'defect', %s, %s, '', '', 'major', '', "
+           "'carol', '', '', '', 'closed', 'fixed', 'Broken <thing>', 'It breaks', '')",
+           (_us(11), _us(13)))
+        for field, old, new in (("comment", "1", "Looking at it"),):
+            db("INSERT INTO ticket_change VALUES (1, %s, 'dave', %s, %s, %s)",
+               (_us(12), field, old, new))
+        for field, old, new in (("status", "new", "closed"), ("resolution", "", "fixed"),
+                                ("comment", "2", "Done now")):
+            db("INSERT INTO ticket_change VALUES (1, %s, 'dave', %s, %s, %s)",
+               (_us(13), field, old, new))
+        db("INSERT INTO milestone (name, due, completed, description) "
+           "VALUES ('m1', 0, %s, 'The first')", (_us(14),))
+        db("INSERT INTO attachment (type, id, filename, size, time, description, author) "
+           "VALUES ('wiki', 'DraftPage', 'notes.txt', 3, %s, 'Some notes', 'erin')", (_us(15),))
+
+
+@pytest.fixture
+def site(served):
+    env, client = served("project")
+    _fill(env)
+    return env, client
+
+
+def _get(client, url, status=200):
+    page = client.get(url)
+    assert page.status_code == status, (url, page.status_code, text(page)[:1500])
+    return page
+
+
+def test_every_kind_of_event(site):
+    env, client = site
+    html = _main(_get(client, "/timeline?from=2020-03-10&daysback=1&wiki=on&ticket=on"
+                              "&ticket_details=on&milestone=on"))
+    assert '<dt class="wiki">' in html and "<em>DraftPage</em> edited" in html
+    assert "<em>DraftPage</em> created" in html and "/wiki/DraftPage?version=2" in html
+    assert '<dt class="newticket">' in html and "Broken &lt;thing&gt;" in html
+    assert '<dt class="closedticket">' in html and "<i>fixed</i>: Done now" in html
+    assert '<dt class="editedticket">' in html and "/ticket/1#comment:1" in html
+    assert '<dt class="milestone">' in html and "Milestone <em>m1</em> completed" in html
+    assert '<dt class="attachment">' in html and "<em>notes.txt</em> attached to" in html
+    # the comment is wiki text: #1 is a link to the ticket
+    assert 'href="/ticket/1"' in html.split("See ", 1)[1][:200]
+    # newest first
+    assert html.index("notes.txt") < html.index("m1") < html.index("DraftPage</em> created")
+    assert "2020-03-10:" in html
+
+
+def test_ticket_updates_are_off_by_default(site):
+    env, client = site
+    html = _main(_get(client, "/timeline?from=2020-03-10&daysback=1"))
+    assert '<dt class="closedticket">' in html
+    assert '<dt class="editedticket">' not in html
+
+
+def test_days_in_the_readers_time_zone(served):
+    env, client = served("tz", options=[("trac", "default_timezone", "America/New_York")])
+    _fill(env)
+    # 9:00 and 10:00 UTC are 05:00 and 06:00 in New York; 03:00 UTC is the evening before.
+    with env.db_transaction as db:
+        db("INSERT INTO wiki (name, version, time, author, text, comment, readonly) "
+           "VALUES ('Late', 1, %s, 'alice', 'x', '', 0)", (_us(3),))
+    html = _main(_get(client, "/timeline?from=2020-03-10&daysback=1&wiki=on"))
+    days = re.findall(r"<h2>([^<]*)</h2>", html)
+    assert days == ["2020-03-10:", "2020-03-09:"]
+    late = html.split("2020-03-09:", 1)[1]
+    assert "<em>Late</em>" in late and '<span class="time">23:00</span>' in late
+    assert '<span class="time">05:00</span>' in html
+
+
+def test_from_daysback_and_authors(site):
+    env, client = site
+    assert "DraftPage" not in _main(_get(client, "/timeline?from=2020-03-09&daysback=3"))
+    assert "DraftPage" in _main(_get(client, "/timeline?from=2020-03-12&daysback=2"))
+    assert "DraftPage" not in _main(_get(client, "/timeline?from=2020-03-12&daysback=1"))
+    html = _main(_get(client, "/timeline?from=2020-03-10&daysback=1&authors=bob"))
+    assert "<em>DraftPage</em> edited" in html and "created" not in html
+    html = _main(_get(client, "/timeline?from=2020-03-10&daysback=1&authors=-bob+-dave"))
+    assert "<em>DraftPage</em> created" in html and "edited" not in html
+    assert "closedticket" not in html
+
+
+def test_filters_and_settings_remembered_in_the_session(site):
+    env, client = site
+    _get(client, "/timeline?from=2020-03-10&daysback=5&authors=-bob&milestone=on&update=Update")
+    html = _main(_get(client, "/timeline?from=2020-03-10"))
+    assert "Milestone <em>m1</em>" in html and "DraftPage" not in html
+    assert 'name="daysback" value="5"' in html and 'name="authors" value="-bob"' in html
+    with env.db_query as db:
+        rows = dict(db("SELECT name, value FROM session_attribute WHERE name LIKE 'timeline.%%'"))
+    assert rows == {"timeline.filter.milestone": "1", "timeline.daysback": "5",
+                    "timeline.authors": "-bob"}
+
+
+def test_permissions(site):
+    env, client = site
+    PermissionSystem(env).revoke("anonymous", "TICKET_VIEW")
+    html = _main(_get(client, "/timeline?from=2020-03-10&daysback=1&ticket=on&ticket_details=on"
+                              "&wiki=on"))
+    assert "ticket" not in re.findall(r'<dt class="(\w+)', html).__str__()
+    assert 'name="ticket"' not in html and "DraftPage" in html
+    PermissionSystem(env).revoke("anonymous", "TIMELINE_VIEW")
+    _get(client, "/timeline", status=403)
+    assert ">Timeline</a>" not in text(_get(client, "/wiki"))
+
+
+def test_navigation_item_between_wiki_and_roadmap(site):
+    env, client = site
+    nav = text(_get(client, "/wiki"))
+    assert '<a href="/timeline">Timeline</a>' in nav
+    assert nav.index('href="/wiki"') < nav.index('href="/timeline"') < nav.index('href="/roadmap"')
+
+
+def test_rss(site):
+    env, client = site
+    page = _get(client, "/timeline?format=rss&from=2020-03-10&daysback=1&wiki=on")
+    assert page.headers["Content-Type"].startswith("application/rss+xml")
+    body = text(page)
+    assert body.count("<item>") == 3
+    assert "<title>DraftPage edited</title>" in body
+    assert "<pubDate>Tue, 10 Mar 2020 15:00:00 GMT</pubDate>" in body
+    assert "<link>http://localhost/wiki/DraftPage?version=2</link>" in body
+
+
+def test_timeline_links(site):
+    env, client = site
+    cases = {
+        "timeline:2008-01-29": "/timeline?from=2008-01-29T00%3A00%3A00Z",
+        "timeline:2008-01-29T15:48Z": "/timeline?from=2008-01-29T15%3A48%3A00Z&amp;precision=minutes",
+        "timeline:2008-01-29T16:48+01:00":
+            "/timeline?from=2008-01-29T15%3A48%3A00Z&amp;precision=minutes",
+    }
+    for link, href in cases.items():
+        page = client.post("/wiki_render", {"realm": "wiki", "id": "WikiStart", "text": link})
+        assert page.status_code == 200
+        assert f'href="{href}"' in text(page), (link, text(page))
+    bad = text(client.post("/wiki_render", {"realm": "wiki", "text": "timeline:2008-13-45"}))
+    assert 'class="timeline missing"' in bad
+
+
+@pytest.mark.parametrize("query,status,days", [
+    ("from=garbage", 400, None), ("from=2020-02-31", 400, None),
+    ("daysback=-5", 200, "1"), ("daysback=100000", 200, "90"), ("daysback=abc", 200, "30"),
+])
+def test_bad_input(site, query, status, days):
+    env, client = site
+    page = _get(client, f"/timeline?{query}", status=status)
+    if days is not None:
+        assert f'name="daysback" value="{days}"' in text(page)
+    else:
+        assert "is not a date" in text(page)
+
+
+def test_changesets(served, tmp_path):
+    tree = GitWorkTree(tmp_path / "repo")
+    tree.write("a.txt", b"a\n")
+    rev = tree.commit("Fix #1 for good")
+    env, client = served("vcs", options=[
+        ("repositories", "main.dir", str(tree.path)), ("repositories", "main.type", "git"),
+        ("repositories", "secret.dir", str(tree.path)), ("repositories", "secret.type", "git"),
+        ("repositories", "secret.hidden", "true"),
+        ("repositories", "gone.dir", str(tmp_path / "missing")),
+        ("repositories", "gone.type", "git")])
+    manager = RepositoryManager(env)
+    for name in ("main", "secret"):
+        cache.sync(env, manager.require_repository(name))
+    with env.db_query as db:
+        when = datetime.fromtimestamp(db("SELECT MAX(time) FROM revision")[0][0] / 1e6, UTC)
+    html = _main(_get(client, f"/timeline?from={when.date().isoformat()}&daysback=1"))
+    assert html.count('<dt class="changeset">') == 1
+    assert f"Changeset <em>[{rev}]</em> in main" in html
+    assert f"/changeset/{rev}/main" in html and "Fix" in html
