@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import time
 from datetime import datetime
 from email.utils import formatdate, parsedate_to_datetime
@@ -92,6 +93,17 @@ def package_template_dirs(env) -> list[str]:
     return found
 
 
+# CPython 3.11 can fail compiling in two threads at once ("SystemError: AST constructor
+# recursion depth mismatch"): templates are compiled one at a time (once each, then cached).
+_COMPILE_LOCK = threading.Lock()
+
+
+class _Environment(jinja2.Environment):
+    def _compile(self, source: str, filename: str) -> Any:
+        with _COMPILE_LOCK:
+            return super()._compile(source, filename)
+
+
 def template_env(env) -> jinja2.Environment:
     """The Jinja2 environment of one project (rebuilt when its configuration changes, or
     when a template is added to the project's templates directory)."""
@@ -104,7 +116,7 @@ def template_env(env) -> jinja2.Environment:
             dirs.extend(result or ())
         dirs.extend(package_template_dirs(env))
         dirs.append(BUILTIN_TEMPLATES)
-        jenv = jinja2.Environment(loader=jinja2.FileSystemLoader([d for d in dirs if d]),
+        jenv = _Environment(loader=jinja2.FileSystemLoader([d for d in dirs if d]),
                                   autoescape=True, auto_reload=True,
                                   trim_blocks=True, lstrip_blocks=True)
         _filters(jenv)
@@ -127,10 +139,10 @@ def site_template_env(extra_dir: str | None = None) -> jinja2.Environment:
 
 def _make_site_env(directory: str | None) -> jinja2.Environment:
     if directory is None:
-        jenv = jinja2.Environment(loader=jinja2.FileSystemLoader([BUILTIN_TEMPLATES]),
+        jenv = _Environment(loader=jinja2.FileSystemLoader([BUILTIN_TEMPLATES]),
                                   autoescape=True, trim_blocks=True, lstrip_blocks=True)
     else:
-        jenv = jinja2.Environment(loader=jinja2.FileSystemLoader([directory, BUILTIN_TEMPLATES]),
+        jenv = _Environment(loader=jinja2.FileSystemLoader([directory, BUILTIN_TEMPLATES]),
                                   autoescape=True, auto_reload=True)
     _filters(jenv)
     return jenv
