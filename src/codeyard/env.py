@@ -446,21 +446,33 @@ class Environment:
     # -- caches shared across processes through the `cache` table (keys: codeyard.cachekeys)
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
         """The value of ``compute()``, kept while the generation of ``key`` is unchanged."""
-        entry = self.validated(key)
-        if entry is not None:
-            return entry[1]
-        with self.db_query as db:
-            generation = self.database.generation(db, key)
-            hit = self.caches.get(key)
-            if hit is not None and hit[0] == generation:
-                self.mark_validated(key)
-                return hit[1]
+        found, value, generation = self.cache_lookup(key)
+        if found:
+            return value
+        with self.db_query:
             value = compute()
-        self.caches[key] = (generation, value)
-        self.mark_validated(key)
+        self.cache_store(key, generation, value)
         return value
 
-    def validated(self, key: str) -> tuple | None:
+    def cache_lookup(self, key: str) -> tuple[bool, Any, int]:
+        """(found, value, generation): the kept value of ``key`` when it is current, else
+        the generation a value computed now is to be kept under (``cache_store``)."""
+        entry = self._validated(key)
+        if entry is not None:
+            return True, entry[1], entry[0]
+        with self.db_query as db:
+            generation = self.database.generation(db, key)
+        hit = self.caches.get(key)
+        if hit is not None and hit[0] == generation:
+            self._mark_validated(key)
+            return True, hit[1], generation
+        return False, None, generation
+
+    def cache_store(self, key: str, generation: int, value: Any) -> None:
+        self.caches[key] = (generation, value)
+        self._mark_validated(key)
+
+    def _validated(self, key: str) -> tuple | None:
         """The ``caches`` entry of ``key`` when this request already checked it against its
         generation and nothing replaced it since (None outside a request scope)."""
         memo = _VALIDATED.get()
@@ -471,7 +483,7 @@ class Environment:
             return entry
         return None
 
-    def mark_validated(self, key: str) -> None:
+    def _mark_validated(self, key: str) -> None:
         memo = _VALIDATED.get()
         if memo is not None:
             entry = self.caches.get(key)

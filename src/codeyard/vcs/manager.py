@@ -219,19 +219,13 @@ class RepositoryManager:
         """Every repository and alias, by name (sorted), hidden ones included."""
         env = self.env
         key = cachekeys.REPOSITORIES
-        entry = env.validated(key)
-        if entry is not None:
-            return entry[1]
-        with env.db_query as db:
-            generation = env.database.generation(db, key)
-        hit = env.caches.get(key)
-        if hit is not None and hit[0] == generation:
-            env.mark_validated(key)
-            return hit[1]
+        found, kept, generation = env.cache_lookup(key)
+        if found:
+            return kept
+        # Loaded outside a read scope: it may write ids for repositories of trac.ini.
         infos, complete = _load(env)
         if complete:
-            env.caches[key] = (generation, infos)
-            env.mark_validated(key)
+            env.cache_store(key, generation, infos)
         return infos
 
     def get_info(self, name: str | None) -> RepositoryInfo | None:
