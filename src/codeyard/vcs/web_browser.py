@@ -136,8 +136,9 @@ def _node_page(req, reponame: str, path: str, repos: api.Repository | None = Non
         raise HTTPBadRequest(f"No {fmt!r} download for a directory.", title="Bad format")
     info = U.changeset_info(req, repos)
     with U.readable_errors(reponame):
-        if node.isdir:  # the entries' last changes come in the same query
-            info.prefetch([node.created_rev, *(e.created_rev for e in node.get_entries())])
+        entries = list(node.get_entries()) if node.isdir else []
+        # the entries' last changes come in the same query
+        info.prefetch([node.created_rev, *(e.created_rev for e in entries)])
         last = info.get(node.created_rev)
     display_rev = given_rev and repos.display_rev(rev)
     data: dict[str, Any] = {
@@ -155,7 +156,7 @@ def _node_page(req, reponame: str, path: str, repos: api.Repository | None = Non
     }
     with U.readable_errors(reponame):
         if node.isdir:
-            data.update(_listing(req, reponame, repos, node, given_rev))
+            data.update(_listing(req, reponame, repos, node, entries, given_rev))
         else:
             data.update(_file(req, reponame, repos, node, given_rev))
     U.add_stylesheets(req)
@@ -175,10 +176,8 @@ def _properties(req, repos: api.Repository, node: api.Node) -> dict[str, Any]:
     return shown
 
 
-def _listing(req, reponame, repos, node, given_rev) -> dict:
-    entries = list(node.get_entries())
+def _listing(req, reponame, repos, node, entries: list[api.Node], given_rev) -> dict:
     info = U.changeset_info(req, repos)
-    info.prefetch(e.created_rev for e in entries)
     ctx = format_context(req, U.repository_resource(reponame))
     changes = [info.get(entry.created_rev) for entry in entries]
     texts = [U.shorten_line(change.message.strip().split("\n")[0])
