@@ -18,6 +18,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from markupsafe import Markup
 
@@ -181,15 +182,23 @@ def render_page_html(ctx, page, render) -> tuple[Markup, bool]:
     reader = getattr(ctx.perm, "username", None) if ctx.perm is not None else None
     key = (page.name, page.version, ctx.href.base, ctx.abs_href.base if ctx.abs_href else "",
            reader)
+    return _kept(env, cache, key, probes, size, render,
+                 lambda html: getattr(html, "cacheable", True))
+
+
+def _kept(env, cache: _PageCache, key: tuple, probes: frozenset[str], size: int,
+          render: Callable[[], Any], cacheable: Callable[[Any], bool]) -> tuple[Any, bool]:
+    """(the rendering kept under ``key`` while its stamp holds, else ``render()``'s, served
+    from the cache). A result is kept only when nothing changed while rendering and
+    ``cacheable`` accepts it (a rendering cut short is not)."""
     stamp = _stamp(env, probes)
     hit = cache.rendered.get(key)
     if hit is not None and hit[0] == stamp:
         return hit[1], True
-    html = render()
-    # Only keep the result if nothing changed while rendering (and it was not cut short).
-    if getattr(html, "cacheable", True) and _stamp(env, probes) == stamp:
-        cache.rendered.put(key, (stamp, html), size)
-    return html, False
+    result = render()
+    if cacheable(result) and _stamp(env, probes) == stamp:
+        cache.rendered.put(key, (stamp, result), size)
+    return result, False
 
 
 def _text_probes(env, cache: _PageCache, text: str, size: int) -> frozenset[str] | None:
@@ -224,11 +233,6 @@ def render_texts_html(ctx, kind: str, texts: list[str],
     key = ("texts", kind, digest, ctx.href.base, ctx.abs_href.base if ctx.abs_href else "",
            ctx.flavor, ctx.absurls, getattr(resource, "realm", None),
            getattr(resource, "id", None), reader)
-    stamp = _stamp(env, wanted)
-    hit = cache.rendered.get(key)
-    if hit is not None and hit[0] == stamp:
-        return list(hit[1])
-    html = render()
-    if all(getattr(h, "cacheable", True) for h in html) and _stamp(env, wanted) == stamp:
-        cache.rendered.put(key, (stamp, tuple(html)), size)
-    return html
+    html, _hit = _kept(env, cache, key, wanted, size, lambda: tuple(render()),
+                       lambda out: all(getattr(h, "cacheable", True) for h in out))
+    return list(html)
