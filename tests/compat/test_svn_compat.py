@@ -21,6 +21,7 @@ from codeyard.vcs import cache
 from codeyard.vcs.manager import RepositoryManager
 from tests.conftest import USE_POSTGRES
 from tests.support.codeyard_server import CodeyardServer
+from tests.support.dbcompare import cache_rows
 from tests.support.http import Client, Response
 from tests.support.tracd import TracdServer
 from tests.unit.vcs import vcs_fixtures
@@ -58,19 +59,6 @@ def commit_later(svn: Svn, repo_dir: str, message: str) -> str:
     return svn.run("info", "--show-item", "revision", url).strip()
 
 
-def _rows(env, rid):
-    with env.db_query as db:
-        return {
-            "revision": sorted(db("SELECT rev, time, author, message FROM revision "
-                                  "WHERE repos=%s", (rid,))),
-            "node_change": sorted(db("SELECT rev, path, node_type, change_type, base_path, "
-                                     "base_rev FROM node_change WHERE repos=%s", (rid,)),
-                                  key=repr),
-            "metadata": sorted(db("SELECT name, value FROM repository WHERE id=%s "
-                                  "AND name IN ('repository_dir', 'youngest_rev')", (rid,))),
-        }
-
-
 def _differences(ours: dict, theirs: dict) -> dict:
     """The rows only one side wrote, per table (for a readable failure)."""
     out = {}
@@ -94,7 +82,7 @@ def test_trac_resync_writes_the_rows_codeyard_cached(plugins, make_env, history,
     rm.add_repository("project", repo_dir, "svn")
     repos = rm.get_repository("project")
     assert cache.sync(env, repos) == [str(n) for n in range(1, 9)]
-    ours = _rows(env, repos.id)
+    ours = cache_rows(env, repos.id)
     assert ours["revision"][0][0] == "0000000001"  # Trac's padding, so that revisions sort
     assert ("0000000003", "trunk/docs/manual.txt", "F", "M", "trunk/docs/guide.txt", "2") \
         in ours["node_change"]
@@ -103,10 +91,10 @@ def test_trac_resync_writes_the_rows_codeyard_cached(plugins, make_env, history,
     assert "project" in listed and "svn" in listed and repo_dir in listed
     trac_svn.admin(env.path, "changeset", "added", "project", history.revs["r5"])
     trac_svn.admin(env.path, "repository", "sync", "project")
-    assert _rows(env, repos.id) == ours  # nothing duplicated, nothing rewritten
+    assert cache_rows(env, repos.id) == ours  # nothing duplicated, nothing rewritten
 
     trac_svn.admin(env.path, "repository", "resync", "project")
-    theirs = _rows(env, repos.id)
+    theirs = cache_rows(env, repos.id)
     assert _differences(ours, theirs) == {}
     assert theirs == ours
 
@@ -116,7 +104,7 @@ def test_trac_resync_writes_the_rows_codeyard_cached(plugins, make_env, history,
     trac_svn.admin(env.path, "changeset", "added", "project", later)
     assert cache.cached_youngest_rev(env, repos.id) == later  # Trac bumped the generation
     assert cache.sync(env, repos) == []
-    after = _rows(env, repos.id)
+    after = cache_rows(env, repos.id)
     assert len(after["revision"]) == 9
     assert ("0000000009", "trunk/later", "D", "A", None, "-1") in after["node_change"]
 
@@ -132,12 +120,12 @@ def test_codeyard_takes_a_cache_trac_made(plugins, make_env, history, trac_svn):
     info = rm.get_info("project")
     assert info is not None and info.dir == repo_dir and info.type == "svn"
     repos = rm.get_repository("project")
-    theirs = _rows(env, repos.id)
+    theirs = cache_rows(env, repos.id)
     assert len(theirs["revision"]) == 8
     assert cache.sync(env, repos) == []
-    assert _rows(env, repos.id) == theirs
+    assert cache_rows(env, repos.id) == theirs
     cache.resync(env, repos)
-    ours = _rows(env, repos.id)
+    ours = cache_rows(env, repos.id)
     assert _differences(ours, theirs) == {}
     assert ours == theirs
 
@@ -151,10 +139,10 @@ def test_scoped_repository_rows_match(plugins, make_env, history, trac_svn):
     rm.add_repository("trunk", scope_dir, "svn")
     repos = rm.get_repository("trunk")
     assert cache.sync(env, repos) == ["1", "2", "3", "4", "8"]
-    ours = _rows(env, repos.id)
+    ours = cache_rows(env, repos.id)
 
     trac_svn.admin(env.path, "repository", "resync", "trunk")
-    theirs = _rows(env, repos.id)
+    theirs = cache_rows(env, repos.id)
     assert [row[0] for row in theirs["revision"]] == \
         ["0000000001", "0000000002", "0000000003", "0000000004", "0000000008"]
     # Trac names the scope's own directory "/" (its add in r1, its merge edit in r8).
@@ -175,9 +163,9 @@ def test_a_change_of_the_root_directory_rows_match(plugins, make_env, history, t
     rm.add_repository("project", repo_dir, "svn")
     repos = rm.get_repository("project")
     assert cache.sync(env, repos)[-1] == "9"
-    ours = _rows(env, repos.id)
+    ours = cache_rows(env, repos.id)
     trac_svn.admin(env.path, "repository", "resync", "project")
-    theirs = _rows(env, repos.id)
+    theirs = cache_rows(env, repos.id)
     assert ("0000000009", "/", "D", "E", "/", "8") in theirs["node_change"]
     assert _differences(ours, theirs) == {}
     assert ours == theirs

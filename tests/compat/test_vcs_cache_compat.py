@@ -9,6 +9,7 @@ import pytest
 
 from codeyard.vcs import cache
 from codeyard.vcs.manager import RepositoryManager
+from tests.support.dbcompare import cache_rows
 from tests.unit.vcs import vcs_fixtures
 from tests.unit.vcs.vcs_fixtures import GitRepo, git
 
@@ -36,19 +37,6 @@ def _history(tmp_path) -> GitRepo:
     return repo
 
 
-def _rows(env, rid):
-    with env.db_query as db:
-        return {
-            "revision": sorted(db("SELECT rev, time, author, message FROM revision "
-                                  "WHERE repos=%s", (rid,))),
-            "node_change": sorted(db("SELECT rev, path, node_type, change_type, base_path, "
-                                     "base_rev FROM node_change WHERE repos=%s", (rid,)),
-                                  key=repr),
-            "metadata": sorted(db("SELECT name, value FROM repository WHERE id=%s "
-                                  "AND name IN ('repository_dir', 'youngest_rev')", (rid,))),
-        }
-
-
 def test_trac_reads_and_rewrites_codeyard_cache(plugins, make_env, tmp_path, trac):
     env = make_env(options=TRAC_GIT)
     repo = _history(tmp_path)
@@ -56,17 +44,17 @@ def test_trac_reads_and_rewrites_codeyard_cache(plugins, make_env, tmp_path, tra
     rm.add_repository("project", str(repo.path), "git")
     repos = rm.get_repository("project")
     assert len(cache.sync(env, repos)) == 6
-    ours = _rows(env, repos.id)
+    ours = cache_rows(env, repos.id)
 
     listed = trac.out(env.path, "repository", "list")
     assert "project" in listed and "git" in listed and str(repo.path) in listed
     head = git(repo.path, "rev-parse", "HEAD")
     trac.admin(env.path, "changeset", "added", "project", head)
     trac.admin(env.path, "repository", "sync", "project")
-    assert _rows(env, repos.id) == ours  # nothing duplicated, nothing rewritten
+    assert cache_rows(env, repos.id) == ours  # nothing duplicated, nothing rewritten
 
     trac.admin(env.path, "repository", "resync", "project")
-    theirs = _rows(env, repos.id)
+    theirs = cache_rows(env, repos.id)
     assert theirs == ours
 
     # and the other way: a revision Trac cached is not cached again by codeyard
@@ -74,7 +62,7 @@ def test_trac_reads_and_rewrites_codeyard_cache(plugins, make_env, tmp_path, tra
     trac.admin(env.path, "changeset", "added", "project", later)
     assert cache.cached_youngest_rev(env, repos.id) == later  # Trac bumped the generation
     assert cache.sync(env, repos) == []
-    assert len(_rows(env, repos.id)["revision"]) == 7
+    assert len(cache_rows(env, repos.id)["revision"]) == 7
 
 
 def test_codeyard_takes_a_cache_trac_made(plugins, make_env, tmp_path, trac):
@@ -88,9 +76,9 @@ def test_codeyard_takes_a_cache_trac_made(plugins, make_env, tmp_path, trac):
     info = rm.get_info("")
     assert info is not None and info.dir == str(repo.path) and info.type == "git"
     repos = rm.get_repository("")
-    theirs = _rows(env, repos.id)
+    theirs = cache_rows(env, repos.id)
     assert len(theirs["revision"]) == 6
     assert cache.sync(env, repos) == []
-    assert _rows(env, repos.id) == theirs
+    assert cache_rows(env, repos.id) == theirs
     cache.resync(env, repos)
-    assert _rows(env, repos.id) == theirs
+    assert cache_rows(env, repos.id) == theirs

@@ -14,6 +14,8 @@ from codeyard.perm import PermissionSystem
 from codeyard.vcs.git import open_repository
 from tests.unit.vcs.contract import LOGO
 from tests.unit.vcs.test_git_contract import GitWorkTree, build_history
+from tests.unit.web.conftest import get_page as _get
+from tests.unit.web.conftest import main_of as _main
 from tests.unit.web.conftest import text
 
 
@@ -42,19 +44,6 @@ def site(served, history):
         ("repositories", "secret.hidden", "true"),
     ])
     return env, client, revs
-
-
-def _get(client, url, status=200):
-    page = client.get(url)
-    assert page.status_code == status, (url, page.status_code, text(page)[:2000])
-    return page
-
-
-def _main(page) -> str:
-    body = text(page)
-    match = re.search(r"<main.*?</main>", body, re.S)
-    assert match, body[:500]
-    return match.group(0)
 
 
 # -- /browser

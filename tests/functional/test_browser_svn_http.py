@@ -10,6 +10,8 @@ import shutil
 import pytest
 
 from tests.unit.vcs.svn_fixtures import Svn, build_contract_history
+from tests.unit.web.conftest import get_page as _get
+from tests.unit.web.conftest import main_of as _main
 from tests.unit.web.conftest import text
 
 EXTERNALS = ("vendor/lib http://svn.example.org/repos/lib/trunk\n"
@@ -45,19 +47,6 @@ def site(served, history):
                                "http://tools.example.org/browser/$path?rev=$rev"),
         ("mimeviewer", "max_preview_size", "50000")])
     return env, client, revs
-
-
-def _get(client, url, status=200):
-    page = client.get(url)
-    assert page.status_code == status, (url, page.status_code, text(page)[:2000])
-    return page
-
-
-def _main(page) -> str:
-    body = text(page)
-    match = re.search(r"<main.*?</main>", body, re.S)
-    assert match, body[:500]
-    return match.group(0)
 
 
 def test_root_shows_trunk_branches_and_tags_as_directories(site):

@@ -14,6 +14,8 @@ from codeyard.timeline.events import to_us
 from codeyard.vcs import cache
 from codeyard.vcs.manager import RepositoryManager
 from tests.unit.vcs.test_git_contract import GitWorkTree
+from tests.unit.web.conftest import get_page as _get
+from tests.unit.web.conftest import main_of as _main
 from tests.unit.web.conftest import text
 
 pytestmark = pytest.mark.db
@@ -24,13 +26,6 @@ DAY = datetime(2020, 3, 10, tzinfo=UTC)
 
 def _us(hours: float) -> int:
     return to_us(DAY + timedelta(hours=hours))
-
-
-def _main(page) -> str:
-    body = text(page)
-    match = re.search(r"<main.*?</main>", body, re.S)
-    assert match, body[:500]
-    return match.group(0)
 
 
 def _fill(env) -> None:
@@ -62,12 +57,6 @@ def site(served):
     env, client = served("project")
     _fill(env)
     return env, client
-
-
-def _get(client, url, status=200):
-    page = client.get(url)
-    assert page.status_code == status, (url, page.status_code, text(page)[:1500])
-    return page
 
 
 def test_every_kind_of_event(site):

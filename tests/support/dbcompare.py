@@ -73,3 +73,19 @@ def table_contents(env) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
                         for r in rows]
             out[table] = (columns, sorted(rows, key=_key))
     return out
+
+
+def cache_rows(env, repos_id: int) -> dict[str, list]:
+    """A repository's changeset cache, sorted: its ``revision`` and ``node_change`` rows and
+    its ``repository_dir`` and ``youngest_rev`` metadata (to compare two programs' syncs)."""
+    with env.db_query as db:
+        return {
+            "revision": sorted(db("SELECT rev, time, author, message FROM revision "
+                                  "WHERE repos=%s", (repos_id,))),
+            "node_change": sorted(db("SELECT rev, path, node_type, change_type, base_path, "
+                                     "base_rev FROM node_change WHERE repos=%s", (repos_id,)),
+                                  key=repr),
+            "metadata": sorted(db("SELECT name, value FROM repository WHERE id=%s "
+                                  "AND name IN ('repository_dir', 'youngest_rev')",
+                                  (repos_id,))),
+        }

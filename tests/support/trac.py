@@ -70,31 +70,39 @@ def _base_python() -> str:
     return shutil.which("python3") or sys.executable
 
 
-def ensure_trac(venv: Path = TRAC_VENV) -> TracInstall:
-    """Build (or reuse) the side virtualenv; calls pytest.fail with the output on failure."""
+def _ensure(venv: Path, make_venv: list[str], requirements: list[str], probe: str,
+            what: str) -> TracInstall:
+    """Build (or reuse) a side virtualenv with ``make_venv`` and ``requirements``, checked
+    by ``probe``; calls pytest.fail with the output on failure."""
     venv.parent.mkdir(parents=True, exist_ok=True)
     with open(str(venv) + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers build it once
         try:
-            if _works(venv):
+            if _works(venv, probe):
                 return TracInstall(venv)
             shutil.rmtree(venv, ignore_errors=True)
             log = []
-            for step in ([_base_python(), "-m", "venv", str(venv)],
+            for step in ([*make_venv, str(venv)],
                          [str(venv / "bin" / "python"), "-m", "pip", "install",
-                          "--disable-pip-version-check", *TRAC_REQUIREMENTS]):
+                          "--disable-pip-version-check", *requirements]):
                 result = subprocess.run(step, capture_output=True, text=True, env=_clean_env())
                 log.append(f"$ {' '.join(step)}\n{result.stdout}{result.stderr}")
                 if result.returncode != 0:
                     shutil.rmtree(venv, ignore_errors=True)
-                    pytest.fail("could not install Trac 1.6 for the compatibility tests:\n"
-                                + "\n".join(log), pytrace=False)
-            if not _works(venv):
-                pytest.fail("Trac 1.6 installed but does not import:\n" + "\n".join(log),
-                            pytrace=False)
+                    pytest.fail(f"could not install {what}:\n" + "\n".join(log),
+                                pytrace=False)
+            if not _works(venv, probe):
+                pytest.fail(f"{what} installed but does not import in {venv}:\n"
+                            + "\n".join(log), pytrace=False)
             return TracInstall(venv)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def ensure_trac(venv: Path = TRAC_VENV) -> TracInstall:
+    """Build (or reuse) the side virtualenv; calls pytest.fail with the output on failure."""
+    return _ensure(venv, [_base_python(), "-m", "venv"], TRAC_REQUIREMENTS, _PROBE,
+                   "Trac 1.6 for the compatibility tests")
 
 
 # Trac's Subversion support needs the Subversion bindings, which exist only as Debian's
@@ -109,30 +117,9 @@ DEBIAN_PYTHON = "/usr/bin/python3"
 def ensure_trac_svn(venv: Path = TRAC_SVN_VENV) -> TracInstall:
     """Trac 1.6 with the Subversion bindings (``tracopt.versioncontrol.svn``), built once in
     a virtualenv of Debian's Python; pytest.fail with the output when it cannot be."""
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    with open(str(venv) + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if _works(venv, _SVN_PROBE):
-                return TracInstall(venv)
-            shutil.rmtree(venv, ignore_errors=True)
-            log = []
-            for step in ([DEBIAN_PYTHON, "-m", "venv", "--system-site-packages", str(venv)],
-                         [str(venv / "bin" / "python"), "-m", "pip", "install",
-                          "--disable-pip-version-check", *TRAC_SVN_REQUIREMENTS]):
-                result = subprocess.run(step, capture_output=True, text=True, env=_clean_env())
-                log.append(f"$ {' '.join(step)}\n{result.stdout}{result.stderr}")
-                if result.returncode != 0:
-                    shutil.rmtree(venv, ignore_errors=True)
-                    pytest.fail("could not install Trac 1.6 with the Subversion bindings "
-                                "(Debian's python3-subversion):\n" + "\n".join(log),
-                                pytrace=False)
-            if not _works(venv, _SVN_PROBE):
-                pytest.fail("Trac 1.6 or the Subversion bindings do not import in "
-                            f"{venv}:\n" + "\n".join(log), pytrace=False)
-            return TracInstall(venv)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    return _ensure(venv, [DEBIAN_PYTHON, "-m", "venv", "--system-site-packages"],
+                   TRAC_SVN_REQUIREMENTS, _SVN_PROBE,
+                   "Trac 1.6 with the Subversion bindings (Debian's python3-subversion)")
 
 
 @pytest.fixture(scope="session")

@@ -53,6 +53,21 @@ def text(response) -> str:
     return response.get_data(as_text=True)
 
 
+def get_page(client, url, status=200):
+    """GET ``url``, failing with the start of the page unless it answers ``status``."""
+    page = client.get(url)
+    assert page.status_code == status, (url, page.status_code, text(page)[:2000])
+    return page
+
+
+def main_of(page) -> str:
+    """The page's ``<main>`` element, as text."""
+    body = text(page)
+    match = re.search(r"<main.*?</main>", body, re.S)
+    assert match, body[:500]
+    return match.group(0)
+
+
 def set_cookie_headers(response, name: str) -> list[str]:
     return [h for h in response.headers.getlist("Set-Cookie") if h.startswith(name + "=")]
 
