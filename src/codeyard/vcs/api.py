@@ -19,6 +19,7 @@ oldest first, parents before children — the order the cache stores them in.
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -81,6 +82,23 @@ def normalize_path(path: str | None) -> str:
             raise InvalidPath(f"Invalid path {path!r}: '..' is not allowed")
         parts.append(part)
     return "/".join(parts)
+
+
+def repository_directory(env: Any, directory: str) -> str:
+    """A repository's directory as a backend opens it: a relative one is taken relative to
+    the environment, as Trac does."""
+    env_path = getattr(env, "path", None)
+    if directory and not os.path.isabs(directory) and env_path:
+        return os.path.join(env_path, directory)
+    return directory
+
+
+def repository_id(params: dict[str, Any]) -> int:
+    """The ``repository`` table's id among a repository's settings (0 when it has none)."""
+    try:
+        return int(params.get("id") or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 @dataclass

@@ -35,14 +35,11 @@ from codeyard.core import hookimpl
 def open_repository(env: Any, name: str, directory: str, params: dict[str, Any]) -> Any:
     """Open the Bazaar repository directory ``directory`` (a RepositoryError if it is
     missing, unreadable or holds nothing of Bazaar)."""
+    from codeyard.vcs.api import repository_id
     from codeyard.vcs.bzr.repository import BzrRepository
 
     params = dict(params or {})
-    try:
-        repo_id = int(params.get("id") or 0)
-    except (TypeError, ValueError):
-        repo_id = 0
-    return BzrRepository(name, directory, params, id=repo_id)
+    return BzrRepository(name, directory, params, id=repository_id(params))
 
 
 @hookimpl

@@ -7,10 +7,10 @@ for a path: last change, path history).
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from codeyard.core import hookimpl
+from codeyard.vcs.api import repository_directory, repository_id
 from codeyard.vcs.git.repository import GitRepository
 
 __all__ = ["GitRepository", "open_repository", "repository_connectors"]
@@ -22,14 +22,8 @@ def open_repository(env: Any, name: str, directory: str,
     bare repository). A relative directory is taken relative to the environment, as Trac
     does."""
     params = dict(params or {})
-    env_path = getattr(env, "path", None)
-    if directory and not os.path.isabs(directory) and env_path:
-        directory = os.path.join(env_path, directory)
-    try:
-        repos_id = int(params.get("id") or 0)
-    except (TypeError, ValueError):
-        repos_id = 0
-    return GitRepository(name, directory, params, id=repos_id)
+    return GitRepository(name, repository_directory(env, directory), params,
+                         id=repository_id(params))
 
 
 @hookimpl

@@ -12,12 +12,12 @@ table of merged revisions.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
 from codeyard.config import ChoiceOption, ListOption, options_in
 from codeyard.core import hookimpl
+from codeyard.vcs.api import repository_directory, repository_id
 
 BRANCHES = ListOption("svn", "branches", ("trunk", "branches/*"),
                       "Comma separated list of paths categorized as branches. If a path ends "
@@ -40,19 +40,13 @@ def open_repository(env: Any, name: str, directory: str,
     from codeyard.vcs.svn.repository import SvnRepository
 
     params = dict(params or {})
-    env_path = getattr(env, "path", None)
-    if directory and not os.path.isabs(directory) and env_path:
-        directory = os.path.join(env_path, directory)
     config = getattr(env, "config", None)
     if config is not None:
         params.setdefault("eol_style", EOL_STYLE(config))
         params.setdefault("branches", BRANCHES(config))
         params.setdefault("tags", TAGS(config))
-    try:
-        repos_id = int(params.get("id") or 0)
-    except (TypeError, ValueError):
-        repos_id = 0
-    return SvnRepository(name, directory, params, id=repos_id)
+    return SvnRepository(name, repository_directory(env, directory), params,
+                         id=repository_id(params))
 
 
 # The directory may be a path inside a repository, which exists only in the repository.
