@@ -201,3 +201,78 @@ def test_changesets(served, tmp_path):
     assert html.count('<dt class="changeset">') == 1
     assert f"Changeset <em>[{rev}]</em> in main" in html
     assert f"/changeset/{rev}/main" in html and "Fix" in html
+
+
+def _now_us(minutes_ago: float) -> int:
+    return to_us(datetime.now(UTC) - timedelta(minutes=minutes_ago))
+
+
+def test_unread_marks_since_the_last_visit(served):
+    env, client = served("unread")
+    client.get("/login", environ={"REMOTE_USER": "alice"})
+    with env.db_transaction as db:
+        db("DELETE FROM wiki")  # the default pages, made just now
+        db("INSERT INTO wiki (name, version, time, author, text, comment, readonly) "
+           "VALUES ('Seen', 1, %s, 'bob', 'x', '', 0)", (_now_us(30),))
+    first = _main(_get(client, "/timeline?wiki=on"))
+    assert "<em>Seen</em>" in first and "unread" not in first  # a first visit marks nothing
+    with env.db_transaction as db:
+        db("INSERT INTO wiki (name, version, time, author, text, comment, readonly) "
+           "VALUES ('Fresh', 1, %s, 'bob', 'x', '', 0)", (_now_us(10),))
+    second = _main(_get(client, "/timeline"))
+    assert re.search(r'<dt class="wiki unread"><a href="/wiki/Fresh', second)
+    assert re.search(r'<dt class="wiki"><a href="/wiki/Seen', second)
+    assert second.count('<dl class="unread">') == 1
+    # Adjusting the form keeps the marks of the visit it started from…
+    assert 'class="wiki unread"' in _main(_get(client, "/timeline?daysback=2&update=Update"))
+    # …and the next plain visit has seen everything.
+    assert "unread" not in _main(_get(client, "/timeline"))
+    with env.db_query as db:
+        kept = dict(db("SELECT name, value FROM session_attribute WHERE sid='alice' "
+                       "AND name LIKE 'timeline.%%visit'"))
+    assert int(kept["timeline.lastvisit"]) == int(kept["timeline.nextlastvisit"]) > 0
+
+
+def test_a_crawler_leaves_no_session_behind(site):
+    env, client = site
+    for _ in range(3):
+        client.client._cookies.clear()
+        assert "<dt " in _main(_get(client, "/timeline"))  # the default pages, made today
+    with env.db_query as db:
+        assert db("SELECT COUNT(*) FROM session WHERE authenticated=0")[0][0] == 0
+
+
+def test_messages_abbreviated_on_the_page_whole_in_the_feed(served):
+    env, client = served("abbrev")
+    _fill(env)
+    long = "Done now, see comment:1 " + "and more words " * 8
+    with env.db_transaction as db:
+        db("UPDATE ticket_change SET newvalue=%s WHERE field='comment' AND oldvalue='2'",
+           (long + "\n\nThe '''second''' paragraph",))
+    page = _main(_get(client, "/timeline?from=2020-03-10&daysback=1&ticket=on"))
+    closed = page.split('<dd class="closedticket">', 1)[1].split("</dd>", 1)[0]
+    assert "second" not in closed and "Done now" in closed
+    # a relative link resolves against the ticket the comment belongs to
+    assert 'href="/ticket/1#comment:1"' in closed
+    feed = text(_get(client, "/timeline?format=rss&from=2020-03-10&daysback=1&ticket=on"))
+    assert "&lt;strong&gt;second&lt;/strong&gt; paragraph" in feed
+    assert "http://localhost/ticket/1#comment:1" in feed
+    env.config.set("timeline", "abbreviated_messages", "false")
+    env.config.save()
+    page = _main(_get(client, "/timeline?from=2020-03-10&daysback=1&ticket=on"))
+    assert "second" in page.split('<dd class="closedticket">', 1)[1].split("</dd>", 1)[0]
+
+
+def test_days_in_the_time_zone_of_the_readers_session(site):
+    env, client = site
+    client.post("/prefs", {"tz": "Asia/Tokyo"})
+    # 15:00 UTC on the 10th is 00:00 on the 11th in Tokyo.
+    html = _main(_get(client, "/timeline?from=2020-03-11&daysback=1&wiki=on"))
+    assert re.findall(r"<h2>([^<]*)</h2>", html) == ["2020-03-11:", "2020-03-10:"]
+    assert '<span class="time">00:00</span>' in html.split("2020-03-11:", 1)[1].split("<h2>")[0]
+
+
+def test_max_limits_the_page_too(site):
+    env, client = site
+    html = _main(_get(client, "/timeline?from=2020-03-10&daysback=1&wiki=on&max=2"))
+    assert html.count("<dt ") == 2

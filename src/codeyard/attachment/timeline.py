@@ -8,7 +8,7 @@ from markupsafe import Markup, escape
 from codeyard.core import hookimpl
 from codeyard.perm import Resource
 from codeyard.timeline.api import TimelineEvent
-from codeyard.timeline.events import from_us, one_liners, to_us
+from codeyard.timeline.events import from_us, to_us
 
 # The filter each parent realm's attachments are shown under.
 REALM_FILTERS = {"wiki": "wiki", "ticket": "ticket", "milestone": "milestone"}
@@ -34,14 +34,13 @@ def timeline_events(req, start, stop, filters):
                   (to_us(start), to_us(stop), *realms))
     rows = [r for r in rows if req.perm.has(
         "ATTACHMENT_VIEW", Resource("attachment", r[2], parent=Resource(r[0], r[1])))]
-    descriptions = one_liners(req, [r[4] or "" for r in rows])
     events = []
-    for (realm, parent_id, filename, time, _d, author), description in zip(
-            rows, descriptions, strict=True):
+    for realm, parent_id, filename, time, description, author in rows:
         events.append(TimelineEvent(
             kind="attachment", date=from_us(time), author=author or "",
             title=Markup("<em>%s</em> attached to %s") % (escape(filename),
                                                          _parent_label(realm, parent_id)),
             href=req.url_for("attachment", realm=realm, path=f"{parent_id}/{filename}"),
-            description=description, filter=REALM_FILTERS[realm]))
+            filter=REALM_FILTERS[realm], text=description or "",
+            resource=Resource(realm, parent_id)))
     return events

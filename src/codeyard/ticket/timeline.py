@@ -13,7 +13,7 @@ from codeyard.core import hookimpl
 from codeyard.perm import Resource
 from codeyard.ticket.links import format_summary
 from codeyard.timeline.api import TimelineEvent
-from codeyard.timeline.events import from_us, one_liners, to_us
+from codeyard.timeline.events import from_us, to_us
 
 _TICKET_PAGES = "codeyard.ticket.web"
 _MILESTONE_PAGES = "codeyard.ticket.roadmap_web"
@@ -69,14 +69,15 @@ def _ticket_events(req, start, stop, filters) -> list[TimelineEvent]:
                                    tuple(chunk)):
                 summaries[int(tid)] = summary or ""
     visible = {tid for tid in ids if req.perm.has("TICKET_VIEW", Resource("ticket", tid))}
-    pending: list[tuple[TimelineEvent, str, str]] = []  # event, text, prefix
+    events: list[TimelineEvent] = []
     for tid, time, reporter, summary, description in created:
         tid = int(tid)
         if tid in visible:
-            pending.append((TimelineEvent(
+            events.append(TimelineEvent(
                 kind="newticket", date=from_us(time), author=reporter or "",
                 title=_ticket_title(tid, summary or "", "created"),
-                href=req.url_for("ticket", id=tid), filter="ticket"), description or "", ""))
+                href=req.url_for("ticket", id=tid), filter="ticket",
+                text=description or "", resource=Resource("ticket", tid)))
     for change in changes:
         tid = change["ticket"]
         if tid not in visible or tid not in summaries:
@@ -95,21 +96,15 @@ def _ticket_events(req, start, stop, filters) -> list[TimelineEvent]:
             continue
         if wanted not in filters:
             continue
-        prefix = ""
+        prefix = Markup()
         if kind == "closedticket":
             resolution = change["fields"].get("resolution", ("", ""))[1]
-            prefix = resolution
-        pending.append((TimelineEvent(
+            if resolution:
+                prefix = Markup("<i>%s</i>") % resolution
+        events.append(TimelineEvent(
             kind=kind, date=from_us(change["time"]), author=change["author"],
-            title=_ticket_title(tid, summaries[tid], verb), href=href, filter=wanted),
-            change["comment"], prefix))
-    rendered = one_liners(req, [text for _e, text, _p in pending])
-    events = []
-    for (event, _text, prefix), html in zip(pending, rendered, strict=True):
-        if prefix:
-            html = Markup("<i>%s</i>: %s") % (prefix, html) if html else Markup("<i>%s</i>") % prefix
-        event.description = html
-        events.append(event)
+            title=_ticket_title(tid, summaries[tid], verb), href=href, filter=wanted,
+            text=change["comment"] or "", resource=Resource("ticket", tid), prefix=prefix))
     return events
 
 
@@ -118,12 +113,11 @@ def _milestone_events(req, start, stop) -> list[TimelineEvent]:
         rows = db("SELECT name, completed, description FROM milestone "
                   "WHERE completed >= %s AND completed < %s", (to_us(start), to_us(stop)))
     rows = [r for r in rows if req.perm.has("MILESTONE_VIEW", Resource("milestone", r[0]))]
-    descriptions = one_liners(req, [r[2] or "" for r in rows])
     return [TimelineEvent(kind="milestone", date=from_us(completed), author="",
                           title=Markup("Milestone <em>%s</em> completed") % name,
-                          href=req.url_for("milestone", name=name),
-                          description=description, filter="milestone")
-            for (name, completed, _d), description in zip(rows, descriptions, strict=True)]
+                          href=req.url_for("milestone", name=name), filter="milestone",
+                          text=description or "", resource=Resource("milestone", name))
+            for name, completed, description in rows]
 
 
 @hookimpl

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from markupsafe import Markup
 
@@ -30,7 +31,13 @@ def timeline_events(req, start, stop, filters):
 class TimelineEvent:
     """One line of the timeline. ``kind`` is its CSS class (``newticket``, ``wiki``,
     ``changeset``…), ``filter`` the filter it is shown under; ``title`` and
-    ``description`` are HTML; ``date`` is an aware datetime."""
+    ``description`` are HTML; ``date`` is an aware datetime.
+
+    A provider may give ``text`` (wiki text: a comment, a commit message) instead of a
+    description, with the ``resource`` it belongs to (relative links such as
+    ``comment:3`` resolve against it) and an optional HTML ``prefix``: the timeline renders
+    every event's text at once, as a one-liner on the page (shortened unless
+    ``[timeline] abbreviated_messages`` is off) and in full in the feed."""
 
     kind: str
     date: datetime
@@ -39,3 +46,6 @@ class TimelineEvent:
     href: str
     description: Markup = Markup()
     filter: str = ""
+    text: str = ""
+    resource: Any = None
+    prefix: Markup = Markup()

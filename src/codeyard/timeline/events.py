@@ -21,10 +21,26 @@ def from_us(us: int | None) -> datetime:
     return datetime.fromtimestamp((us or 0) / 1_000_000, UTC)
 
 
-def one_liners(req, texts: list[str], resource: Resource | None = None) -> list[Markup]:
-    """Wiki texts (comments, commit messages) as shortened one-liners, rendered together
-    (one set of look-ups for every ticket or changeset they mention)."""
-    if not texts:
-        return []
-    ctx = format_context(req, resource or Resource("timeline"))
-    return format_many(ctx, texts, oneliner=True, shorten=True)
+def render_texts(req, events: list, full: bool, shorten: bool = True) -> None:
+    """Give each event with a ``text`` its description: one-liners for the page
+    (``shorten``ed to their first line when asked), the whole text with absolute links for a
+    feed. All texts render together, each in its own resource's context."""
+    pending = [e for e in events if e.text]
+    contexts = {}
+    for event in pending:
+        resource = event.resource or Resource("timeline")
+        key = (resource.realm, resource.id, resource.version)
+        if key not in contexts:
+            contexts[key] = format_context(req, resource, absurls=full)
+    ordered = [contexts[(r.realm, r.id, r.version)] for r in
+               (e.resource or Resource("timeline") for e in pending)]
+    if pending:
+        rendered = format_many(ordered[0], [e.text for e in pending], oneliner=not full,
+                               shorten=shorten and not full, contexts=ordered)
+    else:
+        rendered = []
+    for event, html in zip(pending, rendered, strict=True):
+        event.description = Markup("%s: %s") % (event.prefix, html) if event.prefix else html
+    for event in events:
+        if event.prefix and not event.text and not event.description:
+            event.description = event.prefix

@@ -10,10 +10,11 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from markupsafe import Markup
 from werkzeug.routing import Rule
 
-from codeyard.config import IntOption, options_in
+from codeyard.config import BoolOption, IntOption, options_in
 from codeyard.core import hookimpl
 from codeyard.perm import Resource
 from codeyard.timeline.api import TimelineEvent
+from codeyard.timeline.events import render_texts, to_us
 from codeyard.web.api import HTTPBadRequest, NavItem
 from codeyard.web.feeds import FeedItem, rss_response
 from codeyard.wiki import syntax as S
@@ -22,6 +23,11 @@ DEFAULT_DAYSBACK = IntOption("timeline", "default_daysback", 30,
                              "How many days the timeline shows unless the reader asks for another number.")
 MAX_DAYSBACK = IntOption("timeline", "max_daysback", 90,
                          "The most days the timeline shows at once (-1: no limit).")
+
+ABBREVIATED_MESSAGES = BoolOption(
+    "timeline", "abbreviated_messages", True,
+    "Whether comments and commit messages in the timeline are cut to their first line "
+    "(the feed always carries them whole).")
 
 RSS_MAX_EVENTS = 50
 _AUTHORS_RE = re.compile(r"""(-)?(?:"([^"]*)"|'([^']*)'|(\S+))""")
@@ -132,6 +138,13 @@ def timeline_page(req):
     """/timeline — events of the last ``daysback`` days up to ``from``; ``?format=rss``."""
     req.perm.require("TIMELINE_VIEW", Resource("timeline"))
     rss = req.args.get("format") == "rss"
+    maxrows = max(0, _as_int(req.args.get("max"), RSS_MAX_EVENTS if rss else 0))
+    # Events newer than the last visit are marked unread; a reader adjusting the form keeps
+    # the marks of the visit they started from (Trac's session keys).
+    lastvisit = _as_int(req.session.get("timeline.lastvisit"), 0)
+    revisit = any(name in req.args for name in ("update", "from", "daysback", "authors"))
+    if revisit:
+        lastvisit = _as_int(req.session.get("timeline.nextlastvisit"), lastvisit)
     tz = req.tz
     now = datetime.now(tz)
     today = now.date()
@@ -174,11 +187,20 @@ def timeline_page(req):
                 continue
             events.append(event)
     events.sort(key=lambda e: e.date, reverse=True)
+    if maxrows:
+        events = events[:maxrows]
+    render_texts(req, events, full=rss, shorten=ABBREVIATED_MESSAGES(req.env.config))
     if rss:
-        maximum = _as_int(req.args.get("max"), RSS_MAX_EVENTS)
-        return _rss(req, events[:maximum] if maximum > 0 else events)
+        return _rss(req, events)
     _remember(req, "timeline.daysback", str(daysback), str(default_days))
     _remember(req, "timeline.authors", authors, "")
+    # Anonymous visitors are tracked once they have a session of their own: a crawler's
+    # every request would otherwise leave one behind.
+    if events and not revisit and (req.session.authenticated or req.session.stored):
+        newest = to_us(events[0].date)
+        if newest > lastvisit or req.session.get("timeline.nextlastvisit") != str(lastvisit):
+            req.session["timeline.lastvisit"] = str(max(lastvisit, newest))
+            req.session["timeline.nextlastvisit"] = str(lastvisit)
 
     days: list[dict] = []
     for event in events:
@@ -190,10 +212,14 @@ def timeline_page(req):
                 label += " Today"
             elif day == today - timedelta(days=1):
                 label += " Yesterday"
-            days.append({"date": day, "heading": label, "events": []})
+            days.append({"date": day, "heading": label, "groups": []})
         highlight = bool(precise and precision and timedelta(0) <= event.date - precise < precision)
-        days[-1]["events"].append({"event": event, "time": local.strftime("%H:%M"),
-                                   "highlight": highlight})
+        unread = bool(lastvisit) and to_us(event.date) > lastvisit
+        groups = days[-1]["groups"]
+        if not groups or groups[-1]["unread"] != unread:
+            groups.append({"unread": unread, "events": []})
+        groups[-1]["events"].append({"event": event, "time": local.strftime("%H:%M"),
+                                     "highlight": highlight, "unread": unread})
     rss_args = {name: "on" for name in filters}
     previous_from = (from_day - timedelta(days=daysback + 1)).isoformat()
     next_from = (from_day + timedelta(days=daysback + 1)).isoformat() if from_day < today else None

@@ -7,7 +7,6 @@ from markupsafe import Markup
 
 from codeyard.core import hookimpl
 from codeyard.timeline.api import TimelineEvent
-from codeyard.timeline.events import one_liners
 from codeyard.vcs import cache
 from codeyard.vcs import web_util as U
 from codeyard.vcs.manager import RepositoryError, RepositoryManager
@@ -51,15 +50,14 @@ def timeline_events(req, start, stop, filters):
         rev = repos.rev_db(changeset.rev)  # type: ignore[attr-defined]
         if req.perm.has("CHANGESET_VIEW", U.changeset_resource(name, rev)):
             picked.append((name, repos, rev, changeset))
-    messages = one_liners(req, [c.message for _n, _r, _rev, c in picked])
     events = []
-    for (name, repos, rev, changeset), message in zip(picked, messages, strict=True):
+    for name, repos, rev, changeset in picked:
         display = repos.display_rev(rev)  # type: ignore[attr-defined]
         title = Markup("Changeset <em>[%s]</em>") % display
         if name:
             title += Markup(" in %s") % name
         events.append(TimelineEvent(
             kind="changeset", date=changeset.date, author=changeset.author, title=title,
-            href=U.changeset_url(req, name, rev, repos=repos), description=message,
-            filter="changeset"))
+            href=U.changeset_url(req, name, rev, repos=repos), filter="changeset",
+            text=changeset.message or "", resource=U.changeset_resource(name, rev)))
     return events

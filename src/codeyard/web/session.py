@@ -53,6 +53,12 @@ class Session(dict):
         self._old = dict(self)
 
     @property
+    def stored(self) -> bool:
+        """Whether the session has a row in the database (an anonymous visitor's gets one
+        only once something is kept for them)."""
+        return self._exists
+
+    @property
     def changed(self) -> bool:
         return self._old != dict(self)
 

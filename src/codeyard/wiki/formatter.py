@@ -152,10 +152,13 @@ class _Forest:
 
 
 def format_many(ctx: FormatContext, texts: list[str], oneliner: bool = False,
-                shorten: bool = False) -> list[Markup]:
+                shorten: bool = False,
+                contexts: list[FormatContext] | None = None) -> list[Markup]:
     """Several texts in one context (a log's commit messages, a list's summaries): each
     rendered on its own, with one read scope and one set of look-ups for all of them — a
-    page of 100 messages mentioning 100 tickets asks for them in one query."""
+    page of 100 messages mentioning 100 tickets asks for them in one query. ``contexts``
+    gives each text a context of its own (the ticket a comment belongs to), sharing the
+    look-ups all the same."""
     deadline = _deadline(ctx)
     trees: list[Any] = []
     for text in texts:
@@ -174,7 +177,7 @@ def format_many(ctx: FormatContext, texts: list[str], oneliner: bool = False,
                 if tree is None:
                     out.append(Markup())
                     continue
-                fmt = Formatter(ctx, deadline=deadline)
+                fmt = Formatter(contexts[len(out)] if contexts else ctx, deadline=deadline)
                 fmt.source = text
                 fmt._memo = memo
                 fmt.tree = forest

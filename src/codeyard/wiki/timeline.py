@@ -7,7 +7,7 @@ from markupsafe import Markup
 from codeyard.core import hookimpl
 from codeyard.perm import Resource
 from codeyard.timeline.api import TimelineEvent
-from codeyard.timeline.events import from_us, one_liners, to_us
+from codeyard.timeline.events import from_us, to_us
 
 
 @hookimpl
@@ -26,13 +26,12 @@ def timeline_events(req, start, stop, filters):
                   "WHERE time >= %s AND time < %s ORDER BY time DESC",
                   (to_us(start), to_us(stop)))
     rows = [r for r in rows if req.perm.has("WIKI_VIEW", Resource("wiki", r[0], r[1]))]
-    comments = one_liners(req, [r[4] or "" for r in rows])
     events = []
-    for (name, version, time, author, _comment), comment in zip(rows, comments, strict=True):
+    for name, version, time, author, comment in rows:
         verb = "created" if int(version) == 1 else "edited"
         events.append(TimelineEvent(
             kind="wiki", date=from_us(time), author=author or "",
             title=Markup("<em>%s</em> %s") % (name, verb),
             href=req.url_for("wiki", page=name, version=version),
-            description=comment, filter="wiki"))
+            filter="wiki", text=comment or "", resource=Resource("wiki", name, version)))
     return events
