@@ -49,3 +49,4 @@ class TimelineEvent:
     text: str = ""
     resource: Any = None
     prefix: Markup = Markup()
+    project: str = ""  # the project's name, in a site's combined timeline

@@ -134,6 +134,46 @@ def _remember(req, key: str, value: str, default: str) -> None:
         req.session[key] = value
 
 
+def gather_events(req, start: datetime, stop: datetime, filters: list[str],
+                  include: set[str], exclude: set[str]) -> list[TimelineEvent]:
+    """The events of [start, stop) for the picked filters, by the authors asked, newest first."""
+    events: list[TimelineEvent] = []
+    for found in req.env.hook.timeline_events(req=req, start=start.astimezone(UTC),
+                                               stop=stop.astimezone(UTC), filters=filters):
+        for event in found or ():
+            author = (event.author or "").lower()
+            if (include and author not in include) or author in exclude:
+                continue
+            events.append(event)
+    events.sort(key=lambda e: e.date, reverse=True)
+    return events
+
+
+def group_days(events: list, tz: tzinfo, today: date, lastvisit: int = 0,
+               precise: datetime | None = None, precision: timedelta | None = None) -> list[dict]:
+    """Events (newest first) by day in ``tz``, Trac's headings, unread ones in groups of
+    their own; ``items`` of a day give each event its local time and marks."""
+    days: list[dict] = []
+    for event in events:
+        local = event.date.astimezone(tz)
+        day = local.date()
+        if not days or days[-1]["date"] != day:
+            label = day.isoformat() + ":"
+            if day == today:
+                label += " Today"
+            elif day == today - timedelta(days=1):
+                label += " Yesterday"
+            days.append({"date": day, "heading": label, "groups": []})
+        highlight = bool(precise and precision and timedelta(0) <= event.date - precise < precision)
+        unread = bool(lastvisit) and to_us(event.date) > lastvisit
+        groups = days[-1]["groups"]
+        if not groups or groups[-1]["unread"] != unread:
+            groups.append({"unread": unread, "events": []})
+        groups[-1]["events"].append({"event": event, "time": local.strftime("%H:%M"),
+                                     "highlight": highlight, "unread": unread})
+    return days
+
+
 def timeline_page(req):
     """/timeline — events of the last ``daysback`` days up to ``from``; ``?format=rss``."""
     req.perm.require("TIMELINE_VIEW", Resource("timeline"))
@@ -178,15 +218,7 @@ def timeline_page(req):
 
     available = _available_filters(req)
     filters = _picked_filters(req, available, rss)
-    events: list[TimelineEvent] = []
-    for found in req.env.hook.timeline_events(req=req, start=start.astimezone(UTC),
-                                               stop=stop.astimezone(UTC), filters=filters):
-        for event in found or ():
-            author = (event.author or "").lower()
-            if (include and author not in include) or author in exclude:
-                continue
-            events.append(event)
-    events.sort(key=lambda e: e.date, reverse=True)
+    events = gather_events(req, start, stop, filters, include, exclude)
     if maxrows:
         events = events[:maxrows]
     render_texts(req, events, full=rss, shorten=ABBREVIATED_MESSAGES(req.env.config))
@@ -202,24 +234,7 @@ def timeline_page(req):
             req.session["timeline.lastvisit"] = str(max(lastvisit, newest))
             req.session["timeline.nextlastvisit"] = str(lastvisit)
 
-    days: list[dict] = []
-    for event in events:
-        local = event.date.astimezone(tz)
-        day = local.date()
-        if not days or days[-1]["date"] != day:
-            label = day.isoformat() + ":"
-            if day == today:
-                label += " Today"
-            elif day == today - timedelta(days=1):
-                label += " Yesterday"
-            days.append({"date": day, "heading": label, "groups": []})
-        highlight = bool(precise and precision and timedelta(0) <= event.date - precise < precision)
-        unread = bool(lastvisit) and to_us(event.date) > lastvisit
-        groups = days[-1]["groups"]
-        if not groups or groups[-1]["unread"] != unread:
-            groups.append({"unread": unread, "events": []})
-        groups[-1]["events"].append({"event": event, "time": local.strftime("%H:%M"),
-                                     "highlight": highlight, "unread": unread})
+    days = group_days(events, tz, today, lastvisit, precise, precision)
     rss_args = {name: "on" for name in filters}
     previous_from = (from_day - timedelta(days=daysback + 1)).isoformat()
     next_from = (from_day + timedelta(days=daysback + 1)).isoformat() if from_day < today else None
@@ -279,6 +294,85 @@ def timeline_link(fmt, ns, target, label, link=None) -> Markup:
 
 
 # ---------------------------------------------------------------------------
+# The site's combined timeline (``/?view=timeline`` in parent-dir mode)
+
+SITE_MAX_EVENTS = 500
+
+
+def site_timeline(site):
+    """The events of every project the visitor may see, in one timeline; ``format=rss``."""
+    rss = site.args.get("format") == "rss"
+    visits = [v for v in site.visit(__name__)
+              if v.req.perm.has("TIMELINE_VIEW", Resource("timeline"))]
+    tz = visits[0].req.tz if visits else UTC
+    today = datetime.now(tz).date()
+    raw_from = (site.args.get("from") or "").strip()
+    from_day = today
+    if raw_from:
+        try:
+            from_day = parse_moment(raw_from, tz).astimezone(tz).date()
+        except ValueError as exc:
+            raise HTTPBadRequest(str(exc), title="Invalid date") from None
+    daysback = max(1, min(_as_int(site.args.get("daysback"), 7), 90))
+    try:
+        stop = _day_end(from_day, tz)
+        start = datetime.combine(from_day - timedelta(days=daysback), time(0), tzinfo=tz)
+    except OverflowError:
+        raise HTTPBadRequest(f'"{raw_from}" is out of range.', title="Invalid date") from None
+    authors = (site.args.get("authors") or "").strip()
+    include, exclude = parse_authors(authors)
+    wanted = set(filter(None, site.args.getlist("project")))
+    labels: dict[str, str] = {}
+    picked_any = False
+    tagged: list[tuple[TimelineEvent, object]] = []
+    for visit in visits:
+        if wanted and visit.info["dirname"] not in wanted:
+            continue
+        available = _available_filters(visit.req)
+        for name, label, _checked in available:
+            labels.setdefault(name, label)
+        picked = [n for n, _label, _c in available if n in site.args]
+        picked_any = picked_any or bool(picked)
+        if not picked:
+            picked = [n for n, _label, checked in available if checked]
+        for event in gather_events(visit.req, start, stop, picked, include, exclude):
+            tagged.append((event, visit))
+    tagged.sort(key=lambda pair: pair[0].date, reverse=True)
+    maximum = _as_int(site.args.get("max"), RSS_MAX_EVENTS if rss else SITE_MAX_EVENTS)
+    tagged = tagged[:max(1, min(maximum, SITE_MAX_EVENTS))]
+    by_project: dict[int, list[TimelineEvent]] = {}
+    for event, visit in tagged:
+        by_project.setdefault(id(visit), []).append(event)
+    for visit in visits:
+        if id(visit) in by_project:
+            render_texts(visit.req, by_project[id(visit)], full=rss,
+                         shorten=ABBREVIATED_MESSAGES(visit.req.env.config))
+    for event, visit in tagged:
+        event.project = visit.info["name"]
+    events = [event for event, _visit in tagged]
+    if rss:
+        base = site.host_url.rstrip("/") + site.script_root.rstrip("/")
+        items = [FeedItem(title=f"{e.project}: {Markup(e.title).striptags()}",
+                          link=site.host_url.rstrip("/") + e.href,
+                          guid=f"{site.host_url.rstrip('/')}{e.href}/{int(e.date.timestamp() * 1e6)}",
+                          author=e.author or None, date=e.date, description=str(e.description))
+                 for e in events]
+        return rss_response("Timeline of all projects", base + "/?view=timeline",
+                            "Recent changes in every project", items)
+    chosen = [n for n in labels if n in site.args] if picked_any else []
+    return "timeline/site_timeline.html", {
+        "title": "Timeline of all projects",
+        "days": group_days(events, tz, today),
+        "from_day": from_day.isoformat(), "daysback": daysback, "authors": authors,
+        "filters": [{"name": n, "label": label, "enabled": not chosen or n in chosen}
+                    for n, label in labels.items()],
+        "projects": [{"dirname": v.info["dirname"], "name": v.info["name"],
+                      "enabled": not wanted or v.info["dirname"] in wanted} for v in visits],
+        "truncated": len(tagged) >= SITE_MAX_EVENTS, "shown": len(tagged),
+    }
+
+
+# ---------------------------------------------------------------------------
 # Hooks
 
 
@@ -292,6 +386,14 @@ def navigation_items(req):
     if req.perm.has("TIMELINE_VIEW", Resource("timeline")):
         return [NavItem("mainnav", "timeline", "Timeline", req.url_for("timeline"), order=20)]
     return []
+
+
+@hookimpl
+def site_views():
+    from codeyard.web.site_views import SiteView, template_dir_of
+
+    return [SiteView("timeline", "Timeline", site_timeline, plugin=__name__,
+                     template_dir=template_dir_of(__file__))]
 
 
 @hookimpl

@@ -69,6 +69,11 @@ def admin_panels(req):
 
 
 @hookspec
+def site_views():
+    """Return SiteView objects: pages at the site's root (``/?view=NAME``, parent-dir mode) that combine the projects' own data."""
+
+
+@hookspec
 def request_authenticators():
     """Return callables(req) -> user name or None, asked after the auth cookie and HTTP Basic."""
 

@@ -280,6 +280,7 @@ def index_response(req: Request, site: Site) -> Response:
         body = cached[1]
     else:
         data = {"projects": projects, "req": req, "href": req.script_root.rstrip("/") or "",
+                "views": _view_links(req),
                 "trac": {"version": __version__, "time": time.strftime("%Y-%m-%d %H:%M:%S")},
                 "codeyard": {"version": __version__}}
         data.update(site.template_vars)
@@ -290,6 +291,38 @@ def index_response(req: Request, site: Site) -> Response:
     content_type = "text/xml" if template.endswith(".xml") else "text/html"
     response = Response(body, content_type=content_type + "; charset=utf-8",
                         headers={"Cache-Control": "no-cache"})
+    apply_site_headers(None, response)
+    return response
+
+
+def _view_links(req: Request) -> list[dict[str, str]]:
+    from codeyard.web.site_views import site_views
+
+    base = req.script_root.rstrip("/")
+    return [{"name": v.name, "label": v.label, "href": f"{base}/?view={v.name}"}
+            for v in site_views().values()]
+
+
+def site_view_response(req: Request, site: Site, name: str) -> Response:
+    """``/?view=NAME``: a page combining the projects (a ``site_views`` hook's)."""
+    from codeyard.web.main import apply_site_headers
+    from codeyard.web.site_views import SiteRequest, render_view, site_views
+
+    view = site_views().get(name)
+    if view is None:
+        raise HTTPNotFound(f"There is no site view named {name!r} here.", title="No such page")
+    base = req.script_root.rstrip("/")
+    site_req = SiteRequest(req.environ, site, site_projects(site, base))
+    result = view.render(site_req)
+    if isinstance(result, Response):
+        response = result
+    else:
+        template, data = result
+        body = render_view(view, template, {
+            "req": site_req, "href": base or "", "views": _view_links(req), "view": view,
+            "codeyard": {"version": __version__}, **site.template_vars, **data})
+        response = Response(body, content_type="text/html; charset=utf-8")
+    response.headers["Cache-Control"] = "no-cache, private"
     apply_site_headers(None, response)
     return response
 
@@ -305,7 +338,10 @@ def site_dispatch(environ: dict) -> Response:
         segments = path.lstrip("/").split("/", 1)
         name = segments[0]
         if not name:
-            return index_response(Request(environ), site)
+            req = Request(environ)
+            if req.args.get("view"):
+                return site_view_response(req, site, req.args["view"])
+            return index_response(req, site)
         found = find_project(site, name)
         if found is None:
             raise HTTPNotFound(f"There is no project named {name!r} here.", title="No such project")
