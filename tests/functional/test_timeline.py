@@ -276,3 +276,40 @@ def test_max_limits_the_page_too(site):
     env, client = site
     html = _main(_get(client, "/timeline?from=2020-03-10&daysback=1&wiki=on&max=2"))
     assert html.count("<dt ") == 2
+
+
+def test_a_busy_period_is_paged(site):
+    env, client = site
+    env.config.set("timeline", "max_events", "2")
+    env.config.save()
+    # a few older events, days before the others: windows reaching back must find them
+    with env.db_transaction as db:
+        for day in (3, 6):
+            db("INSERT INTO wiki (name, version, time, author, text, comment, readonly) "
+               "VALUES (%s, 1, %s, 'zed', 'x', '', 0)", (f"Old{day}", _us(-24 * day)))
+    url = "/timeline?from=2020-03-10&daysback=10&wiki=on&ticket=on&milestone=on"
+    seen: list[str] = []
+    for _ in range(10):
+        html = _main(_get(client, url))
+        titles = re.findall(r'<span class="time">[^<]*</span> (.*?)(?: by <span|</a>)', html)
+        assert 1 <= len(titles) <= 2
+        seen += titles
+        found = re.search(r'<a rel="next" href="([^"]+)">Earlier events', html)
+        if not found:
+            break
+        url = found.group(1).replace("&amp;", "&")
+        assert "page=" in url
+    assert len(seen) == len(set(seen)) == 8
+    assert seen[0].startswith("<em>notes.txt</em>") and seen[-1] == "<em>Old6</em> created"
+    env.config.set("timeline", "max_events", "0")  # the whole period on one page, as Trac
+    env.config.save()
+    html = _main(_get(client, "/timeline?from=2020-03-10&daysback=10&wiki=on&ticket=on"
+                              "&milestone=on"))
+    assert html.count("<dt ") == 8 and "Earlier events" not in html
+
+
+@pytest.mark.parametrize("page", ["abc", "-1", "0", "99999999", "1e9"])
+def test_odd_page_numbers(site, page):
+    env, client = site
+    html = text(_get(client, f"/timeline?from=2020-03-10&daysback=1&page={page}"))
+    assert "Timeline" in html

@@ -35,12 +35,20 @@ def _ticket_title(tid: int, summary: str, verb: str) -> Markup:
             % (format_summary(summary), tid, format_summary(summary), verb))
 
 
-def _changes(db, start_us: int, stop_us: int) -> list[dict]:
-    """The changes of the period, one per (ticket, time): author, fields, comment."""
+def _changes(db, start_us: int, stop_us: int, details: bool) -> list[dict]:
+    """The changes of the period, one per (ticket, time): author, fields, comment. Without
+    ``details`` only those that changed the status (closed, reopened) are wanted."""
     grouped: dict[tuple[int, int], dict] = {}
-    for tid, time, author, field, old, new in db(
-            "SELECT ticket, time, author, field, oldvalue, newvalue FROM ticket_change "
-            "WHERE time >= %s AND time < %s ORDER BY time", (start_us, stop_us)):
+    if details:
+        sql = ("SELECT ticket, time, author, field, oldvalue, newvalue FROM ticket_change "
+               "WHERE time >= %s AND time < %s ORDER BY time")
+    else:
+        sql = ("SELECT c.ticket, c.time, c.author, c.field, c.oldvalue, c.newvalue "
+               "FROM ticket_change AS c WHERE c.time >= %s AND c.time < %s "
+               "AND c.field IN ('status', 'resolution', 'comment') AND EXISTS ("
+               "SELECT 1 FROM ticket_change AS s WHERE s.ticket=c.ticket AND s.time=c.time "
+               "AND s.field='status') ORDER BY c.time")
+    for tid, time, author, field, old, new in db(sql, (start_us, stop_us)):
         change = grouped.setdefault((int(tid), int(time)), {
             "ticket": int(tid), "time": int(time), "author": author or "", "fields": {},
             "comment": "", "cnum": None})
@@ -58,7 +66,7 @@ def _ticket_events(req, start, stop, filters) -> list[TimelineEvent]:
         created = db("SELECT id, time, reporter, summary, description FROM ticket "
                      "WHERE time >= %s AND time < %s", (start_us, stop_us)) \
             if "ticket" in filters else []
-        changes = _changes(db, start_us, stop_us)
+        changes = _changes(db, start_us, stop_us, "ticket_details" in filters)
         ids = {int(r[0]) for r in created} | {c["ticket"] for c in changes}
         summaries: dict[int, str] = {}
         listed = sorted(ids)
@@ -83,9 +91,6 @@ def _ticket_events(req, start, stop, filters) -> list[TimelineEvent]:
         if tid not in visible or tid not in summaries:
             continue
         status = change["fields"].get("status")
-        href = req.url_for("ticket", id=tid)
-        if change["cnum"]:
-            href += f"#comment:{change['cnum']}"
         if status and status[1] == "closed":
             kind, verb, wanted = "closedticket", "closed", "ticket"
         elif status and status[0] == "closed":
@@ -96,6 +101,9 @@ def _ticket_events(req, start, stop, filters) -> list[TimelineEvent]:
             continue
         if wanted not in filters:
             continue
+        href = req.url_for("ticket", id=tid)
+        if change["cnum"]:
+            href += f"#comment:{change['cnum']}"
         prefix = Markup()
         if kind == "closedticket":
             resolution = change["fields"].get("resolution", ("", ""))[1]

@@ -9,6 +9,7 @@ from markupsafe import Markup
 from codeyard.perm import Resource
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_many
+from codeyard.wiki.render_cache import render_texts_html
 
 
 def to_us(moment: datetime) -> int:
@@ -32,13 +33,16 @@ def render_texts(req, events: list, full: bool, shorten: bool = True) -> None:
         key = (resource.realm, resource.id, resource.version)
         if key not in contexts:
             contexts[key] = format_context(req, resource, absurls=full)
-    ordered = [contexts[(r.realm, r.id, r.version)] for r in
-               (e.resource or Resource("timeline") for e in pending)]
+    resources = [e.resource or Resource("timeline") for e in pending]
+    ordered = [contexts[(r.realm, r.id, r.version)] for r in resources]
+    rendered: list[Markup] = []
     if pending:
-        rendered = format_many(ordered[0], [e.text for e in pending], oneliner=not full,
-                               shorten=shorten and not full, contexts=ordered)
-    else:
-        rendered = []
+        texts = [e.text for e in pending]
+        rendered = render_texts_html(
+            ordered[0], "full" if full else "shortened" if shorten else "oneliner", texts,
+            lambda: format_many(ordered[0], texts, oneliner=not full,
+                                shorten=shorten and not full, contexts=ordered),
+            resources=resources)
     for event, html in zip(pending, rendered, strict=True):
         event.description = Markup("%s: %s") % (event.prefix, html) if event.prefix else html
     for event in events:

@@ -29,6 +29,11 @@ ABBREVIATED_MESSAGES = BoolOption(
     "Whether comments and commit messages in the timeline are cut to their first line "
     "(the feed always carries them whole).")
 
+MAX_EVENTS = IntOption(
+    "timeline", "max_events", 500,
+    "The most events one timeline page shows; a link leads to the earlier ones of the "
+    "period (0: the whole period on one page, as Trac shows it).")
+
 RSS_MAX_EVENTS = 50
 _AUTHORS_RE = re.compile(r"""(-)?(?:"([^"]*)"|'([^']*)'|(\S+))""")
 _MOMENT_RE = re.compile(
@@ -149,6 +154,33 @@ def gather_events(req, start: datetime, stop: datetime, filters: list[str],
     return events
 
 
+def gather_newest(req, start: datetime, stop: datetime, filters: list[str],
+                  include: set[str], exclude: set[str], want: int) -> list[TimelineEvent]:
+    """At least ``want`` of the newest events of [start, stop) when there are that many
+    (all of them otherwise), newest first. The providers are asked for windows reaching
+    further back each time, so a busy period's page reads about what it shows rather
+    than a month of events."""
+    if want <= 0:
+        return gather_events(req, start, stop, filters, include, exclude)
+    events: list[TimelineEvent] = []
+    upper, span = stop, timedelta(hours=6)
+    # The first window ends at the period's end but reaches back from now: a period
+    # ending today holds no events after now.
+    newest = min(stop, max(start, datetime.now(UTC)))
+    whole = (stop - start).total_seconds() + 1
+    while upper > start and len(events) < want:
+        reach = min(upper, newest) - start
+        lower = start if span >= reach else min(upper, newest) - span
+        events += gather_events(req, lower, upper, filters, include, exclude)
+        if events:  # reach back about as far as the rate so far says the rest needs
+            rate = len(events) / max(1.0, (newest - lower).total_seconds())
+            span = timedelta(seconds=min(whole, max(3600.0, 1.25 * (want - len(events)) / rate)))
+        else:
+            span = timedelta(seconds=min(whole, span.total_seconds() * 4))
+        upper = lower
+    return events
+
+
 def group_days(events: list, tz: tzinfo, today: date, lastvisit: int = 0,
                precise: datetime | None = None, precision: timedelta | None = None) -> list[dict]:
     """Events (newest first) by day in ``tz``, Trac's headings, unread ones in groups of
@@ -218,9 +250,14 @@ def timeline_page(req):
 
     available = _available_filters(req)
     filters = _picked_filters(req, available, rss)
-    events = gather_events(req, start, stop, filters, include, exclude)
-    if maxrows:
-        events = events[:maxrows]
+    page_size = maxrows or max(0, MAX_EVENTS(req.env.config))
+    page = max(1, _as_int(req.args.get("page"), 1)) if page_size else 1
+    page = min(page, 10_000)
+    events = gather_newest(req, start, stop, filters, include, exclude,
+                           page * page_size + 1 if page_size else 0)
+    more = bool(page_size) and len(events) > page * page_size
+    if page_size:
+        events = events[(page - 1) * page_size:page * page_size]
     render_texts(req, events, full=rss, shorten=ABBREVIATED_MESSAGES(req.env.config))
     if rss:
         return _rss(req, events)
@@ -239,7 +276,12 @@ def timeline_page(req):
     previous_from = (from_day - timedelta(days=daysback + 1)).isoformat()
     next_from = (from_day + timedelta(days=daysback + 1)).isoformat() if from_day < today else None
     req.chrome["stylesheets"].append(req.url_for("chrome", prefix="common", path="css/timeline.css"))
+    page_args = {"from": from_day.isoformat(), "daysback": daysback, "authors": authors or None,
+                 "max": maxrows or None, **{name: "on" for name in filters}}
     return "timeline/timeline.html", {
+        "earlier_href": req.url_for("timeline", page=page + 1, **page_args) if more else None,
+        "later_href": (req.url_for("timeline", page=page - 1 if page > 2 else None, **page_args)
+                       if page > 1 else None),
         "title": "Timeline",
         "from_day": from_day.isoformat(), "daysback": daysback, "authors": authors,
         "filters": [{"name": n, "label": label, "enabled": n in filters}
@@ -322,6 +364,8 @@ def site_timeline(site):
     authors = (site.args.get("authors") or "").strip()
     include, exclude = parse_authors(authors)
     wanted = set(filter(None, site.args.getlist("project")))
+    maximum = _as_int(site.args.get("max"), RSS_MAX_EVENTS if rss else SITE_MAX_EVENTS)
+    maximum = max(1, min(maximum, SITE_MAX_EVENTS))
     labels: dict[str, str] = {}
     picked_any = False
     tagged: list[tuple[TimelineEvent, object]] = []
@@ -335,11 +379,10 @@ def site_timeline(site):
         picked_any = picked_any or bool(picked)
         if not picked:
             picked = [n for n, _label, checked in available if checked]
-        for event in gather_events(visit.req, start, stop, picked, include, exclude):
+        for event in gather_newest(visit.req, start, stop, picked, include, exclude, maximum):
             tagged.append((event, visit))
     tagged.sort(key=lambda pair: pair[0].date, reverse=True)
-    maximum = _as_int(site.args.get("max"), RSS_MAX_EVENTS if rss else SITE_MAX_EVENTS)
-    tagged = tagged[:max(1, min(maximum, SITE_MAX_EVENTS))]
+    tagged = tagged[:maximum]
     by_project: dict[int, list[TimelineEvent]] = {}
     for event, visit in tagged:
         by_project.setdefault(id(visit), []).append(event)

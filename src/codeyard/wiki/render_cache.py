@@ -211,10 +211,13 @@ def _text_probes(env, cache: _PageCache, text: str, size: int) -> frozenset[str]
 
 
 def render_texts_html(ctx, kind: str, texts: list[str],
-                      render: Callable[[], list[Markup]]) -> list[Markup]:
+                      render: Callable[[], list[Markup]],
+                      resources: list | None = None) -> list[Markup]:
     """The HTML of several texts rendered together (a log's commit messages), kept like
     pages are: by the texts, how they are rendered (``kind``), where and for whom, and valid
-    while nothing they depend on changed. ``render()`` renders them on a miss."""
+    while nothing they depend on changed. ``render()`` renders them on a miss.
+    ``resources`` names each text's own resource when they differ (a timeline's comments:
+    relative links resolve against them)."""
     env = ctx.env
     size = RENDER_CACHE_SIZE(env.config)
     if size <= 0 or not texts:
@@ -227,10 +230,12 @@ def render_texts_html(ctx, kind: str, texts: list[str],
             return render()
         probes |= found
     wanted = frozenset(probes)
-    digest = hashlib.sha1("\0".join(texts).encode("utf-8", "surrogatepass")).digest()
+    digest = hashlib.sha1("\0".join(texts).encode("utf-8", "surrogatepass"))
+    for own in resources or ():
+        digest.update(f"\1{own.realm}\2{own.id}\2{own.version}".encode("utf-8", "surrogatepass"))
     resource = ctx.resource
     reader = getattr(ctx.perm, "username", None) if ctx.perm is not None else None
-    key = ("texts", kind, digest, ctx.href.base, ctx.abs_href.base if ctx.abs_href else "",
+    key = ("texts", kind, digest.digest(), ctx.href.base, ctx.abs_href.base if ctx.abs_href else "",
            ctx.flavor, ctx.absurls, getattr(resource, "realm", None),
            getattr(resource, "id", None), reader)
     html, _hit = _kept(env, cache, key, wanted, size, lambda: tuple(render()),
