@@ -15,7 +15,7 @@ from __future__ import annotations
 __all__ = [
     "WIKI_PAGES", "INTERWIKI_MAP", "PERMISSIONS", "KNOWN_USERS", "KNOWN_USERS_DICT",
     "KNOWN_USERS_KEYS", "MILESTONES", "TICKET_FIELDS", "TICKET_CUSTOM_FIELDS",
-    "ATTACHMENTS", "REPOSITORIES", "repository_metadata", "FORMER_KEYS",
+    "ATTACHMENTS", "REPOSITORIES", "TICKET_REWRITES", "repository_metadata", "FORMER_KEYS",
 ]
 
 # -- shared with Trac 1.6 (what bumps each, on Trac's side, in brackets)
@@ -53,6 +53,10 @@ def repository_metadata(repos_id: int | str) -> str:
 
 
 # -- codeyard's own
+
+TICKET_REWRITES = "codeyard.ticket.rewrites"
+"""Tickets rewritten without a new ``ticket_change`` row (a change removed): what the
+tickets' stamp (``ticket.model.TICKETS_STAMP``) cannot see."""
 
 ATTACHMENTS = "codeyard.attachment.changes"
 """Any attachment added, replaced or removed (rendered pages show attachment links)."""

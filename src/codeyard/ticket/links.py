@@ -23,10 +23,11 @@ from urllib.parse import quote_plus
 
 from markupsafe import Markup, escape
 
+from codeyard import cachekeys
 from codeyard.core import hookimpl
 from codeyard.perm import Resource
 from codeyard.ticket import values
-from codeyard.ticket.model import Ticket
+from codeyard.ticket.model import TICKETS_STAMP, Ticket
 from codeyard.ticket.query import Query, QueryError, merge_ranges
 from codeyard.ticket.report import reports
 from codeyard.util.href import QUERY_SAFE
@@ -412,10 +413,11 @@ def wiki_render_dependencies():
     # a page linking to a milestone is rendered each time. [[TicketQuery]] (query_web)
     # follows the tickets as these links do.
     return RenderDependencies(
+        cache_keys=(cachekeys.TICKET_REWRITES,),
         namespaces={**dict.fromkeys(TICKET_NAMESPACES, "tickets"), "comment": "tickets",
                     "report": "reports", "query": None},
         macros={"TicketQuery": "tickets"},
         probes={
-            "tickets": "SELECT COUNT(*), MAX(changetime) FROM ticket",
+            "tickets": TICKETS_STAMP,
             "reports": "SELECT COUNT(*), MAX(id), MIN(id) FROM report",
         })

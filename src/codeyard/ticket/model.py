@@ -34,6 +34,22 @@ __all__ = [
 
 DEFAULT_OWNER_KEYWORD = "< default >"
 
+TICKETS_STAMP = ("SELECT (SELECT COUNT(*) FROM ticket), (SELECT MAX(id) FROM ticket), "
+                 "(SELECT MAX(time) FROM ticket_change)")
+"""A stamp of the tickets, from indexes only: it changes when a ticket is created or
+deleted and with every change (Trac and codeyard record each in ``ticket_change``), so
+what was read from the tickets is current while it holds — whoever wrote them."""
+
+
+def tickets_stamp(env, db) -> tuple:
+    """``TICKETS_STAMP`` with the generations of what else a ticket list depends on (the
+    fields' values and order, milestones, changes removed): results read from the ticket
+    tables may be kept while it holds."""
+    from codeyard.cachekeys import MILESTONES, TICKET_FIELDS, TICKET_REWRITES
+
+    return (*db(TICKETS_STAMP)[0], *(env.database.generation(db, key)
+                                     for key in (TICKET_FIELDS, MILESTONES, TICKET_REWRITES)))
+
 DEFAULT_TYPE = Option("ticket", "default_type", "defect",
                       "Type of a new ticket.")
 DEFAULT_PRIORITY = Option("ticket", "default_priority", "major",

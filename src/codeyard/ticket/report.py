@@ -329,6 +329,34 @@ def _check_single_statement(sql: str) -> str:
     return stripped
 
 
+# Reports that read only these tables, and nothing that names the current moment, are kept
+# with the tickets' stamp (``ticket.model.tickets_stamp``) and read again when it moves.
+_TICKET_TABLES = frozenset({"ticket", "ticket_custom", "ticket_change", "enum", "milestone",
+                            "component", "version"})
+_MOMENT_WORDS = frozenset({"now", "current_timestamp", "current_date", "current_time",
+                           "localtimestamp", "localtime", "random", "clock_timestamp",
+                           "statement_timestamp", "transaction_timestamp", "timeofday"})
+_MOMENT_LITERALS = ("now", "today", "tomorrow", "yesterday")  # strftime('%s', 'now'), 'today'::date
+_LITERALS_AND_COMMENTS_RE = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/", re.S)
+_WORD_RE = re.compile(r"[a-z_][a-z0-9_]*")
+REPORT_RESULTS = 32  # reports whose rows a process keeps
+
+
+def _keepable(env, db, sql: str) -> bool:
+    tables = env.memo("ticket.report_tables", lambda: frozenset(
+        name.lower() for name in db.table_names()))
+    lowered = sql.lower()
+    words = set(_WORD_RE.findall(_LITERALS_AND_COMMENTS_RE.sub(" ", lowered)))
+    moments = words & _MOMENT_WORDS or any(f"'{word}'" in lowered for word in _MOMENT_LITERALS)
+    return not moments and not ((words & tables) - _TICKET_TABLES)
+
+
+def _results_cache(env):
+    from codeyard.util.lru import BoundedCache
+
+    return env.memo("ticket.report_results", lambda: BoundedCache(REPORT_RESULTS))
+
+
 def execute_report(env, sql: str, args: Mapping[str, str] | None = None, *, report_id: int = 0,
                    sort: str = "", asc: bool = False, page: int = 1, limit: int = 0,
                    timeout: int | None = None) -> ReportResult:
@@ -346,6 +374,18 @@ def execute_report(env, sql: str, args: Mapping[str, str] | None = None, *, repo
         text, params, missing = substitute(sql, values, dialect)
         used = set(_VAR_RE.findall(sql))
         shown_args = {k: v for k, v in values.items() if k in used}
+        cache = _results_cache(env) if _keepable(env, db, sql) else None
+        key = stamp = None
+        if cache is not None:
+            from codeyard.ticket.model import tickets_stamp
+
+            stamp = tickets_stamp(env, db)
+            key = (text, tuple(params), sort, asc, page, limit)
+            hit = cache.get(key)
+            if hit is not None and hit[0] == stamp:
+                kept_columns, kept_rows, kept_total, kept_paged, kept_sql = hit[1]
+                return ReportResult(kept_columns, kept_rows, kept_total, page, limit,
+                                    kept_paged, missing, shown_args, kept_sql)
         base = text.replace(SORT_COLUMN, "1").replace(LIMIT_OFFSET, "")
         with _Runner(db, TIMEOUT(env.config) if timeout is None else timeout) as runner:
             total = 0
@@ -388,6 +428,8 @@ def execute_report(env, sql: str, args: Mapping[str, str] | None = None, *, repo
             columns, rows = runner.run(final, params)
     if not limit:
         total = len(rows)
+    if cache is not None:
+        cache.put(key, (stamp, (columns, rows, total, paged, final)))
     return ReportResult(columns, rows, total, page, limit, paged, missing, shown_args, final)
 
 

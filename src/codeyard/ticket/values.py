@@ -536,6 +536,7 @@ def remove_ticket_change(env, ticket_id: int, cnum: int, when: int | None = None
                    (oldvalue, ticket_id, field))
         db("DELETE FROM ticket_change WHERE ticket=%s AND time=%s", (ticket_id, ts))
         db("UPDATE ticket SET changetime=%s WHERE id=%s", (when or _now(), ticket_id))
+        env.invalidate(cachekeys.TICKET_REWRITES)
 
 
 def order_enum(env, enum_type: str, names: list[str]) -> None:

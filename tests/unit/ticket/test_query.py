@@ -435,3 +435,81 @@ def test_count_joins_only_what_it_filters_on(qenv):
     q.max = 0
     assert q.count(qenv) == len(q.execute(qenv)) == len(
         where(lambda t: t["status"] != "closed" and t.get("urgent") == "1"))
+
+
+# -- results kept between calls while the tickets' stamp holds
+
+def _trac_style_change(env, tid: int, field: str, old: str, new: str, when: int) -> None:
+    """Change a ticket the way Trac does: the field, changetime, and a ticket_change row."""
+    with env.db_transaction as db:
+        db(f"UPDATE ticket SET {field}=%s, changetime=%s WHERE id=%s", (new, when, tid))
+        db("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
+           "VALUES (%s, %s, 'trac', %s, %s, %s)", (tid, when, field, old, new))
+
+
+def test_results_follow_writes_made_by_anyone(qenv):
+    from codeyard.cachekeys import TICKET_FIELDS
+
+    env = qenv
+    text = "status=new&order=priority"
+    first = ids(env, text)
+    assert first == ids(env, text) and len(first) >= 3
+    later = _utime(NOW) + 1_000_000
+    _trac_style_change(env, first[0], "status", "new", "closed", later)
+    assert ids(env, text) == first[1:]
+    with env.db_transaction as db:
+        db("INSERT INTO ticket (id, type, time, changetime, priority, status, summary) "
+           "VALUES (999, 'defect', %s, %s, 'blocker', 'new', 'Made elsewhere')", (later, later))
+    assert ids(env, text)[0] == 999
+    with env.db_transaction as db:
+        db("DELETE FROM ticket WHERE id=%s", (first[1],))
+    assert first[1] not in ids(env, text)
+    # The priorities' order is part of the answer: Trac bumps the fields' generation.
+    before = ids(env, text)
+    with env.db_transaction as db:
+        db("UPDATE enum SET value=CAST(10 - CAST(value AS integer) AS text) "
+           "WHERE type='priority'")
+    env.invalidate(TICKET_FIELDS)
+    assert ids(env, text) != before
+
+
+def test_results_are_kept_while_the_stamp_holds(qenv):
+    env = qenv
+    text = "status=new&order=id"
+    first = ids(env, text)
+    with env.db_transaction as db:  # a write neither Trac nor codeyard makes: no change row
+        db("UPDATE ticket SET status='closed' WHERE id=%s", (first[0],))
+    assert ids(env, text) == first
+    assert ids(env, "status=new&order=id&desc=1") == first[1:][::-1]  # another query reads
+    _trac_style_change(env, first[1], "priority", "major", "minor", _utime(NOW) + 1_000_000)
+    assert ids(env, text) == first[1:]  # the stamp moved: read again
+
+
+def test_relative_dates_are_not_kept(qenv):
+    env = qenv
+    text = "changetime=1dayago..&order=id"
+    assert ids(env, text) == ids(env, text)
+    from codeyard.ticket.query import _results_cache
+
+    assert not any("changetime" in str(key[2]) for key in _results_cache(env)._entries)
+
+
+def test_results_follow_an_older_change_removed(qenv):
+    from codeyard.ticket.values import remove_ticket_change
+
+    env = qenv
+    text = "status=new&order=id"
+    first = ids(env, text)
+    tid = first[0]
+    base = _utime(NOW)
+    with env.db_transaction as db:  # an older change closing it, then a newer comment
+        db("UPDATE ticket SET status='closed' WHERE id=%s", (tid,))
+        db("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
+           "VALUES (%s, %s, 'a', 'status', 'new', 'closed')", (tid, base + 1))
+        db("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
+           "VALUES (%s, %s, 'a', 'comment', '1', 'closing')", (tid, base + 1))
+        db("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
+           "VALUES (%s, %s, 'a', 'comment', '2', 'later')", (tid, base + 2))
+    assert tid not in ids(env, text)
+    remove_ticket_change(env, tid, 1)  # the newest change row stays: only a generation tells
+    assert tid in ids(env, text)

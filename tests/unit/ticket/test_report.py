@@ -305,3 +305,32 @@ def test_report_page_queries_do_not_grow_with_its_rows(served):
                                    for i in range(6, 120)])
     client.get("/report/1")
     assert run() <= few + 1
+
+
+def test_ticket_reports_are_kept_while_the_tickets_are_unchanged(env):
+    add_tickets(env)
+    sql = "SELECT id AS ticket, status FROM ticket WHERE status <> 'closed' ORDER BY id"
+    first = rp.execute_report(env, sql, {})
+    assert [r[0] for r in first.rows] == [1, 2, 3, 4]
+    with env.db_transaction as db:  # bypassing ticket_change: the kept rows still answer
+        db("UPDATE ticket SET status='closed' WHERE id=1")
+    assert rp.execute_report(env, sql, {}).rows == first.rows
+    with env.db_transaction as db:  # a change as Trac and codeyard record it
+        db("UPDATE ticket SET status='closed' WHERE id=2")
+        db("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
+           "VALUES (2, %s, 'bob', 'status', 'accepted', 'closed')", (BASE + 99_000_000,))
+    assert [r[0] for r in rp.execute_report(env, sql, {}).rows] == [3, 4]
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT id AS ticket, (SELECT COUNT(*) FROM wiki) AS pages FROM ticket",
+    "SELECT id AS ticket FROM ticket WHERE time > strftime('%s', 'now') * 1000000 - 1",
+    "SELECT id AS ticket FROM ticket t JOIN session_attribute s ON s.sid = t.owner",
+])
+def test_reports_reading_more_than_tickets_run_each_time(env, sql):
+    add_tickets(env)
+    rp.execute_report(env, sql, {})
+    with env.db_query as db:
+        assert not rp._keepable(env, db, sql)
+    assert rp._keepable(env, db, "SELECT p.value AS __color__, id AS ticket FROM ticket t "
+                                 "LEFT JOIN enum p ON p.name = t.priority -- now\n")
