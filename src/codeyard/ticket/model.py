@@ -50,6 +50,24 @@ def tickets_stamp(env, db) -> tuple:
     return (*db(TICKETS_STAMP)[0], *(env.database.generation(db, key)
                                      for key in (TICKET_FIELDS, MILESTONES, TICKET_REWRITES)))
 
+
+KEPT_TICKET_READS = 128  # results a process keeps under the tickets' stamp
+
+
+def kept_while_tickets_unchanged(env, db, key, compute):
+    """``compute()`` — something read from the ticket tables only (a query's rows, counts
+    by milestone) — kept per process under ``key`` while ``tickets_stamp`` holds."""
+    from codeyard.util.lru import BoundedCache
+
+    cache = env.memo("ticket.kept_reads", lambda: BoundedCache(KEPT_TICKET_READS))
+    stamp = tickets_stamp(env, db)
+    hit = cache.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    value = compute()
+    cache.put(key, (stamp, value))
+    return value
+
 DEFAULT_TYPE = Option("ticket", "default_type", "defect",
                       "Type of a new ticket.")
 DEFAULT_PRIORITY = Option("ticket", "default_priority", "major",

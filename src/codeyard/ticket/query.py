@@ -25,8 +25,7 @@ from typing import Any
 
 from codeyard.config import as_bool
 from codeyard.ticket.fields import TicketField, ticket_fields
-from codeyard.ticket.model import tickets_stamp
-from codeyard.util.lru import BoundedCache
+from codeyard.ticket.model import kept_while_tickets_unchanged
 
 __all__ = ["Query", "QueryError", "parse_query_date", "parse_id_ranges", "split_constraint",
            "read_filter_rows", "filter_modes", "FIELD_SYNONYMS", "DEFAULT_ITEMS_PER_PAGE",
@@ -34,7 +33,6 @@ __all__ = ["Query", "QueryError", "parse_query_date", "parse_id_ranges", "split_
 
 FIELD_SYNONYMS = {"created": "time", "modified": "changetime"}
 DEFAULT_ITEMS_PER_PAGE = 100
-QUERY_RESULTS = 64  # queries whose rows a process keeps
 MODES = ("~", "^", "$")
 SUBSTITUTIONS = ("$USER",)
 
@@ -683,29 +681,27 @@ class Query:
 
         with env.db_query as db:
             count_sql, count_params = compile_count(self, db, user=user, now=now, tz=tz)
+
+            def read() -> tuple:
+                num_items = int(db(count_sql, count_params)[0][0])
+                has_more = bool(self.max) and num_items > self.max
+                limit = self.max if has_more else None
+                if limit and num_items and self.offset >= num_items:
+                    raise QueryError(f"Page {self.page} is beyond the number of pages in the query")
+                sql, params = compile_query(self, db, user=user, now=now, tz=tz,
+                                            limit=limit, offset=self.offset if limit else 0)
+                return (num_items, has_more, *db.cursor_description(sql, params))
+
             # Relative dates ("1weekago") name another moment at every call: such queries
             # are run each time; the others are kept while the tickets are as they were.
-            cache = None if any(name in self.time_fields for clause in self.constraints
-                                for name in clause) else _results_cache(env)
-            key = stamp = None
-            if cache is not None:
-                stamp = tickets_stamp(env, db)
-                key = (count_sql, tuple(count_params), self.to_string(), tuple(self.get_columns()),
-                       self.order, self.desc, self.group, self.groupdesc, self.max, self.offset)
-                hit = cache.get(key)
-                if hit is not None and hit[0] == stamp:
-                    self.num_items, self.has_more_pages, names, rows = hit[1]
-                    return self._items(names, rows)
-            self.num_items = int(db(count_sql, count_params)[0][0])
-            self.has_more_pages = bool(self.max) and self.num_items > self.max
-            limit = self.max if self.has_more_pages else None
-            if limit and self.num_items and self.offset >= self.num_items:
-                raise QueryError(f"Page {self.page} is beyond the number of pages in the query")
-            sql, params = compile_query(self, db, user=user, now=now, tz=tz,
-                                        limit=limit, offset=self.offset if limit else 0)
-            names, rows = db.cursor_description(sql, params)
-            if cache is not None:
-                cache.put(key, (stamp, (self.num_items, self.has_more_pages, names, rows)))
+            if any(name in self.time_fields for clause in self.constraints for name in clause):
+                found = read()
+            else:
+                key = ("query", count_sql, tuple(count_params), self.to_string(),
+                       tuple(self.get_columns()), self.order, self.desc, self.group,
+                       self.groupdesc, self.max, self.offset)
+                found = kept_while_tickets_unchanged(env, db, key, read)
+            self.num_items, self.has_more_pages, names, rows = found
         return self._items(names, rows)
 
     def _items(self, names, rows) -> list[dict[str, Any]]:
@@ -727,11 +723,6 @@ class Query:
                 item[name] = value
             results.append(item)
         return results
-
-
-def _results_cache(env) -> BoundedCache:
-    """Recent queries' rows, each with the stamp of the tickets it was read under."""
-    return env.memo("ticket.query_results", lambda: BoundedCache(QUERY_RESULTS))
 
 
 def _from_utimestamp(value: Any) -> datetime | None:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from codeyard.config import IntOption
+from codeyard.ticket.model import kept_while_tickets_unchanged
 
 ITEMS_PER_PAGE = IntOption("report", "items_per_page", 100,
                            "Rows shown per page of a report (0: all).")
@@ -339,7 +340,6 @@ _MOMENT_WORDS = frozenset({"now", "current_timestamp", "current_date", "current_
 _MOMENT_LITERALS = ("now", "today", "tomorrow", "yesterday")  # strftime('%s', 'now'), 'today'::date
 _LITERALS_AND_COMMENTS_RE = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/", re.S)
 _WORD_RE = re.compile(r"[a-z_][a-z0-9_]*")
-REPORT_RESULTS = 32  # reports whose rows a process keeps
 
 
 def _keepable(env, db, sql: str) -> bool:
@@ -349,12 +349,6 @@ def _keepable(env, db, sql: str) -> bool:
     words = set(_WORD_RE.findall(_LITERALS_AND_COMMENTS_RE.sub(" ", lowered)))
     moments = words & _MOMENT_WORDS or any(f"'{word}'" in lowered for word in _MOMENT_LITERALS)
     return not moments and not ((words & tables) - _TICKET_TABLES)
-
-
-def _results_cache(env):
-    from codeyard.util.lru import BoundedCache
-
-    return env.memo("ticket.report_results", lambda: BoundedCache(REPORT_RESULTS))
 
 
 def execute_report(env, sql: str, args: Mapping[str, str] | None = None, *, report_id: int = 0,
@@ -374,62 +368,55 @@ def execute_report(env, sql: str, args: Mapping[str, str] | None = None, *, repo
         text, params, missing = substitute(sql, values, dialect)
         used = set(_VAR_RE.findall(sql))
         shown_args = {k: v for k, v in values.items() if k in used}
-        cache = _results_cache(env) if _keepable(env, db, sql) else None
-        key = stamp = None
-        if cache is not None:
-            from codeyard.ticket.model import tickets_stamp
 
-            stamp = tickets_stamp(env, db)
-            key = (text, tuple(params), sort, asc, page, limit)
-            hit = cache.get(key)
-            if hit is not None and hit[0] == stamp:
-                kept_columns, kept_rows, kept_total, kept_paged, kept_sql = hit[1]
-                return ReportResult(kept_columns, kept_rows, kept_total, page, limit,
-                                    kept_paged, missing, shown_args, kept_sql)
-        base = text.replace(SORT_COLUMN, "1").replace(LIMIT_OFFSET, "")
-        with _Runner(db, TIMEOUT(env.config) if timeout is None else timeout) as runner:
-            total = 0
-            columns: list[str] = []
-            if limit:
-                _, count = runner.run(f"SELECT COUNT(*) FROM (\n{_unordered(base)}\n) AS tab",
-                                      params)
-                total = int(count[0][0])
-            if sort:
-                columns, _ = runner.run(f"SELECT * FROM (\n{base}\n) AS tab LIMIT 1", params)
-            final = base if not (limit or sort) else text
-            order_by: list[str] = []
-            if sort:
-                if sort not in columns:
-                    raise ReportError(f'Query parameter "sort={sort}" is invalid: the report '
-                                      "has no such column.", sql)
-                sort_sql = f"{db.quote(sort)} {'ASC' if asc else 'DESC'}"
-                if SORT_COLUMN in final:
-                    final = final.replace(SORT_COLUMN, sort_sql)
+        def run() -> tuple:
+            base = text.replace(SORT_COLUMN, "1").replace(LIMIT_OFFSET, "")
+            with _Runner(db, TIMEOUT(env.config) if timeout is None else timeout) as runner:
+                total = 0
+                columns: list[str] = []
+                if limit:
+                    _, count = runner.run(f"SELECT COUNT(*) FROM (\n{_unordered(base)}\n) AS tab",
+                                          params)
+                    total = int(count[0][0])
+                if sort:
+                    columns, _ = runner.run(f"SELECT * FROM (\n{base}\n) AS tab LIMIT 1", params)
+                final = base if not (limit or sort) else text
+                order_by: list[str] = []
+                if sort:
+                    if sort not in columns:
+                        raise ReportError(f'Query parameter "sort={sort}" is invalid: the report '
+                                          "has no such column.", sql)
+                    sort_sql = f"{db.quote(sort)} {'ASC' if asc else 'DESC'}"
+                    if SORT_COLUMN in final:
+                        final = final.replace(SORT_COLUMN, sort_sql)
+                    else:
+                        if "__group__" in columns:
+                            order_by.append("__group__ ASC")
+                        order_by.append(sort_sql)
+                        before, after = _split_order_by(final, skeleton(final))
+                        if after.strip():
+                            order_by.append(after)
+                        final = f"{before} ORDER BY {', '.join(order_by)}"
                 else:
-                    if "__group__" in columns:
-                        order_by.append("__group__ ASC")
-                    order_by.append(sort_sql)
-                    before, after = _split_order_by(final, skeleton(final))
-                    if after.strip():
-                        order_by.append(after)
-                    final = f"{before} ORDER BY {', '.join(order_by)}"
-            else:
-                final = final.replace(SORT_COLUMN, "1")
-            paged = False
-            if limit:
-                cut = ""
-                if total > limit:
-                    cut = f"LIMIT {limit} OFFSET {(page - 1) * limit}"
-                    paged = True
-                if LIMIT_OFFSET in final:
-                    final = final.replace(LIMIT_OFFSET, cut)
-                elif cut and "LIMIT" not in skeleton(final).upper():
-                    final = f"{final} {cut}"
-            columns, rows = runner.run(final, params)
-    if not limit:
-        total = len(rows)
-    if cache is not None:
-        cache.put(key, (stamp, (columns, rows, total, paged, final)))
+                    final = final.replace(SORT_COLUMN, "1")
+                paged = False
+                if limit:
+                    cut = ""
+                    if total > limit:
+                        cut = f"LIMIT {limit} OFFSET {(page - 1) * limit}"
+                        paged = True
+                    if LIMIT_OFFSET in final:
+                        final = final.replace(LIMIT_OFFSET, cut)
+                    elif cut and "LIMIT" not in skeleton(final).upper():
+                        final = f"{final} {cut}"
+                columns, rows = runner.run(final, params)
+            return columns, rows, total if limit else len(rows), paged, final
+
+        if _keepable(env, db, sql):
+            key = ("report", text, tuple(params), sort, asc, page, limit)
+            columns, rows, total, paged, final = kept_while_tickets_unchanged(env, db, key, run)
+        else:
+            columns, rows, total, paged, final = run()
     return ReportResult(columns, rows, total, page, limit, paged, missing, shown_args, final)
 
 

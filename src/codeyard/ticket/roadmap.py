@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from codeyard.config import ConfigSection, as_bool
 from codeyard.ticket import values
+from codeyard.ticket.model import kept_while_tickets_unchanged
 from codeyard.ticket.workflow import all_states
 
 __all__ = ["GroupStats", "Interval", "MilestoneGroupsError", "milestone_groups", "stats_by_milestone",
@@ -155,13 +156,14 @@ def stats_by_milestone(env, names: list[str]) -> dict[str, GroupStats]:
     if names:
         with env.db_query as db:
             if len(names) == 1:  # one milestone's page: count only its tickets
-                rows = [(names[0], status, count) for status, count in db(
-                    "SELECT status, COUNT(*) FROM ticket WHERE milestone=%s GROUP BY status",
-                    (names[0],))]
+                rows = kept_while_tickets_unchanged(env, db, ("milestone stats", names[0]), lambda: [
+                    (names[0], status, count) for status, count in db(
+                        "SELECT status, COUNT(*) FROM ticket WHERE milestone=%s GROUP BY status",
+                        (names[0],))])
             else:
-                rows = db("SELECT milestone, status, COUNT(*) FROM ticket "
-                          "WHERE milestone IS NOT NULL AND milestone != '' "
-                          "GROUP BY milestone, status")
+                rows = kept_while_tickets_unchanged(env, db, ("milestone stats",), lambda: db(
+                    "SELECT milestone, status, COUNT(*) FROM ticket "
+                    "WHERE milestone IS NOT NULL AND milestone != '' GROUP BY milestone, status"))
             for milestone, status, count in rows:
                 if milestone in counts:
                     counts[milestone][status or ""] = int(count)
@@ -175,12 +177,16 @@ def stats_by_field(env, milestone: str, field_name: str
     groups = _group_statuses(env)
     with env.db_query as db:
         if field_name in values.TICKET_COLUMNS:
-            rows = db(f"SELECT {db.quote(field_name)}, status, COUNT(*) FROM ticket "
-                      "WHERE milestone=%s GROUP BY 1, 2", (milestone,))
+            sql = (f"SELECT {db.quote(field_name)}, status, COUNT(*) FROM ticket "
+                   "WHERE milestone=%s GROUP BY 1, 2")
+            params: tuple = (milestone,)
         else:
-            rows = db("SELECT c.value, t.status, COUNT(*) FROM ticket t LEFT OUTER JOIN "
-                      "ticket_custom c ON c.ticket=t.id AND c.name=%s WHERE t.milestone=%s "
-                      "GROUP BY 1, 2", (field_name, milestone))
+            sql = ("SELECT c.value, t.status, COUNT(*) FROM ticket t LEFT OUTER JOIN "
+                   "ticket_custom c ON c.ticket=t.id AND c.name=%s WHERE t.milestone=%s "
+                   "GROUP BY 1, 2")
+            params = (field_name, milestone)
+        rows = kept_while_tickets_unchanged(env, db, ("milestone by field", sql, params),
+                                            lambda: db(sql, params))
     by_value: dict[str, dict[str, int]] = {}
     total: dict[str, int] = {}
     for value, status, count in rows:

@@ -489,9 +489,8 @@ def test_relative_dates_are_not_kept(qenv):
     env = qenv
     text = "changetime=1dayago..&order=id"
     assert ids(env, text) == ids(env, text)
-    from codeyard.ticket.query import _results_cache
-
-    assert not any("changetime" in str(key[2]) for key in _results_cache(env)._entries)
+    kept = env.memo("ticket.kept_reads", dict)
+    assert not any("changetime" in str(key) for key in getattr(kept, "_entries", kept))
 
 
 def test_results_follow_an_older_change_removed(qenv):
