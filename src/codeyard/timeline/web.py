@@ -296,11 +296,20 @@ def timeline_page(req):
     }
 
 
+def _feed_items(events: list[TimelineEvent], absolute, with_project: bool = False) -> list[FeedItem]:
+    """Feed entries of events; ``absolute`` makes a site-relative link absolute."""
+    items = []
+    for e in events:
+        title = Markup(e.title).striptags()
+        link = absolute(e.href)
+        items.append(FeedItem(title=f"{e.project}: {title}" if with_project else title, link=link,
+                              guid=f"{link}/{int(e.date.timestamp() * 1_000_000)}",
+                              author=e.author or None, date=e.date, description=str(e.description)))
+    return items
+
+
 def _rss(req, events: list[TimelineEvent]):
-    items = [FeedItem(title=Markup(e.title).striptags(), link=req.absolute(e.href),
-                      guid=f"{req.absolute(e.href)}/{int(e.date.timestamp() * 1_000_000)}",
-                      author=e.author or None, date=e.date, description=str(e.description))
-             for e in events]
+    items = _feed_items(events, req.absolute)
     return rss_response(f"{req.env.project_name}: Timeline",
                         req.absolute(req.url_for("timeline")),
                         "Recent changes in the project", items)
@@ -395,11 +404,8 @@ def site_timeline(site):
     events = [event for event, _visit in tagged]
     if rss:
         base = site.host_url.rstrip("/") + site.script_root.rstrip("/")
-        items = [FeedItem(title=f"{e.project}: {Markup(e.title).striptags()}",
-                          link=site.host_url.rstrip("/") + e.href,
-                          guid=f"{site.host_url.rstrip('/')}{e.href}/{int(e.date.timestamp() * 1e6)}",
-                          author=e.author or None, date=e.date, description=str(e.description))
-                 for e in events]
+        items = _feed_items(events, lambda href: site.host_url.rstrip("/") + href,
+                            with_project=True)
         return rss_response("Timeline of all projects", base + "/?view=timeline",
                             "Recent changes in every project", items)
     chosen = [n for n in labels if n in site.args] if picked_any else []
