@@ -30,6 +30,14 @@ class Kind:
     enum_type: str | None = None  # for the enum panels
     action: str = "TICKET_ADMIN"
 
+    @property
+    def form_ids(self) -> tuple[str, str]:
+        """Trac's ids of the panel's add form and its table form (site scripts find them)."""
+        if self.enum_type:
+            return "addenum", "enumtable"
+        base = self.panel[:-1]
+        return "add" + base, base + "_table"
+
 
 KINDS = {kind.panel: kind for kind in (
     Kind("components", "Components", "Component", "default_component"),

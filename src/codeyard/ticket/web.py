@@ -247,6 +247,11 @@ def _ticket_data(req, ticket: Ticket, shown: dict | None = None, **more) -> dict
         "type_defaults": creating and bool(req.env.config.options("ticket-type-defaults")),
         "title": f"#{ticket.id} ({ticket['summary']})" if ticket.exists else "New Ticket",
     }
+    replyto = data["replyto"]
+    if ticket.exists and replyto and "comment" not in req.form and not data["comment"]:
+        data["comment"] = _quoted_reply(ticket, replyto, data["changes"])
+    if ticket.exists and data["can"]["create"]:
+        data["clone_fields"] = _clone_fields(ticket)
     if ticket.exists and data["description_html"]:
         described = [c for c in data["changes"]
                      if c["cnum"] and "description" in (f["name"] for f in c["fields"])]
@@ -258,6 +263,35 @@ def _ticket_data(req, ticket: Ticket, shown: dict | None = None, **more) -> dict
                                     version=last["cnum"])}
     data.update(more)
     return data
+
+
+def _quoted_reply(ticket: Ticket, replyto: str, changes: list[dict]) -> str:
+    """The comment box's first text when replying, as Trac: a link to what is answered, its
+    author, and its text quoted."""
+    if replyto == "description":
+        link, author, text = f"ticket:{ticket.id}", ticket["reporter"], ticket["description"] or ""
+    else:
+        found = [c for c in changes if c["cnum"] and str(c["cnum"]) == replyto]
+        if not found:
+            return ""
+        link, author, text = f"comment:{replyto}", found[0]["author"], found[0]["text"] or ""
+    lines = [f"Replying to [{link} {author or 'anonymous'}]:"]
+    lines += ["> " + line for line in text.splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+_NOT_CLONED = frozenset(("id", "summary", "description", "status", "resolution", "reporter"))
+
+
+def _clone_fields(ticket: Ticket) -> list[tuple[str, str]]:
+    """The hidden fields of the Clone form: a new ticket previewed with this one's values
+    (the fields Trac's ticket clone carries over, and its summary and description wording)."""
+    values = [("field_" + f.name, str(ticket[f.name] or "")) for f in ticket.fields
+              if f.name not in _NOT_CLONED and f.type != "time"]
+    quoted = "\n".join("> " + line for line in (ticket["description"] or "").splitlines())
+    values.append(("field_summary", f"{ticket['summary']} (cloned)"))
+    values.append(("field_description", f"Copied from [ticket:{ticket.id}]:\n{quoted}"))
+    return values
 
 
 def _may_attach_on_create(req) -> bool:

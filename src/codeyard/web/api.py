@@ -28,7 +28,7 @@ def web_routes():
 
 @hookspec
 def navigation_items(req):
-    """Return NavItem objects (category 'mainnav' or 'metanav') to show to this request's user."""
+    """Return NavItem objects (category 'mainnav', 'metanav' or 'search', the header's search box) for this request's user."""
 
 
 @hookspec
@@ -86,7 +86,7 @@ def request_authenticators():
 class NavItem:
     """A link in the main or meta navigation bar; ``[mainnav] name.order`` etc. override."""
 
-    category: str  # 'mainnav' or 'metanav'
+    category: str  # 'mainnav', 'metanav' or 'search' (the header's search box)
     name: str
     label: str
     href: str

@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.parse
 
+from markupsafe import Markup
 from sqlalchemy import Column, Index, Integer, MetaData, Table, Text
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import Rule
@@ -115,9 +116,9 @@ def web_routes():
 def navigation_items(req):
     if req.is_authenticated:
         return [
-            NavItem("metanav", "login", f"logged in as {req.authname}",
-                    req.url_for("prefs") if req.env.is_enabled("codeyard.prefs.web") else "",
-                    order=10),
+            NavItem("metanav", "login",
+                    Markup('logged in as <span class="trac-author-user">{}</span>').format(req.authname),
+                    "", order=10),
             NavItem("metanav", "logout", "Logout", req.url_for("logout"), order=90, form=True),
         ]
     items = [NavItem("metanav", "login", "Login", req.url_for("login"), order=10)]

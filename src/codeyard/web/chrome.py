@@ -30,6 +30,7 @@ from codeyard.env import (
 )
 from codeyard.util.lru import BoundedCache
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
+from codeyard.web.routing import router
 
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILTIN_TEMPLATES = os.path.join(PACKAGE_DIR, "templates")
@@ -153,13 +154,20 @@ def _make_site_env(directory: str | None) -> jinja2.Environment:
 
 
 def navigation(req) -> dict[str, list[NavItem]]:
-    """Main and meta navigation items, with the ``[mainnav]``/``[metanav]`` overrides applied."""
-    items: dict[str, list[NavItem]] = {"mainnav": [], "metanav": []}
+    """Main and meta navigation items, with the ``[mainnav]``/``[metanav]`` overrides applied.
+
+    A third category, ``search``, is the header's search box (Trac's ``form#search``): the
+    first item offered there names the page the box submits to.
+    """
+    items: dict[str, list[NavItem]] = {"mainnav": [], "metanav": [], "search": []}
     config = req.env.config
     for result in req.env.hook.navigation_items(req=req):
         for item in result or ():
             section = item.category
             if section not in items:
+                continue
+            if section == "search":
+                items[section].append(item)
                 continue
             if config.get(section, item.name, "").strip().lower() in ("disabled", "false", "no", "off"):
                 continue
@@ -212,6 +220,11 @@ def page_context(req) -> dict[str, Any]:
     env = req.env
     if "nav" not in req.chrome or not req.chrome["nav"]:
         req.chrome["nav"] = navigation(req)
+    if req.env is not None and not req.chrome.get("messages_taken"):
+        from codeyard.web.session import take_kept_messages
+
+        req.chrome["messages_taken"] = True
+        take_kept_messages(req)
     req.chrome["logo"] = logo(req)
     icon = PROJECT_ICON(env.config)
     return {
@@ -230,6 +243,7 @@ def page_context(req) -> dict[str, Any]:
         "version": __version__,
         "chrome_url": lambda path: chrome_url(req, path),
         "url_for": req.url_for,
+        "has_route": lambda endpoint: endpoint in router(env).handlers,
         "tz": req.tz,
     }
 

@@ -83,6 +83,7 @@ def _dispatch(env, environ: dict) -> Response:
         handler, args = route.result()
         check_form_token(req, handler)
         response = to_response(req, handler(req, **args))
+        session.keep_messages_over_redirect(req, response)
         session.finish(req)
     except RequestRedirect as exc:
         response = req.redirect(exc.new_url, code=308)

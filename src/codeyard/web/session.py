@@ -156,6 +156,39 @@ def cookie_first(session) -> bool:
     return True
 
 
+MESSAGE_KINDS = ("notices", "warnings")
+
+
+def keep_messages_over_redirect(req, response) -> None:
+    """Notices and warnings of a request answered by a redirect are shown by the next page,
+    kept in the session under Trac's keys (``chrome.notices.0``, ``chrome.warnings.0``…)."""
+    from markupsafe import escape
+
+    if not 300 <= response.status_code < 400 or not any(req.chrome[k] for k in MESSAGE_KINDS):
+        return
+    if req.session is None:
+        return
+    for kind in MESSAGE_KINDS:
+        for i, message in enumerate(req.chrome[kind]):
+            req.session[f"chrome.{kind}.{i}"] = str(escape(message))
+
+
+def take_kept_messages(req) -> None:
+    """Move the messages kept by a redirect into this page's chrome (they are shown once)."""
+    from markupsafe import Markup
+
+    session = req.session
+    if session is None:
+        return
+    for kind in MESSAGE_KINDS:
+        prefix = f"chrome.{kind}."
+        keys = sorted((k for k in session if k.startswith(prefix)),
+                      key=lambda k: int(k[len(prefix):]) if k[len(prefix):].isdigit() else 0)
+        for key in keys:
+            # Kept messages were escaped or marked safe when first added.
+            req.chrome[kind].append(Markup(session.pop(key)))
+
+
 def finish(req) -> None:
     """Save the session after the handler ran and (re)issue the anonymous cookie if needed."""
     session = req.loaded_session

@@ -9,6 +9,7 @@ the source as text/plain.
 
 from __future__ import annotations
 
+from markupsafe import Markup
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
@@ -111,8 +112,6 @@ def wiki_page(req, page: str = START_PAGE):
             return _rename(req, latest)
         raise HTTPBadRequest(f"Unknown action '{action}'")
 
-    if action == "view" and args.get("deleted"):
-        req.add_notice(f"The page {args.get('deleted')} has been deleted.")
     if args.get("format") == "txt":
         if not versioned.exists:
             raise HTTPNotFound(f"Page {name} not found")
@@ -312,6 +311,12 @@ def _save(req, latest: WikiPage):
         req.add_warning(str(exc))
         status = 400 if isinstance(exc, model.InvalidPageName) else 200
         return _editor(req, latest, text, comment, base_version, readonly, status=status)
+    if page.version == 1:
+        req.add_notice(f"The page {page.name} has been created.")
+    else:
+        diff = req.url_for("wiki", page=page.name, action="diff", version=page.version)
+        req.add_notice(Markup('Your changes have been saved in version {} (<a href="{}">diff</a>).')
+                       .format(page.version, diff))
     return req.redirect(req.url_for("wiki", page=page.name))
 
 
@@ -347,13 +352,17 @@ def _rename(req, page: WikiPage):
         page.name = old_name
         status = 409 if isinstance(exc, model.PageExists) else 400
         return "wiki/rename.html", _page_data(req, page, new_name=new_name, redirect=redirect), status
+    req.add_notice(f"The page {old_name} has been renamed to {page.name}.")
+    if redirect:
+        req.add_notice(f"The page {old_name} has been recreated with a redirect to {page.name}.")
     return req.redirect(req.url_for("wiki", page=page.name))
 
 
 def _delete_form(req, page: WikiPage):
     _require_existing(page)
     req.perm.require("WIKI_DELETE", Resource("wiki", page.name))
-    version = _int(req.args.get("version"))
+    # The view's delete form carries the version; its "Delete page" button asks for all.
+    version = None if "delete_page" in req.args else _int(req.args.get("version"))
     target = None
     if version is not None:
         target = WikiPage(req.env, page.name, version)
@@ -376,8 +385,10 @@ def _delete(req, page: WikiPage):
     except model.WikiError as exc:
         raise HTTPNotFound(str(exc)) from None
     if page.exists:
+        req.add_notice(f"The version {version} of the page {page.name} has been deleted.")
         return req.redirect(req.url_for("wiki", page=page.name))
-    return req.redirect(req.url_for("wiki", deleted=page.name))
+    req.add_notice(f"The page {page.name} has been deleted.")
+    return req.redirect(req.url_for("wiki"))
 
 
 # ---------------------------------------------------------------------------
