@@ -69,7 +69,7 @@ def test_form_login_with_each_hash_scheme(project, scheme):
     cookie = set_cookie_headers(done, "trac_auth")[0]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
     about = site.get("/about")
-    assert f"logged in as user_{scheme}" in text(about)
+    assert f'logged in as <span class="trac-author-user">user_{scheme}</span>' in text(about)
     with env.db_query as db:
         assert db("SELECT name FROM auth_cookie") == [(f"user_{scheme}",)]
 
@@ -116,7 +116,7 @@ def test_remote_user_login_sets_cookie_and_redirects_back(served):
     assert page.status_code == 303 and page.headers["Location"] == "http://localhost/about"
     assert set_cookie_headers(page, "trac_auth")
     # later requests carry no REMOTE_USER, only the cookie
-    assert "logged in as alice" in text(site.get("/about"))
+    assert 'logged in as <span class="trac-author-user">alice</span>' in text(site.get("/about"))
 
 
 def test_login_without_any_source_explains(served):
@@ -129,7 +129,7 @@ def test_login_without_any_source_explains(served):
 def test_basic_auth_on_any_url(project):
     _, site = project
     page = site.get("/about", headers=basic("user_crypt", "pw-crypt"))
-    assert page.status_code == 200 and "logged in as user_crypt" in text(page)
+    assert page.status_code == 200 and 'logged in as <span class="trac-author-user">user_crypt</span>' in text(page)
     assert not set_cookie_headers(page, "trac_auth")
     wrong = site.get("/about", headers=basic("user_crypt", "bad"))
     assert wrong.status_code == 401
@@ -193,7 +193,7 @@ def test_auth_cookie_lifetime_and_ip_check(project):
     env.config.save()
     done = login_form(site, "user_sha1", "pw-sha1")
     assert "Max-Age=3600" in set_cookie_headers(done, "trac_auth")[0]
-    assert "logged in as user_sha1" in text(site.get("/about"))
+    assert 'logged in as <span class="trac-author-user">user_sha1</span>' in text(site.get("/about"))
     other = site.get("/about", environ={"REMOTE_ADDR": "10.9.8.7"})
     assert "Login</a>" in text(other)
 
@@ -216,7 +216,7 @@ def test_registration_and_password_change(project, accounts):
     content = accounts.read_text()
     assert re.search(r"^newbie:\$2y\$", content, re.M)
     assert "this line is garbage" in content  # the rest of the file is kept
-    assert "logged in as newbie" in text(site.get("/about"))
+    assert 'logged in as <span class="trac-author-user">newbie</span>' in text(site.get("/about"))
     prefs = text(site.get("/prefs"))
     assert 'value="New Bie"' in prefs and 'id="password-form"' in prefs
     wrong = site.post("/prefs", {"action": "change_password", "old_password": "nope",
@@ -237,7 +237,7 @@ def test_tracd_style_basic_auth_on_login(project, accounts):
     assert challenge.headers["WWW-Authenticate"] == 'Basic realm="Team"'
     ok = site.get("/login", environ=environ, headers=basic("user_bcrypt", "pw-bcrypt"))
     assert ok.status_code == 303 and set_cookie_headers(ok, "trac_auth")
-    assert "logged in as user_bcrypt" in text(site.get("/about"))
+    assert 'logged in as <span class="trac-author-user">user_bcrypt</span>' in text(site.get("/about"))
 
 
 def test_tracd_style_digest_auth_on_login(served, tmp_path):
@@ -263,6 +263,6 @@ def test_tracd_style_digest_auth_on_login(served, tmp_path):
     assert site.get("/login", environ=environ, headers=answer("wrong")).status_code == 401
     ok = site.get("/login", environ=environ, headers=answer("s3cret"))
     assert ok.status_code == 303
-    assert "logged in as carol" in text(site.get("/about"))
+    assert 'logged in as <span class="trac-author-user">carol</span>' in text(site.get("/about"))
     # the same answer sent again (a captured request replayed) is refused
     assert site.get("/login", environ=environ, headers=answer("s3cret")).status_code == 401

@@ -14,8 +14,9 @@ pytestmark = pytest.mark.db
 def test_layout_landmarks_and_accessibility(served):
     _, site = served()
     page = text(site.get("/about"))
-    for landmark in ('<header class="site-header">', '<nav class="metanav"', '<main id="main"',
-                     '<footer class="site-footer">'):
+    for landmark in ('<header class="site-header">', '<div id="banner"', '<nav id="metanav"',
+                     '<nav id="mainnav"', '<main id="main"', '<div id="content" class="about">',
+                     '<footer id="footer"'):
         assert landmark in page
     assert '<a class="skip-link" href="#main">' in page
     assert 'name="viewport" content="width=device-width, initial-scale=1"' in page

@@ -177,4 +177,4 @@ def test_mainnav_order_and_label_overrides(served):
     env.config.save()
     page = text(site.get("/about"))
     assert "What is this" in page
-    assert page.index("What is this") < page.index("logged in as root")
+    assert page.index("What is this") < page.index('logged in as <span class="trac-author-user">root</span>')
