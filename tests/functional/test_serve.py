@@ -237,6 +237,17 @@ def test_basic_auth_without_realm_is_a_cli_error(site):
     assert "realm" in line
 
 
+def test_basic_auth_with_an_empty_realm_serves_as_tracd_does(site):
+    # tracd accepts PROJECT,FILE, (an empty realm): so do we, the realm then defaults.
+    with CodeyardServer("-e", site.parent, "--basic-auth", f"alpha,{site.htpasswd},") as srv:
+        challenge = Client(srv.url).get("alpha/login")
+        assert challenge.status == 401
+        assert challenge.header("WWW-Authenticate") == 'Basic realm="alpha"'
+        client, response = basic_login(srv)
+        assert response.status in (302, 303), response.text
+        assert logged_in_as(client.get("alpha/prefs"), USER)
+
+
 def test_bad_inputs_are_refused_before_starting(site, tmp_path):
     assert "no such file" in _error_of(run_codeyard(
         "serve", "--basic-auth", f"*,{tmp_path}/missing,R", "-e", site.parent))

@@ -259,8 +259,6 @@ def parse_password_option(kind: str, value: str) -> PasswordFile:
     project, path, realm = (p.strip() for p in parts)
     if not project:
         raise ServeError(f"{option} {value!r}: the project is empty (use * for every project)")
-    if not realm:
-        raise ServeError(f"{option} {value!r}: the realm is empty")
     if not path:
         raise ServeError(f"{option} {value!r}: the {what.lower()} file is empty")
     path = os.path.abspath(os.path.expanduser(path))
@@ -271,7 +269,24 @@ def parse_password_option(kind: str, value: str) -> PasswordFile:
     project = project.rstrip("/")
     if project != "*" and os.sep in project:
         project = os.path.basename(project)
+    if not realm:  # accepted as tracd accepts it: the realm then defaults
+        realm = _default_realm(kind, project, path)
     return PasswordFile(kind, project, path, realm)
+
+
+def _default_realm(kind: str, project: str, path: str) -> str:
+    """The realm of ``PROJECT,FILE,`` (empty): for digest, the realm the file's entries were
+    made for (a digest only matches its own realm); for basic, the project's name."""
+    if kind == "digest":
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                for line in fh:
+                    parts = line.strip().split(":")
+                    if len(parts) == 3 and parts[1]:
+                        return parts[1]
+        except OSError:
+            pass
+    return "codeyard" if project == "*" else project
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -75,8 +75,13 @@ def test_password_option_parsing(tmp_path):
         parse_password_option("basic", f"alpha,{pw}")
     with pytest.raises(ServeError, match="the file and the realm are missing"):
         parse_password_option("basic", "alpha")
-    with pytest.raises(ServeError, match="the realm is empty"):
-        parse_password_option("basic", f"alpha,{pw},")
+    # An empty realm is accepted, as tracd accepts it: basic takes the project's name, digest
+    # the realm the file's entries were made for (no other realm could match them).
+    assert parse_password_option("basic", f"alpha,{pw},").realm == "alpha"
+    assert parse_password_option("basic", f"*,{pw},").realm == "codeyard"
+    digest = tmp_path / "htdigest"
+    digest.write_text("bob:Dev Team:0123456789abcdef0123456789abcdef\n")
+    assert parse_password_option("digest", f"alpha,{digest},").realm == "Dev Team"
     with pytest.raises(ServeError, match="no such file"):
         parse_password_option("digest", f"alpha,{tmp_path}/nope,R")
 
