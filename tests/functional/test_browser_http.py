@@ -470,7 +470,7 @@ def test_vanished_repository_directory(served, history, tmp_path):
         assert "<h1>Repository not available</h1>" in text(page)
         assert "does not exist" in text(page) and "Traceback" not in text(page)
     index = _main(_get(client, "/browser"))  # the other repositories are still listed
-    assert 'class="warning"' in index and "/browser/ok" in index
+    assert 'id="warning" class="warning system-message"' in index and "/browser/ok" in index
     assert "/browser/ok" in _main(_get(client, "/browser/ok/src"))
     html = _render(client, f"changeset:{revs['o1'][:8]}")
     assert 'class="missing changeset"' in html

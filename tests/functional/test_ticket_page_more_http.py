@@ -297,7 +297,7 @@ def test_previous_and_next_follow_the_last_query(project):
     alice = project.client("alice")
 
     middle = page_text(alice.get(f"ticket/{a}"))
-    nav = middle.split('<nav class="ctxtnav"', 1)[1].split("</nav>", 1)[0]
+    nav = middle.split('<nav id="ctxtnav"', 1)[1].split("</nav>", 1)[0]
     assert f'<a rel="prev" href="/ticket/{c}">← Previous Ticket</a>' in nav
     assert f'<a rel="next" href="/ticket/{d}">Next Ticket →</a>' in nav
     assert '<a href="/query?status=new&order=priority">Back to Query</a>' in nav

@@ -83,7 +83,7 @@ def basics_panel(req, category, panel, path_info):
     return "admin/basics.html", {
         "values": {name: config.get(section, name, "") for section, name in fields},
         "timezones": sorted(zoneinfo.available_timezones()), "errors": errors,
-        "saved": req.args.get("saved") == "1"}
+        "saved": _saved_notice(req)}
 
 
 def logging_panel(req, category, panel, path_info):
@@ -114,7 +114,7 @@ def logging_panel(req, category, panel, path_info):
         current = {"log_type": config.get("logging", "log_type"), "log_level": config.get("logging", "log_level"),
                    "log_file": config.get("logging", "log_file")}
     return "admin/logging.html", {"values": current, "types": LOG_TYPES, "levels": LOG_LEVELS,
-                                  "errors": errors, "saved": req.args.get("saved") == "1"}
+                                  "errors": errors, "saved": _saved_notice(req)}
 
 
 def perm_panel(req, category, panel, path_info):
@@ -210,7 +210,7 @@ def plugin_panel(req, category, panel, path_info):
     rows = [{"name": name, "builtin": builtin, "enabled": env.is_enabled(name),
              "required": name in REQUIRED_PLUGINS,
              "doc": _plugin_doc(name)} for name, builtin in plugins]
-    return "admin/plugins.html", {"plugins": rows, "saved": req.args.get("saved") == "1"}
+    return "admin/plugins.html", {"plugins": rows, "saved": _saved_notice(req)}
 
 
 def _plugin_doc(name: str) -> str:
@@ -222,6 +222,14 @@ def _plugin_doc(name: str) -> str:
         return ""
     doc = (module.__doc__ or "").strip()
     return doc.split("\n\n")[0].replace("\n", " ")
+
+
+def _saved_notice(req) -> bool:
+    """After a panel's redirect (``?saved=1``): Trac's notice, in the page's #notice box."""
+    if req.args.get("saved") == "1":
+        req.add_notice("Your changes have been saved.")
+        return True
+    return False
 
 
 def _save(req) -> None:

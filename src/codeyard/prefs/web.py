@@ -24,6 +24,14 @@ def _timezones() -> list[str]:
     return sorted(zoneinfo.available_timezones())
 
 
+def _notice(req, arg: str, message: str) -> bool:
+    """After the form's redirect (``?saved=1``): the message in the page's #notice box."""
+    if req.args.get(arg) == "1":
+        req.add_notice(message)
+        return True
+    return False
+
+
 def preferences(req):
     """/prefs — edit the preferences of the current session (POST with the form token)."""
     from codeyard.web.auth import ALLOW_PASSWORD_CHANGE, password_file_path
@@ -71,9 +79,9 @@ def preferences(req):
     return "prefs.html", {
         "values": {name: session.get(name, "") for name in FIELDS},
         "timezones": zones, "languages": LANGUAGES, "errors": errors,
-        "saved": req.args.get("saved") == "1" and not errors,
+        "saved": _notice(req, "saved", "Your preferences have been saved.") and not errors,
         "can_change_password": can_change_password,
-        "password_changed": req.args.get("password_changed") == "1",
+        "password_changed": _notice(req, "password_changed", "Your password has been changed."),
     }
 
 
