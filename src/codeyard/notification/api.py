@@ -88,8 +88,11 @@ AMBIGUOUS_CHAR_WIDTH = Option(
     "Width of East Asian ambiguous characters in the table of fields: single or double.")
 SEND_RETRIES = IntOption(
     "notification", "send_retries", 10,
-    "How often a message that could not be sent is tried again (waiting 30 s, 1 min, "
-    "2 min, … between tries) before it is given up.")
+    "How often a message that could not be sent is tried again before it is given up.")
+SEND_RETRY_DELAY = IntOption(
+    "notification", "send_retry_delay", 30,
+    "Seconds before a message that could not be sent is tried again; the wait doubles "
+    "with every further failure (up to six hours).")
 
 SUBSCRIBER_SECTION = ConfigSection(
     "notification-subscriber",

@@ -159,7 +159,12 @@ def text_template_env(env) -> jinja2.Environment:
             line_statement_prefix="#", line_comment_prefix="##", trim_blocks=True,
             keep_trailing_newline=True, auto_reload=True)
 
-    return env.memo("notification.text_templates", build)
+    # Rebuilt when a template is added to the project's directory (it then shadows ours).
+    try:
+        stamp = os.stat(env.templates_dir).st_mtime_ns
+    except OSError:
+        stamp = 0
+    return env.memo_stamped("notification.text_templates", stamp, build)
 
 
 def _gettext(text: str, **kw: Any) -> str:

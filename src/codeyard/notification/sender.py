@@ -18,7 +18,6 @@ import weakref
 from codeyard.notification import api, model
 
 LEASE_SECONDS = 120.0  # longer than any one SMTP conversation (the socket times out at 60 s)
-FIRST_RETRY = 30.0
 LONGEST_RETRY = 6 * 3600.0
 POLL_SECONDS = 15.0  # how often a sender looks for rows other processes added
 SMTP_TIMEOUT = 60.0
@@ -49,9 +48,9 @@ def send_smtp(config, from_addr: str, recipients: list[str], message: str) -> No
         server.close()
 
 
-def retry_delay(attempts: int) -> float:
-    """Seconds before the next try after ``attempts`` failed ones: 30 s, 1 min, 2 min, …"""
-    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LONGEST_RETRY)
+def retry_delay(first: float, attempts: int) -> float:
+    """Seconds before the next try after ``attempts`` failed ones: first, twice that, …"""
+    return min(first * (2 ** max(attempts - 1, 0)), LONGEST_RETRY)
 
 
 def sender_name() -> str:
@@ -78,7 +77,8 @@ def send_due(env, owner: str | None = None, due_only: bool = True) -> tuple[int,
                 failed += 1
                 attempts = row.attempts + 1
                 give_up = attempts > api.SEND_RETRIES(env.config)
-                delay = None if give_up else retry_delay(attempts)
+                first = api.SEND_RETRY_DELAY(env.config)
+                delay = None if give_up else retry_delay(first, attempts)
                 error = f"{type(exc).__name__}: {exc}"
                 model.mark_failed(env, row.id, owner, error, delay)
                 if give_up:
