@@ -44,6 +44,28 @@ def ticket_changed(env, event, ticket, old_values, comment, author, when):
 
 
 @hookimpl
+def environment_checks(env):
+    config = env.config
+    if not api.SMTP_ENABLED(config):
+        return []
+    found = []
+    if api.EMAIL_SENDER(config) != "SmtpEmailSender":
+        found.append(("FAIL", "notification",
+                      f"[notification] email_sender = {api.EMAIL_SENDER(config)} is not "
+                      "supported: set it to SmtpEmailSender"))
+    if not (api.SMTP_FROM(config) or api.SMTP_REPLYTO(config)):
+        found.append(("FAIL", "notification", "neither [notification] smtp_from nor "
+                      "smtp_replyto is set: set one of them"))
+    failed = model.queued(env, ("failed",), limit=1)
+    if failed:
+        found.append(("warn", "notification", "some notifications were given up (see "
+                      "`codeyard admin ENV notification list failed`); last error: "
+                      f"{failed[0].last_error}"))
+    return found or [("ok", "notification", "e-mail notifications through "
+                      f"{api.SMTP_SERVER(config)}:{api.SMTP_PORT(config)}")]
+
+
+@hookimpl
 def environment_served(env):
     sender.start_sender(env)
 

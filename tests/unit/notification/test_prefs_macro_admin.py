@@ -116,3 +116,15 @@ def test_admin_send_and_list(make_env, smtp, capsys):
 def test_admin_send_refuses_when_off(env, capsys):
     assert main([env.path, "notification", "send"]) != 0
     assert "smtp_enabled" in capsys.readouterr().err
+
+
+def test_check_reports_the_mail_setup(make_env, smtp):
+    env = make_env("proj", options=mail_options(smtp.port,
+                                                ("notification", "email_sender", "Sendmail")))
+    found = [f for r in env.hook.environment_checks(env=env) for f in r or ()
+             if f[1] == "notification"]
+    assert [f[0] for f in found] == ["FAIL"] and "SmtpEmailSender" in found[0][2]
+    env.config.set("notification", "email_sender", "SmtpEmailSender")
+    found = [f for r in env.hook.environment_checks(env=env) for f in r or ()
+             if f[1] == "notification"]
+    assert [f[0] for f in found] == ["ok"] and f"127.0.0.1:{smtp.port}" in found[0][2]

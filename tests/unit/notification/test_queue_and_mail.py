@@ -173,3 +173,18 @@ def test_project_template_overrides_the_body(mail_env, smtp):
     got = smtp.wait_for(1)[0]
     assert got.body == f"Custom: {ticket.id} by proj\n"
     assert got.message["From"] == "Kettles <trac@example.org>"
+
+
+def test_serving_starts_one_sender_that_sends_on_its_own(served, smtp):
+    from tests.unit.notification.conftest import add_users, mail_options
+
+    env, site = served("proj", options=mail_options(smtp.port))
+    add_users(env)
+    assert site.get("/about").status_code == 200
+    assert site.get("/about").status_code == 200
+    running = [t for t in threading.enumerate() if t.name == f"notify-sender {env.path}"]
+    assert len(running) == 1
+    _ticket(env)
+    assert len(smtp.wait_for(1)) == 1
+    sender.stop_sender(env)
+    assert not running[0].is_alive()
