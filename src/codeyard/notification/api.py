@@ -141,8 +141,9 @@ class Subscriber:
     description: str
     candidates: Callable[[Any, NotificationEvent], Iterable[str]]
     requires_authentication: bool = True
-    # For subscribers whose rules are users' own only (nobody is a "candidate").
-    own_rules_only: bool = False
+    # For subscribers made of users' own rules only (no candidates): which events they
+    # apply to.
+    own_rules_for: Callable[[NotificationEvent], bool] | None = None
 
 
 def subscribers(env) -> dict[str, Subscriber]:
@@ -190,8 +191,9 @@ def event_rules(env, event: NotificationEvent) -> Iterator[Rule]:
     defaults = default_rules(env.config)
     matcher = RecipientMatcher(env)
     for sub in subscribers(env).values():
-        if sub.own_rules_only:
-            yield from model.rules_of_class(env, sub.name)
+        if sub.own_rules_for is not None:
+            if sub.own_rules_for(event):
+                yield from model.rules_of_class(env, sub.name)
             continue
         sids: set[tuple[str, int]] = set()
         for candidate in sub.candidates(env, event) or ():

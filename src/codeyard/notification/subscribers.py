@@ -64,7 +64,9 @@ SUBSCRIBERS = [
     Subscriber("CarbonCopySubscriber", "Ticket that I'm listed in the CC field is modified",
                _carbon_copies),
     Subscriber("NewTicketSubscriber", "Any ticket is created",
-               lambda env, event: [], requires_authentication=False, own_rules_only=True),
+               lambda env, event: [], requires_authentication=False,
+               own_rules_for=lambda event: event.realm == "ticket"
+               and event.category == "created"),
     Subscriber("TicketOwnerSubscriber", "Ticket that I own is created or modified", _owners),
     Subscriber("TicketPreviousUpdatersSubscriber",
                "Ticket that I previously updated is modified", _previous_updaters),

@@ -188,3 +188,14 @@ def test_serving_starts_one_sender_that_sends_on_its_own(served, smtp):
     assert len(smtp.wait_for(1)) == 1
     sender.stop_sender(env)
     assert not running[0].is_alive()
+
+
+def test_new_ticket_rule_tells_of_new_tickets_only(mail_env, smtp):
+    model.add_rule(mail_env, "dave", True, "email", "NewTicketSubscriber", "always")
+    ticket = _ticket(mail_env)
+    sender.send_due(mail_env)
+    assert "dave@example.org" in smtp.wait_for(1)[0].recipients
+    ticket = Ticket(mail_env, ticket.id)
+    ticket.save_changes("alice", "A comment.")
+    sender.send_due(mail_env)
+    assert smtp.wait_for(2)[1].recipients == ["alice@example.org"]
