@@ -199,3 +199,32 @@ def test_new_ticket_rule_tells_of_new_tickets_only(mail_env, smtp):
     ticket.save_changes("alice", "A comment.")
     sender.send_due(mail_env)
     assert smtp.wait_for(2)[1].recipients == ["alice@example.org"]
+
+
+def test_public_cc_always_lists_default_domain_and_author_as_sender(make_env, smtp):
+    from codeyard.sessions import create_session
+    from tests.unit.notification.conftest import add_users, mail_options
+
+    env = make_env("proj", options=mail_options(
+        smtp.port, ("notification", "use_public_cc", "enabled"),
+        ("notification", "smtp_always_cc", "boss@example.org"),
+        ("notification", "smtp_always_bcc", "archive@example.org, audit@example.org"),
+        ("notification", "smtp_default_domain", "corp.example"),
+        ("notification", "smtp_from_author", "enabled"),
+        ("notification", "mime_encoding", "base64")))
+    add_users(env)
+    create_session(env, "erin", True, {"name": "Erin"})  # no e-mail: erin@corp.example
+    _ticket(env, owner="bob", cc="erin, anonymous, nobody@ignored")
+    sender.send_due(env)
+    got = smtp.wait_for(1)[0]
+    assert sorted(got.recipients) == ["alice@example.org", "archive@example.org",
+                                      "audit@example.org", "boss@example.org",
+                                      "erin@corp.example"]
+    msg = got.message
+    assert msg["To"] == "alice@example.org"  # the reporter, who made the change
+    assert sorted(a.strip() for a in msg["Cc"].split(",")) == ["boss@example.org",
+                                                                "erin@corp.example"]
+    assert "archive" not in str(msg)  # Bcc stays off the message
+    assert msg["From"] == "Alice <alice@example.org>"
+    assert msg["Content-Transfer-Encoding"] == "base64"
+    assert "The kettle leaks" in got.body
