@@ -498,6 +498,19 @@ class Environment:
         for key in keys:
             self.caches.pop(key, None)
 
+    def announce_served(self) -> None:
+        """Tell the plugins, once per process, that this project is being served."""
+        if getattr(self, "_served", False):
+            return
+        with self._lock:
+            if getattr(self, "_served", False):
+                return
+            self._served = True
+        try:
+            self.hook.environment_served(env=self)
+        except Exception:
+            self.log.exception("a plugin failed to start its work for a served project")
+
     def shutdown(self) -> None:
         if self._db is not None:
             self._db.dispose()

@@ -30,3 +30,8 @@ def environment_checks(env):
     """(level, subject, message) findings about a project's set-up, ``level`` one of ``ok``,
     ``warn``, ``FAIL``, the message naming the problem and its fix: what ``codeyard check``
     prints (repositories that do not open, …)."""
+
+
+@hookspec
+def environment_served(env):
+    """The project is about to answer its first request in this process (start background work such as a mail sender here); called once per environment and process."""

@@ -82,7 +82,17 @@ def preferences(req):
         "saved": _notice(req, "saved", "Your preferences have been saved.") and not errors,
         "can_change_password": can_change_password,
         "password_changed": _notice(req, "password_changed", "Your password has been changed."),
+        "panels": plugin_panels(req), "panel": "general",
     }
+
+
+def plugin_panels(req) -> list[tuple[str, str, object]]:
+    """The panels of the ``preference_panels`` hook, by name."""
+    found: dict[str, tuple[str, str, object]] = {}
+    for offered in req.env.hook.preference_panels(req=req):
+        for name, label, handler in offered or ():
+            found.setdefault(name, (name, label, handler))
+    return [found[name] for name in sorted(found)]
 
 
 @hookimpl
@@ -97,7 +107,11 @@ def web_routes():
 
 
 def preference_panel(req, panel: str):
-    """/prefs/<panel> — Trac's per-panel URLs (general, datetime, localization…): one page here."""
+    """/prefs/<panel> — a plugin's panel, or Trac's built-in panel names (general,
+    datetime, localization…), which all show the one page of built-in preferences."""
+    for name, _label, handler in plugin_panels(req):
+        if name == panel:
+            return handler(req, panel)  # type: ignore[operator]
     return preferences(req)
 
 

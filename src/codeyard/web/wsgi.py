@@ -360,6 +360,7 @@ def site_dispatch(environ: dict) -> Response:
     except EnvironmentError_ as exc:
         raise HTTPInternalError(f"The project cannot be opened: {exc}",
                                 title="Project unavailable") from None
+    env.announce_served()
     return dispatch(env, environ)
 
 

@@ -130,6 +130,7 @@ PAGES = {
     "/admin/ticket/milestones": "admin",
     "/admin/general/perm": "admin",
     "/prefs": "prefs",
+    "/prefs/notification": "prefs",
     "/about": "about",
 }
 

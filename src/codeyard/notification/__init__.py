@@ -1,0 +1,1 @@
+"""E-mail notifications of ticket changes, sent after commit from a queue in the database."""
