@@ -266,12 +266,20 @@ def convert_database(env, target_url: str, base_dir: str | None = None,
     try:
         if target.url.scheme == "postgres":
             target.check()
-        return copy_database(source, target, plugin_tables(env), out,
-                             skip=env.derived_tables())
+        counts = copy_database(source, target, plugin_tables(env), out,
+                               skip=env.derived_tables())
+        _make_derived(env, target)
+        return counts
     except sa.exc.SQLAlchemyError as exc:
         raise DatabaseError(f"copying to {target.url.display()} failed: {first_line(exc)}") from None
     finally:
         target.dispose()
+
+
+def _make_derived(env, target: DatabaseManager) -> None:
+    """The derived tables, empty, in the copy: their plugins fill them again on use."""
+    with target.transaction() as dst:
+        env.hook.database_extras(env=env, db=dst)
 
 
 def _same_database(a, b) -> bool:
@@ -293,6 +301,7 @@ def dump_to_sqlite(env, target_path: str) -> str:
     target = DatabaseManager("sqlite:" + tmp, pool=False)
     try:
         copy_database(env.database, target, plugin_tables(env), skip=env.derived_tables())
+        _make_derived(env, target)
     finally:
         target.dispose()
     _to_single_file(tmp)
