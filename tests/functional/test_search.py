@@ -117,7 +117,8 @@ def test_quickjump(site):
     env, client = site
     for query, target in (("#1", "/ticket/1"), ("ticket:2", "/ticket/2"),
                           ("wiki:GardenNotes", "/wiki/GardenNotes"),
-                          ("GardenNotes", "/wiki/GardenNotes")):
+                          ("GardenNotes", "/wiki/GardenNotes"),
+                          ("milestone:milestone1", "/milestone/milestone1")):
         page = client.get(f"/search?q={quote(query)}")
         assert page.status_code == 303, (query, text(page)[:300])
         assert page.headers["Location"].endswith(target)

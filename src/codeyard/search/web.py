@@ -8,6 +8,7 @@ import re
 import sys
 
 from markupsafe import Markup, escape
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import Rule
 
 from codeyard.config import IntOption, ListOption, options_in
@@ -149,7 +150,10 @@ def search_page(req):
     if not query:
         req.add_warning("The query holds no word to search for.")
         return "search/search.html", data
-    index.catch_up(req.env)
+    try:
+        index.catch_up(req.env)
+    except SQLAlchemyError as exc:  # another process catching up at once: search as is
+        req.env.log.warning("search: catching up the index failed: %s", exc)
     hits = index.search(req.env, query, picked)
     shown = []
     for found in req.env.hook.search_results(req=req, hits=hits):
