@@ -29,8 +29,13 @@ def search_documents(env, source, since):
 
 
 @hookspec
+def search_visible(req, hits):
+    """Return the hits of this plugin's sources the reader may see (all hits of the query are given)."""
+
+
+@hookspec
 def search_results(req, hits):
-    """Return [(hit, href, title)] for the hits of this plugin's sources the reader may see."""
+    """Return [(hit, href, title)] for the hits of this plugin's sources (visible ones, of the page shown)."""
 
 
 @dataclass
@@ -49,7 +54,8 @@ class SearchDocument:
 
 @dataclass
 class SearchHit:
-    """A document the query matched, with its rank (higher is better)."""
+    """A document the query matched, with its rank (higher is better); ``body`` is filled
+    for the hits shown only."""
 
     source: str
     id: str
@@ -59,3 +65,4 @@ class SearchHit:
     author: str
     time: int
     score: float
+    docid: int = 0

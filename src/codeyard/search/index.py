@@ -197,18 +197,30 @@ def search(env, query: SearchQuery, sources: list[str], limit: int = 1000) -> li
     with env.db_query as db:
         if db.dialect == "postgresql":
             expr, params = tsquery_sql(query)
-            rows = db(f"SELECT d.source, d.id, d.parent, d.title, d.body, d.author, d.time, "
+            rows = db(f"SELECT d.docid, d.source, d.id, d.parent, d.title, d.author, d.time, "
                       f"ts_rank(s.tsv, q.q) AS score FROM {TEXT} s "
                       f"JOIN {DOCS} d ON d.docid = s.docid CROSS JOIN (SELECT {expr} AS q) q "
                       f"WHERE s.tsv @@ q.q AND d.source IN ({marks}) "
                       "ORDER BY score DESC, d.time DESC LIMIT %s", [*params, *sources, limit])
         else:
-            rows = db(f"SELECT d.source, d.id, d.parent, d.title, d.body, d.author, d.time, "
+            rows = db(f"SELECT d.docid, d.source, d.id, d.parent, d.title, d.author, d.time, "
                       f"-bm25({TEXT}, {TITLE_WEIGHT}, 1.0) AS score FROM {TEXT} "
                       f"JOIN {DOCS} d ON d.docid = {TEXT}.rowid "
                       f"WHERE {TEXT} MATCH %s AND d.source IN ({marks}) "
                       "ORDER BY score DESC, d.time DESC LIMIT %s",
                       [fts5_match(query), *sources, limit])
-    return [SearchHit(source, str(id_), parent, title or "", body or "", author or "",
-                      int(time or 0), float(score))
-            for source, id_, parent, title, body, author, time, score in rows]
+    return [SearchHit(source, str(id_), parent, title or "", "", author or "", int(time or 0),
+                      float(score), docid)
+            for docid, source, id_, parent, title, author, time, score in rows]
+
+
+def load_bodies(env, hits: list[SearchHit]) -> None:
+    """Fill the ``body`` of the hits shown (the ranking query leaves the texts out)."""
+    if not hits:
+        return
+    marks = ", ".join(["%s"] * len(hits))
+    with env.db_query as db:
+        bodies = dict(db(f"SELECT docid, body FROM {DOCS} WHERE docid IN ({marks})",
+                         [hit.docid for hit in hits]))
+    for hit in hits:
+        hit.body = bodies.get(hit.docid) or ""

@@ -155,17 +155,23 @@ def search_page(req):
     except SQLAlchemyError as exc:  # another process catching up at once: search as is
         req.env.log.warning("search: catching up the index failed: %s", exc)
     hits = index.search(req.env, query, picked)
-    shown = []
-    for found in req.env.hook.search_results(req=req, hits=hits):
-        shown.extend(found or ())
-    order = {id(hit): n for n, hit in enumerate(hits)}
-    shown.sort(key=lambda item: order.get(id(item[0]), 0))
+    visible: set[int] = set()
+    for found in req.env.hook.search_visible(req=req, hits=hits):
+        visible.update(id(hit) for hit in found or ())
+    shown = [hit for hit in hits if id(hit) in visible]
     total = len(shown)
     pages = max(1, -(-total // RESULTS_PER_PAGE))
     page = min(max(1, _as_int(req.args.get("page"), 1)), pages)
     words = query.words
     results = []
-    for hit, href, title in shown[(page - 1) * RESULTS_PER_PAGE:page * RESULTS_PER_PAGE]:
+    on_page = shown[(page - 1) * RESULTS_PER_PAGE:page * RESULTS_PER_PAGE]
+    index.load_bodies(req.env, on_page)
+    described = []
+    for found in req.env.hook.search_results(req=req, hits=on_page):
+        described.extend(found or ())
+    order = {id(hit): n for n, hit in enumerate(on_page)}
+    described.sort(key=lambda item: order.get(id(item[0]), 0))
+    for hit, href, title in described:
         results.append({"href": href, "title": title, "author": hit.author,
                         "date": hit.time, "excerpt": excerpt(hit.body, words)})
     args = {"q": text, "noquickjump": 1, **{n: "on" for n in picked}}

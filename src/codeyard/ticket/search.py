@@ -96,17 +96,27 @@ def search_documents(env, source, since):
 
 
 @hookimpl
+def search_visible(req, hits):
+    found = []
+    for hit in hits:
+        if hit.source == "ticket":
+            if req.perm.has("TICKET_VIEW", Resource("ticket", int(hit.id))):
+                found.append(hit)
+        elif hit.source == "milestone":
+            if req.perm.has("MILESTONE_VIEW", Resource("milestone", hit.id)):
+                found.append(hit)
+    return found
+
+
+@hookimpl
 def search_results(req, hits):
     found = []
     for hit in hits:
         if hit.source == "ticket":
             tid = int(hit.id)
-            if req.perm.has("TICKET_VIEW", Resource("ticket", tid)):
-                found.append((hit, req.url_for("ticket", id=tid), f"#{tid}: {hit.title}"))
+            found.append((hit, req.url_for("ticket", id=tid), f"#{tid}: {hit.title}"))
         elif hit.source == "milestone":
-            if req.perm.has("MILESTONE_VIEW", Resource("milestone", hit.id)):
-                found.append((hit, req.url_for("milestone", name=hit.id),
-                              f"Milestone {hit.id}"))
+            found.append((hit, req.url_for("milestone", name=hit.id), f"Milestone {hit.id}"))
     return found
 
 

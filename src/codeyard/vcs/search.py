@@ -48,14 +48,29 @@ def search_documents(env, source, since):
     return None
 
 
+def _shown_repositories(env) -> dict:
+    manager = RepositoryManager(env)
+    return {str(info.id): info for info in manager.get_all_repositories().values()
+            if not info.is_alias and info.dir and not info.hidden}
+
+
+@hookimpl
+def search_visible(req, hits):
+    mine = [hit for hit in hits if hit.source == "changeset"]
+    if not mine:
+        return []
+    infos = _shown_repositories(req.env)
+    return [hit for hit in mine if hit.parent in infos and req.perm.has(
+        "CHANGESET_VIEW", U.changeset_resource(infos[hit.parent].name, hit.id))]
+
+
 @hookimpl
 def search_results(req, hits):
     mine = [hit for hit in hits if hit.source == "changeset"]
     if not mine:
         return []
     manager = RepositoryManager(req.env)
-    infos = {str(info.id): info for info in manager.get_all_repositories().values()
-             if not info.is_alias and info.dir and not info.hidden}
+    infos = _shown_repositories(req.env)
     opened: dict[str, object] = {}
     found = []
     for hit in mine:
@@ -63,8 +78,6 @@ def search_results(req, hits):
         if info is None:
             continue
         rev = hit.id
-        if not req.perm.has("CHANGESET_VIEW", U.changeset_resource(info.name, rev)):
-            continue
         if hit.parent not in opened:
             try:
                 opened[hit.parent] = manager.open(info)

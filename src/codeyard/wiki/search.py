@@ -59,12 +59,15 @@ def search_documents(env, source, since):
 
 
 @hookimpl
+def search_visible(req, hits):
+    return [hit for hit in hits
+            if hit.source == "wiki" and req.perm.has("WIKI_VIEW", Resource("wiki", hit.id))]
+
+
+@hookimpl
 def search_results(req, hits):
-    found = []
-    for hit in hits:
-        if hit.source == "wiki" and req.perm.has("WIKI_VIEW", Resource("wiki", hit.id)):
-            found.append((hit, req.url_for("wiki", page=hit.id), hit.id))
-    return found
+    return [(hit, req.url_for("wiki", page=hit.id), hit.id) for hit in hits
+            if hit.source == "wiki"]
 
 
 @hookimpl
