@@ -214,3 +214,21 @@ def test_random_punctuation_never_gives_an_error(site):
         query = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 10)))
         page = client.get(f"/search?noquickjump=1&q={quote(query)}")
         assert page.status_code == 200, (query, text(page)[:500])
+
+
+def test_rebuild_draws_a_bar_on_a_terminal(site):
+    import io
+
+    from codeyard.admin.api import AdminContext
+    from codeyard.admin.console import run_command
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    env, client = site
+    out = Terminal()
+    assert run_command(AdminContext(env.path, out=out, err=io.StringIO()),
+                       ["search", "rebuild"]) == 0
+    shown = out.getvalue()
+    assert "\r ticket" in shown and "[##############################] 2/2" in shown
