@@ -232,3 +232,27 @@ def test_rebuild_draws_a_bar_on_a_terminal(site):
                        ["search", "rebuild"]) == 0
     shown = out.getvalue()
     assert "\r ticket" in shown and "[##############################] 2/2" in shown
+
+
+def test_the_index_is_derived_data(site, db_url):
+    env, client = site
+    assert _titles(search(client, "frobnicator")) == ["/ticket/1", "/ticket/2"]
+    with env.db_query as db:
+        names = db.table_names()
+    assert {"codeyard_search", "codeyard_search_doc", "codeyard_search_state"} <= set(names)
+    assert not [n for n in names if n.startswith("codeyard_search_") and n.endswith(
+        ("_data", "_idx", "_content", "_docsize", "_config"))]  # FTS5's shadow tables
+    assert env.derived_tables() == {"codeyard_search", "codeyard_search_doc",
+                                    "codeyard_search_state"}
+    out = admin_ok(env.path, "convert_db", "sqlite:db/copy.db")
+    assert "codeyard_search" not in out  # not copied ...
+    from codeyard.env import Environment
+
+    copy = Environment(env.path)
+    try:
+        assert copy.database.url.path.endswith("copy.db")
+        with copy.db_query as db:  # ... but made, empty, in the copy
+            assert db("SELECT COUNT(*) FROM codeyard_search_doc")[0][0] == 0
+    finally:
+        copy.shutdown()
+    assert _titles(search(client, "frobnicator")) == ["/ticket/1", "/ticket/2"]
