@@ -169,6 +169,17 @@ def test_index_follows_edits_and_deletes(site):
         db("INSERT INTO milestone (name, due, completed, description) "
            "VALUES ('harvest', 0, 0, 'pick the pumpkins')")
     assert _titles(search(client, "pumpkins")) == ["/milestone/harvest"]
+    from codeyard.ticket import values
+
+    values.add_milestone(env, "sowing", description="plant the beetroots")
+    values.rename_milestone(env, "sowing", "seeding")
+    with env.db_query as db:  # the hook, not a catch-up, put it there
+        assert db("SELECT id FROM codeyard_search_doc WHERE source = 'milestone' "
+                  "AND body LIKE %s", ("%beetroots%",)) == [("seeding",)]
+    assert _titles(search(client, "beetroots")) == ["/milestone/seeding"]
+    values.remove_milestone(env, "seeding")
+    with env.db_query as db:
+        assert not db("SELECT id FROM codeyard_search_doc WHERE id = 'seeding'")
 
 
 def test_rows_written_beside_us_are_caught_up(site):

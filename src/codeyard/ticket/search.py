@@ -58,9 +58,13 @@ def ticket_documents(env, since: int | None = None, ids=None) -> list[SearchDocu
     return docs
 
 
-def milestone_documents(env) -> list[SearchDocument]:
+def milestone_documents(env, name: str | None = None) -> list[SearchDocument]:
     with env.db_query as db:
-        rows = db("SELECT name, description, due, completed FROM milestone")
+        if name is None:
+            rows = db("SELECT name, description, due, completed FROM milestone")
+        else:
+            rows = db("SELECT name, description, due, completed FROM milestone WHERE name = %s",
+                      (name,))
     return [SearchDocument("milestone", name, name, description or "", "",
                            int(completed or due or 0))
             for name, description, due, completed in rows]
@@ -138,3 +142,12 @@ def ticket_comment_changed(env, ticket, cnum, old_text, new_text, author, when):
 @hookimpl
 def ticket_change_deleted(env, ticket, cnum, cdate, changes, when):
     _refresh(env, ticket.id)
+
+
+@hookimpl
+def milestone_changed(env, event, name, old_name):
+    removed = [("milestone", "", old_name)] if old_name else []
+    docs = milestone_documents(env, name)
+    if not docs:
+        removed.append(("milestone", "", name))
+    reindex(env, docs, removed)
