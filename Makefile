@@ -41,6 +41,7 @@ bench: system-deps $(STAMP)
 	$(PY) -m bench.wiki
 	$(PY) -m bench.wiki_pathological
 	$(PY) -m bench.tickets
+	$(PY) -m bench.search
 	$(PY) -m bench.vcs
 	$(PY) -m bench.svn
 	$(PY) -m bench.hosting_git

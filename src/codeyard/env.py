@@ -415,6 +415,7 @@ class Environment:
                 missing = [t for name, t in md.tables.items() if not db.has_table(name)]
                 if missing:
                     md.create_all(db.conn, tables=missing)
+            self.hook.database_extras(env=self, db=db)
             current = db("SELECT value FROM system WHERE name='codeyard_version'")
             if not current:
                 db("INSERT INTO system (name, value) VALUES ('codeyard_version', %s)", ("1",))
@@ -424,6 +425,12 @@ class Environment:
             marks = ", ".join(["%s"] * len(former))
             if db(f"SELECT 1 FROM cache WHERE key IN ({marks})", former):
                 db(f"DELETE FROM cache WHERE key IN ({marks})", former)
+
+    def derived_tables(self) -> set[str]:
+        """Names of the tables ``database_extras`` made: rebuilt by their plugins, never copied."""
+        with self.db_transaction as db:
+            return {name for names in self.hook.database_extras(env=self, db=db)
+                    for name in names or ()}
 
     def backup(self, dest: str | None = None) -> str:
         """Copy the database to the backup directory (or ``dest``); return the file written."""

@@ -16,6 +16,11 @@ def database_tables():
 
 
 @hookspec
+def database_extras(env, db):
+    """Create what ``database_tables`` cannot declare (full-text tables, special indexes) when missing; return the names of such tables: derived data that copies of the database leave out."""
+
+
+@hookspec
 def config_options():
     """Return the Option and ConfigSection declarations this plugin reads (see ``config.options_in``)."""
 

@@ -59,10 +59,14 @@ def _key(row: tuple) -> list:
 
 
 def table_contents(env) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
-    """Every table: its column names (sorted) and all its rows in a stable order."""
+    """Every table: its column names (sorted) and all its rows in a stable order. Derived
+    tables (the search index) are left out: copies rebuild them rather than copy them."""
     out = {}
+    derived = env.derived_tables()
     with env.db_query as db:
         for table in db.table_names():
+            if table in derived:
+                continue
             columns = sorted(db.column_names(table))
             cols = ", ".join(db.quote(c) for c in columns)
             rows = [tuple(r) for r in db(f"SELECT {cols} FROM {db.quote(table)}")]

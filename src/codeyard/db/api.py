@@ -239,7 +239,16 @@ class Db:
         )
 
     def table_names(self) -> list[str]:
-        return sorted(sa.inspect(self.conn).get_table_names())
+        """The tables, without the shadow tables SQLite keeps for a full-text (virtual) table."""
+        names = sa.inspect(self.conn).get_table_names()
+        if self.dialect == "sqlite":
+            virtual = [r[0] for r in self.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND sql LIKE %s",
+                ("CREATE VIRTUAL%",))]
+            shadows = {f"{v}_{suffix}" for v in virtual
+                       for suffix in ("data", "idx", "content", "docsize", "config")}
+            names = [n for n in names if n not in shadows]
+        return sorted(names)
 
     def column_names(self, table: str) -> list[str]:
         return [c["name"] for c in sa.inspect(self.conn).get_columns(table)]

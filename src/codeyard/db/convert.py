@@ -120,6 +120,7 @@ def _source_connection(source: DatabaseManager) -> sa.Connection:
 
 def copy_database(source: DatabaseManager, target: DatabaseManager,
                   extra_tables: Iterable[sa.Table] = (), out: Out = _quiet,
+                  skip: Iterable[str] = (),
                   batch: int = BATCH_ROWS) -> dict[str, int]:
     """Create the schema in the empty ``target`` and copy every table of ``source``.
 
@@ -144,7 +145,9 @@ def copy_database(source: DatabaseManager, target: DatabaseManager,
     try:
         src_conn = _source_connection(source)
         src = Db(src_conn, source.dialect)
-        source_tables = src.table_names()
+        # Derived tables (full-text indexes) are left out: their plugins rebuild them.
+        skipped = set(skip)
+        source_tables = [name for name in src.table_names() if name not in skipped]
         for name in source_tables:
             known = md.tables.get(name)
             if known is not None and set(src.column_names(name)) == {c.name for c in known.columns}:
@@ -263,11 +266,20 @@ def convert_database(env, target_url: str, base_dir: str | None = None,
     try:
         if target.url.scheme == "postgres":
             target.check()
-        return copy_database(source, target, plugin_tables(env), out)
+        counts = copy_database(source, target, plugin_tables(env), out,
+                               skip=env.derived_tables())
+        _make_derived(env, target)
+        return counts
     except sa.exc.SQLAlchemyError as exc:
         raise DatabaseError(f"copying to {target.url.display()} failed: {first_line(exc)}") from None
     finally:
         target.dispose()
+
+
+def _make_derived(env, target: DatabaseManager) -> None:
+    """The derived tables, empty, in the copy: their plugins fill them again on use."""
+    with target.transaction() as dst:
+        env.hook.database_extras(env=env, db=dst)
 
 
 def _same_database(a, b) -> bool:
@@ -288,7 +300,8 @@ def dump_to_sqlite(env, target_path: str) -> str:
             os.unlink(tmp + suffix)
     target = DatabaseManager("sqlite:" + tmp, pool=False)
     try:
-        copy_database(env.database, target, plugin_tables(env))
+        copy_database(env.database, target, plugin_tables(env), skip=env.derived_tables())
+        _make_derived(env, target)
     finally:
         target.dispose()
     _to_single_file(tmp)

@@ -18,3 +18,8 @@ def ticket_comment_changed(env, ticket, cnum, old_text, new_text, author, when):
 @hookspec
 def ticket_change_deleted(env, ticket, cnum, cdate, changes, when):
     """A change of a ticket was removed (cnum its number, cdate its time): changes maps each field it had changed to (old value, new value); the ticket is as reloaded after."""
+
+
+@hookspec
+def milestone_changed(env, event, name, old_name):
+    """A milestone was created, changed, renamed (old_name set) or deleted (event), inside the writing transaction."""

@@ -313,7 +313,7 @@ def add_milestone(env, name: str, due: int | None = None, completed: int | None 
         with db.unique(ResourceExists(f'Milestone "{name}" already exists.')):
             db("INSERT INTO milestone (name, due, completed, description) "
                "VALUES (%s, %s, %s, %s)", (name, due or 0, completed or 0, description))
-        _milestones_changed(env)
+        _milestones_changed(env, "created", name)
     return Milestone(name, due, completed, description)
 
 
@@ -332,7 +332,7 @@ def update_milestone(env, name: str, due=_UNSET, completed=_UNSET, description=_
             current.description = description
         db("UPDATE milestone SET due=%s, completed=%s, description=%s WHERE name=%s",
            (current.due or 0, current.completed or 0, current.description, name))
-        _milestones_changed(env)
+        _milestones_changed(env, "changed", name)
 
 
 def rename_milestone(env, name: str, new_name: str, author: str | None = None,
@@ -359,7 +359,7 @@ def rename_milestone(env, name: str, new_name: str, author: str | None = None,
                "VALUES (%s, %s, %s, 'comment', %s, %s)",
                (ticket_id, when, author, str(cnum), "Milestone renamed"))
         attachments.reparent_all(env, "milestone", name, "milestone", new_name)
-        _milestones_changed(env)
+        _milestones_changed(env, "renamed", new_name, name)
     return ids
 
 
@@ -369,12 +369,13 @@ def remove_milestone(env, name: str) -> None:
         get_milestone(env, name)
         db("DELETE FROM milestone WHERE name=%s", (name,))
         attachments.delete_all(env, "milestone", name)
-        _milestones_changed(env)
+        _milestones_changed(env, "deleted", name)
 
 
-def _milestones_changed(env) -> None:
+def _milestones_changed(env, event: str, name: str, old_name: str | None = None) -> None:
     env.invalidate(MILESTONES_CACHE_KEY)
     invalidate_ticket_fields(env)
+    env.hook.milestone_changed(env=env, event=event, name=name, old_name=old_name)
 
 
 # ---------------------------------------------------------------------------

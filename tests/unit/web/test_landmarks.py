@@ -132,6 +132,7 @@ PAGES = {
     "/prefs": "prefs",
     "/prefs/notification": "prefs",
     "/about": "about",
+    "/search?q=crashes": "search",
 }
 
 
@@ -169,9 +170,12 @@ def test_every_page_has_tracs_structure(site, url):
     assert logout and logout.tag == "form" and logout.attrs.get("name") == "logout"
     assert logout.attrs["method"] == "post" and "__FORM_TOKEN" in tree.field_names(logout)
     main_labels = [li.text().strip() for li in mainnav.walk() if li.tag == "li"]
-    assert main_labels[:6] == ["Wiki", "Timeline", "Roadmap", "Browse Source", "View Tickets",
-                               "New Ticket"], main_labels
-    assert "Admin" in main_labels
+    assert main_labels == ["Wiki", "Timeline", "Roadmap", "Browse Source", "View Tickets",
+                           "New Ticket", "Search", "Admin"], main_labels
+    search = tree.by_id("search")
+    assert search and search.tag == "form" and search.parent is banner
+    box = tree.by_id("proj-search")
+    assert box and box.attrs["name"] == "q" and search in box.ancestors()
 
 
 def test_context_navigation_labels(site):
@@ -216,6 +220,7 @@ FORMS = [
     ("/ticket/1", "clone", {"field_type", "field_summary", "field_description", "preview"}),
     ("/ticket/1", "addreply", {"replyto"}),
     ("/query", "query", {"add_filter_0", "col", "order"}),
+    ("/search?q=crashes", "fullsearch", {"q", "wiki", "ticket", "milestone", "changeset"}),
     ("/timeline", "prefs", {"from", "daysback"}),
     ("/prefs", "userprefs", {"name", "email"}),
     ("/admin/ticket/milestones", "addmilestone", {"name", "duedate"}),
@@ -261,6 +266,8 @@ def test_messages_in_tracs_words(site):
     ticket = _page(client, "/ticket/1")
     title = [e for e in ticket.root.walk() if e.tag == "title"][0].text()
     assert title.startswith("#1 (It crashes)")
+    nothing = _page(client, "/search?q=zzyzzx&noquickjump=1").by_id("content").text()
+    assert "No matches found." in nothing
     empty = _page(client, "/query?summary=~nothing-like-this").by_id("content").text()
     assert "No tickets found" in empty  # Trac's words on /query ("No matches found." is a report's)
     client.get("/logout")

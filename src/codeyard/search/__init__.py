@@ -1,0 +1,1 @@
+"""Full-text search over the project (``/search``): the index, its query language and page."""
