@@ -142,3 +142,41 @@ def test_bad_ticket_queries(site, query):
     page = client.get(f"/?{query}")
     assert page.status_code == 400, text(page)[:400]
     assert "Traceback" not in text(page)
+
+
+# -- /?view=search
+
+
+def test_combined_search_across_projects(site):
+    made, client = site
+    PermissionSystem(made["gamma"]).revoke("anonymous", "SEARCH_VIEW")
+    assert 'href="/?view=search"' in text(client.get("/"))
+    page = client.get("/?view=search&q=breaks")
+    assert page.status_code == 200, text(page)[:1500]
+    html = text(page)
+    # beta's ticket, written straight into its tables, is found once the index catches up
+    assert re.search(r'<span class="project">beta</span> <a href="/beta/ticket/1"', html)
+    assert 'Results (1 - 1 of 1)' in html
+    both = text(client.get("/?view=search&q=alphaplan"))
+    assert 'href="/alpha/wiki/AlphaPlan"' in both
+    # gamma lets anonymous visitors not search it: its page stays out, until carol asks
+    assert "GammaSecret" not in text(client.get("/?view=search&q=gammasecret"))
+    mine = text(client.get("/?view=search&q=gammasecret", environ={"REMOTE_USER": "carol"}))
+    assert 'href="/gamma/wiki/GammaSecret"' in mine
+    assert "No matches found." in text(client.get("/?view=search&q=nothing+like+this"))
+
+
+def test_combined_search_picks_projects_and_ranks_by_each_index(site):
+    made, client = site
+    with made["alpha"].db_transaction as db:
+        db("INSERT INTO wiki (name, version, time, author, text, comment, readonly) "
+           "VALUES ('Notes', 1, %s, 'alice', 'one mention of breaks among other words', '', 0)",
+           (_recent(5),))
+    html = text(client.get("/?view=search&q=breaks"))
+    # the ticket whose summary says it ranks above a page that mentions it once
+    assert html.index('href="/beta/ticket/1"') < html.index('href="/alpha/wiki/Notes"')
+    only_alpha = text(client.get("/?view=search&q=breaks&project=alpha"))
+    assert "/alpha/wiki/Notes" in only_alpha and "/beta/ticket/1" not in only_alpha
+    not_alpha = text(client.get("/?view=search&q=breaks&project=!alpha"))
+    assert "/alpha/wiki/Notes" not in not_alpha and "/beta/ticket/1" in not_alpha
+    assert client.get("/?view=search&q=a").status_code == 400  # shorter than min_query_length

@@ -121,6 +121,33 @@ def quickjump(req, text: str) -> str | None:
     return target
 
 
+def visible_hits(req, query, sources: list[str]) -> list:
+    """The hits of ``query`` in ``sources`` that the reader may see, best first (the index
+    caught up with writes it did not see first)."""
+    try:
+        index.catch_up(req.env)
+    except SQLAlchemyError as exc:  # another process catching up at once: search as is
+        req.env.log.warning("search: catching up the index failed: %s", exc)
+    hits = index.search(req.env, query, sources)
+    visible: set[int] = set()
+    for found in req.env.hook.search_visible(req=req, hits=hits):
+        visible.update(id(hit) for hit in found or ())
+    return [hit for hit in hits if id(hit) in visible]
+
+
+def describe_hits(req, hits: list, words: list[str]) -> list[dict]:
+    """The links, titles, excerpts, authors and dates of the hits shown, in their order."""
+    index.load_bodies(req.env, hits)
+    described: list = []
+    for found in req.env.hook.search_results(req=req, hits=hits):
+        described.extend(found or ())
+    order = {id(hit): n for n, hit in enumerate(hits)}
+    described.sort(key=lambda item: order.get(id(item[0]), 0))
+    return [{"href": href, "title": title, "author": hit.author, "date": hit.time,
+             "excerpt": excerpt(hit.body, words), "hit": hit}
+            for hit, href, title in described]
+
+
 def search_page(req):
     """/search — ``q``, the source checkboxes, ``page``; ``noquickjump=1`` always searches."""
     req.perm.require("SEARCH_VIEW", Resource("search"))
@@ -150,30 +177,13 @@ def search_page(req):
     if not query:
         req.add_warning("The query holds no word to search for.")
         return "search/search.html", data
-    try:
-        index.catch_up(req.env)
-    except SQLAlchemyError as exc:  # another process catching up at once: search as is
-        req.env.log.warning("search: catching up the index failed: %s", exc)
-    hits = index.search(req.env, query, picked)
-    visible: set[int] = set()
-    for found in req.env.hook.search_visible(req=req, hits=hits):
-        visible.update(id(hit) for hit in found or ())
-    shown = [hit for hit in hits if id(hit) in visible]
+    shown = visible_hits(req, query, picked)
     total = len(shown)
     pages = max(1, -(-total // RESULTS_PER_PAGE))
     page = min(max(1, _as_int(req.args.get("page"), 1)), pages)
     words = query.words
-    results = []
     on_page = shown[(page - 1) * RESULTS_PER_PAGE:page * RESULTS_PER_PAGE]
-    index.load_bodies(req.env, on_page)
-    described = []
-    for found in req.env.hook.search_results(req=req, hits=on_page):
-        described.extend(found or ())
-    order = {id(hit): n for n, hit in enumerate(on_page)}
-    described.sort(key=lambda item: order.get(id(item[0]), 0))
-    for hit, href, title in described:
-        results.append({"href": href, "title": title, "author": hit.author,
-                        "date": hit.time, "excerpt": excerpt(hit.body, words)})
+    results = describe_hits(req, on_page, words)
     args = {"q": text, "noquickjump": 1, **{n: "on" for n in picked}}
     data.update(
         searched=True, results=results, page=page, pages=pages, total=total,

@@ -11,21 +11,11 @@ from codeyard.perm import Resource
 from codeyard.ticket.query import Query, QueryError
 from codeyard.ticket.query_web import _cell, _query_from_request
 from codeyard.web.api import HTTPBadRequest
+from codeyard.web.site_views import pick_projects
 
 QUERY_PLUGIN = "codeyard.ticket.query_web"
 SITE_MAX = 100  # rows per page of the combined table
 COLUMNS = ["id", "summary", "status", "type", "priority", "owner", "milestone"]
-
-
-def pick_projects(values: list[str]) -> tuple[set[str], set[str]]:
-    """``project=a|b`` and ``project=!c`` values: (wanted, refused) directory names."""
-    wanted: set[str] = set()
-    refused: set[str] = set()
-    for value in values:
-        negate = value.startswith("!")
-        names = {n.strip() for n in value.lstrip("!").split("|") if n.strip()}
-        (refused if negate else wanted).update(names)
-    return wanted, refused
 
 
 def _sort_key(value: Any):

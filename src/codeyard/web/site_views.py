@@ -87,6 +87,17 @@ _views: dict[str, SiteView] | None = None
 _views_lock = threading.Lock()
 
 
+def pick_projects(values: list[str]) -> tuple[set[str], set[str]]:
+    """``project=a|b`` and ``project=!c`` values: (wanted, refused) directory names."""
+    wanted: set[str] = set()
+    refused: set[str] = set()
+    for value in values:
+        negate = value.startswith("!")
+        names = {n.strip() for n in value.lstrip("!").split("|") if n.strip()}
+        (refused if negate else wanted).update(names)
+    return wanted, refused
+
+
 def site_views() -> dict[str, SiteView]:
     """name -> SiteView, from the plugins on by default."""
     global _views
