@@ -99,7 +99,38 @@ def make_env(tmp):
     return env
 
 
+def ini_settings(opts):
+    """[(section, option, value)] of a case's ``ini=section.option=value;…`` header option."""
+    found = []
+    for item in filter(None, (opts.get("ini") or "").split(";")):
+        key, _, value = item.partition("=")
+        section, _, option = key.strip().partition(".")
+        found.append((section, option, value.strip()))
+    return found
+
+
 def render(env, text, opts):
+    settings = ini_settings(opts)
+    if not settings:
+        return _render(env, text, opts)
+    saved = [(s, o, env.config.get(s, o), o in env.config[s]) for s, o, _v in settings]
+    from trac.wiki.interwiki import InterWikiMap
+
+    for section, option, value in settings:
+        env.config.set(section, option, value)
+    del InterWikiMap(env).interwiki_map  # it keeps [interwiki] with the pages' map
+    try:
+        return _render(env, text, opts)
+    finally:
+        for section, option, value, present in saved:
+            if present:
+                env.config.set(section, option, value)
+            else:
+                env.config.remove(section, option)
+        del InterWikiMap(env).interwiki_map
+
+
+def _render(env, text, opts):
     from trac.resource import Resource
     from trac.test import MockRequest
     from trac.web.chrome import web_context

@@ -1,7 +1,7 @@
 """The real Trac 1.6, installed by the suite into a side virtualenv (``var/trac-venv``).
 
 The environment is built once with ``python3 -m venv`` and ``pip install trac==1.6 Pygments
-psycopg2-binary`` and reused while it works. A failed installation fails the tests that
+docutils psycopg2-binary`` and reused while it works. A failed installation fails the tests that
 need it, with pip's output: the compatibility tests must not pass without Trac.
 """
 
@@ -19,8 +19,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TRAC_VENV = REPO_ROOT / "var" / "trac-venv"
-TRAC_REQUIREMENTS = ["trac==1.6", "psycopg2-binary", "Pygments"]
-_PROBE = "import trac, psycopg2, pygments; assert trac.__version__ == '1.6', trac.__version__"
+TRAC_REQUIREMENTS = ["trac==1.6", "psycopg2-binary", "Pygments", "docutils"]
+_PROBE = "import trac, psycopg2, pygments, docutils; assert trac.__version__ == '1.6', trac.__version__"
 
 
 @dataclass

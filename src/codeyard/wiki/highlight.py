@@ -30,19 +30,6 @@ def _lexer_for(name: str):
         return None
 
 
-def known_mimetypes() -> list[tuple[str, list[str]]]:
-    """(MIME type, [lexer aliases]) pairs that code blocks understand."""
-    from pygments.lexers import get_all_lexers
-
-    out: dict[str, list[str]] = {}
-    for _name, aliases, _files, mimetypes in get_all_lexers():
-        for mime in mimetypes:
-            out.setdefault(mime, []).extend(aliases)
-    for mime in ("text/x-diff", "text/x-patch"):
-        out.setdefault(mime, []).append("diff")
-    return sorted(out.items())
-
-
 def pygments_css(prefix: str = ".wiki-code .code") -> str:
     """The stylesheet rules for highlighted code blocks (Pygments' default style)."""
     from pygments.formatters import HtmlFormatter

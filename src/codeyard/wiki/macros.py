@@ -503,14 +503,13 @@ def trac_ini(fmt, name, content, args):
 
 
 def known_mimetypes(fmt, name, content, args):
-    from codeyard.wiki.highlight import known_mimetypes as kinds
+    from codeyard.wiki.mime_map import known_mimetypes as kinds
 
-    wanted = (content or "").strip()
+    pos, _kw = parse_args(content or "")
+    wanted = pos[0].strip().rstrip("*") if pos else ""
     rows = []
-    for mime, aliases in kinds():
-        if wanted and not mime.startswith(wanted.rstrip("*")):
-            continue
-        names = " ".join(sorted(set(aliases)))
+    for mime, keywords in kinds(fmt.env.config, wanted):
+        names = " ".join(keywords)
         rows.append(f'<tr><th style="text-align: left"><code>{escape(mime)}</code></th>'
                     f"<td><code>{escape(names)}</code></td></tr>")
     head = _a(fmt.href.wiki("WikiProcessors"), "WikiProcessors")

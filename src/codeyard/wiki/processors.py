@@ -321,22 +321,6 @@ def _table(fmt, name, content, args):
         return system_message(str(exc))
 
 
-def _rst(fmt, name, content, args):
-    from docutils.core import publish_parts
-
-    settings = {
-        "file_insertion_enabled": False, "raw_enabled": False, "report_level": 5,
-        "halt_level": 5, "warning_stream": False, "_disable_config": True,
-        "embed_stylesheet": False, "input_encoding": "unicode", "output_encoding": "unicode",
-        "syntax_highlight": "none", "traceback": True, "doctitle_xform": False,
-    }
-    try:
-        parts = publish_parts(content or "", writer="html", settings_overrides=settings)
-    except Exception as exc:  # docutils raises many kinds on bad input
-        raise MacroError(f"reStructuredText error: {exc}") from None
-    html = sanitize_html(fmt, parts["body"])
-    return Markup('<div class="rst">%s</div>') % html
-
 
 def _markdown(fmt, name, content, args):
     from markdown_it import MarkdownIt
@@ -359,8 +343,6 @@ BUILTIN = {
     "th": WikiMacro("th", _cell, "A table header cell holding wiki text."),
     "tr": WikiMacro("tr", _tr, "A table row (its text must be table cells)."),
     "table": WikiMacro("table", _table, "A table (its text must be table rows)."),
-    "rst": WikiMacro("rst", _rst, "reStructuredText, rendered with docutils (no file "
-                                  "inclusion, no raw HTML)."),
     "markdown": WikiMacro("markdown", _markdown, "Markdown (CommonMark with tables), "
                                                  "sanitized."),
 }

@@ -14,7 +14,7 @@ import urllib.parse
 from codeyard import cachekeys
 from codeyard.config import options_in
 from codeyard.core import hookimpl
-from codeyard.wiki import formatter, links, model, render_cache
+from codeyard.wiki import formatter, links, mime_map, model, render_cache
 from codeyard.wiki.api import RenderDependencies
 
 DEFAULT_PAGES_DIR = os.path.join(os.path.dirname(__file__), "default-pages")
@@ -44,7 +44,7 @@ def default_pages(directory: str = DEFAULT_PAGES_DIR) -> dict[str, str]:
 
 @hookimpl
 def config_options():
-    return options_in(formatter, links, model, render_cache)
+    return options_in(formatter, links, mime_map, model, render_cache)
 
 
 @hookimpl

@@ -139,7 +139,36 @@ def golden_env(tmp_path_factory, request):
     env.shutdown()
 
 
+def ini_settings(opts):
+    """[(section, option, value)] of a case's ``ini=section.option=value;…`` header option."""
+    found = []
+    for item in filter(None, (opts.get("ini") or "").split(";")):
+        key, _, value = item.partition("=")
+        section, _, option = key.strip().partition(".")
+        found.append((section, option, value.strip()))
+    return found
+
+
 def render(env, text, opts):
+    settings = ini_settings(opts)
+    if not settings:
+        return _render(env, text, opts)
+    saved = [(s, o, env.config.get(s, o, None)) for s, o, _v in settings]
+    for section, option, value in settings:
+        env.config.set(section, option, value)
+    env.invalidate(cachekeys.INTERWIKI_MAP)
+    try:
+        return _render(env, text, opts)
+    finally:
+        for section, option, value in saved:
+            if value is None:
+                env.config.remove(section, option)
+            else:
+                env.config.set(section, option, value)
+        env.invalidate(cachekeys.INTERWIKI_MAP)
+
+
+def _render(env, text, opts):
     realm, _, rid = str(opts.get("page", "wiki:WikiStart")).partition(":")
     perm = PermissionCache(env, "anonymous") if opts.get("perm") == "anonymous" else None
     ctx = FormatContext(env, Href("/p"), perm=perm, resource=Resource(realm, rid))
