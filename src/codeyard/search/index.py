@@ -15,6 +15,9 @@ TEXT = "codeyard_search"
 STATE = "codeyard_search_state"
 TABLES = [DOCS, TEXT, STATE]
 TITLE_WEIGHT = 10.0
+# The generation bumped by every write to the index: ranked results are kept under it.
+INDEX_WRITES = "codeyard.search.index"
+RESULTS_KEPT = 256  # distinct (query, sources) result lists a process keeps
 
 
 def ensure_tables(db) -> list[str]:
@@ -134,6 +137,7 @@ def catch_up(env) -> list[str]:
     if not stale:
         return []
     with env.db_transaction as db:
+        env.invalidate(INDEX_WRITES)
         for source, stamp in stale.items():
             known = state.get(source)
             if known is None:
@@ -154,6 +158,7 @@ def rebuild(env, progress: Callable[[str, int, int], None] | None = None) -> dic
         stamps = _stamps(env, db)
     counts: dict[str, int] = {}
     with env.db_transaction as db:
+        env.invalidate(INDEX_WRITES)
         db(f"DELETE FROM {STATE}")
         for source in list(r[0] for r in db(f"SELECT DISTINCT source FROM {DOCS}")):
             if source not in stamps:
@@ -181,6 +186,7 @@ def reindex(env, docs: Iterable[SearchDocument] = (),
     with env.db_transaction as db:
         if not db.has_table(DOCS):
             return
+        env.invalidate(INDEX_WRITES)
         for source, parent, id_ in removed:
             remove(db, source, [id_], parent)
         put(db, docs)
@@ -190,9 +196,26 @@ def reindex(env, docs: Iterable[SearchDocument] = (),
 
 
 def search(env, query: SearchQuery, sources: list[str], limit: int = 1000) -> list[SearchHit]:
-    """The documents of ``sources`` matching ``query``, best first."""
+    """The documents of ``sources`` matching ``query``, best first: ranked once, then kept
+    while nothing writes to the index (the lists are shared: callers copy before changing)."""
     if not query or not sources:
         return []
+    from codeyard.util.lru import BoundedCache
+
+    found, kept, generation = env.cache_lookup(INDEX_WRITES)
+    if not found or kept is None:
+        kept = BoundedCache(RESULTS_KEPT)
+        env.cache_store(INDEX_WRITES, generation, kept)
+    key = (repr(query), tuple(sorted(sources)), limit)
+    hits = kept.get(key)
+    if hits is None:
+        hits = _ranked(env, query, sources, limit)
+        kept.put(key, hits)
+    return [SearchHit(h.source, h.id, h.parent, h.title, "", h.author, h.time, h.score,
+                      h.docid) for h in hits]
+
+
+def _ranked(env, query: SearchQuery, sources: list[str], limit: int) -> list[SearchHit]:
     marks = ", ".join(["%s"] * len(sources))
     with env.db_query as db:
         if db.dialect == "postgresql":
