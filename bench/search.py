@@ -1,4 +1,5 @@
-"""Search benchmark: ``/search`` of codeyard against Trac 1.6 on the very same environment
+"""Search and timeline benchmark: ``/search`` and ``/timeline?daysback=30`` of codeyard
+against Trac 1.6 on the very same environment
 (N tickets as ``bench.tickets`` makes them, plus 1,000 wiki pages), both under gunicorn
 in the same run, and the time ``codeyard admin ENV search rebuild`` takes. Results go to
 ``bench/results/search.md``.
@@ -35,7 +36,11 @@ QUERIES = [("One word", "/search?q=parser&noquickjump=1"),
            ("Two words", "/search?q=looked+server&noquickjump=1"),
            ("Phrase", "/search?q=%22garden+cache%22&noquickjump=1"),
            ("Wiki only", "/search?q=storage&wiki=on&noquickjump=1"),
-           ("Exclusion", "/search?q=merge+-branch&noquickjump=1")]
+           ("Exclusion", "/search?q=merge+-branch&noquickjump=1"),
+           # The timeline of the same environment: the tickets are a minute apart, so 30
+           # days hold up to 43,200 of them.
+           ("Timeline, 30 days", "/timeline?daysback=30"),
+           ("Timeline, tickets only", "/timeline?daysback=30&ticket=on")]
 
 
 def add_pages(env_path: str, count: int = PAGES, seed: int = 21) -> None:
@@ -102,14 +107,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(results, args, setup: float, rebuild: float) -> str:
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = ["# Search: codeyard against Trac 1.6 on the same environment", "",
+    lines = ["# Search and timeline: codeyard against Trac 1.6 on the same environment", "",
              f"Measured {when} on {platform.machine()} ({platform.python_version()}) by "
              f"`python -m bench.search`: {args.tickets} tickets (5 changes each) and "
              f"{PAGES} wiki pages (made in {setup:.1f} s); `search rebuild` took "
              f"{rebuild:.1f} s; both servers under gunicorn with {args.workers} workers; "
              f"`{args.client}`, {args.concurrency} concurrent connections, at most "
              f"{args.requests} requests or {args.time_limit:.0f} s per query.", "",
-             "| Query | codeyard req/s | p50 ms | p99 ms | Trac req/s | p50 ms | p99 ms | ratio |",
+             "| Page | codeyard req/s | p50 ms | p99 ms | Trac req/s | p50 ms | p99 ms | ratio |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for n, (name, path) in enumerate(QUERIES):
         ours, theirs = results["codeyard"][n], results["Trac 1.6"][n]
