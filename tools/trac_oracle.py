@@ -113,21 +113,19 @@ def render(env, text, opts):
     settings = ini_settings(opts)
     if not settings:
         return _render(env, text, opts)
-    saved = [(s, o, env.config.get(s, o), o in env.config[s]) for s, o, _v in settings]
-    from trac.wiki.interwiki import InterWikiMap
+    # Trac's components keep some option values (the interwiki map, the MIME map, the safe
+    # schemes) once read: a case with its own settings gets an environment of its own.
+    from trac.env import Environment
 
-    for section, option, value in settings:
-        env.config.set(section, option, value)
-    del InterWikiMap(env).interwiki_map  # it keeps [interwiki] with the pages' map
+    tmp = tempfile.mkdtemp(prefix="trac-oracle-ini-")
     try:
-        return _render(env, text, opts)
+        own = make_env(tmp)
+        for section, option, value in settings:
+            own.config.set(section, option, value)
+        own.config.save()
+        return _render(Environment(own.path), text, opts)
     finally:
-        for section, option, value, present in saved:
-            if present:
-                env.config.set(section, option, value)
-            else:
-                env.config.remove(section, option)
-        del InterWikiMap(env).interwiki_map
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _render(env, text, opts):

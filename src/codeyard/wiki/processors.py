@@ -21,18 +21,26 @@ from codeyard.wiki.api import MacroError, RenderDependencies, WikiMacro, parse_a
 from codeyard.wiki.extensions import find_macro
 from codeyard.wiki.links import RENDER_UNSAFE, SAFE_ORIGINS, SAFE_SCHEMES
 
-_STYLE_PROPS = {
-    "background", "background-color", "border", "border-bottom", "border-collapse",
-    "border-color", "border-left", "border-radius", "border-right", "border-spacing",
-    "border-style", "border-top", "border-width", "clear", "color", "display", "float",
-    "font", "font-family", "font-size", "font-style", "font-variant", "font-weight",
-    "height", "letter-spacing", "line-height", "list-style", "list-style-type", "margin",
-    "margin-bottom", "margin-left", "margin-right", "margin-top", "max-height", "max-width",
-    "min-height", "min-width", "overflow", "padding", "padding-bottom", "padding-left",
-    "padding-right", "padding-top", "text-align", "text-decoration", "text-indent",
-    "text-transform", "vertical-align", "white-space", "width", "word-spacing", "direction",
-    "unicode-bidi", "opacity", "visibility", "z-index", "table-layout", "word-wrap",
-}
+# The CSS properties a style may set (Trac 1.6's list); ``position`` only as ``static`` and
+# margins never negative, as both can move content over the page's own.
+_STYLE_PROPS = frozenset("""
+    background background-attachment background-color background-image background-position
+    background-repeat border border-bottom border-bottom-color border-bottom-style
+    border-bottom-left-radius border-bottom-right-radius border-bottom-width border-collapse
+    border-color border-left border-left-color border-left-style border-left-width
+    border-radius border-right border-right-color border-right-style border-right-width
+    border-spacing border-style border-top border-top-color border-top-left-radius
+    border-top-right-radius border-top-style border-top-width border-width bottom
+    caption-side clear clip color content counter-increment counter-reset cursor direction
+    display empty-cells float font font-family font-size font-style font-variant font-weight
+    height left letter-spacing line-height list-style list-style-image list-style-position
+    list-style-type margin margin-bottom margin-left margin-right margin-top max-height
+    max-width min-height min-width opacity orphans outline outline-color outline-style
+    outline-width overflow padding padding-bottom padding-left padding-right padding-top
+    page-break-after page-break-before page-break-inside position quotes right table-layout
+    text-align text-decoration text-indent text-transform top unicode-bidi vertical-align
+    visibility white-space widows width word-spacing z-index
+""".split())
 # Forms are allowed as Trac allows them, but only when they post to this site, and never
 # with a password field (the means of a fake login form).
 _EXTRA_TAGS = {"font", "caption", "tfoot", "address", "big", "small", "section", "tt", "form",
@@ -48,8 +56,13 @@ _GLOBAL_ATTRS = {"class", "id", "style", "title", "lang", "dir", "align", "valig
                  "maxlength", "rows", "cols", "for", "multiple", "placeholder", "accept"}
 _URL_ATTRS = {"href", "src", "cite", "usemap", "action", "background", "longdesc"}
 _ATTR_NAME_RE = re.compile(r"^[a-zA-Z][-a-zA-Z0-9_:.]*$")
-_BAD_CSS_RE = re.compile(r"expression|@import|behavior|javascript|\\", re.I)
-_CSS_URL_RE = re.compile(r"url\s*\(\s*(['\"]?)(.*?)\1\s*\)", re.I)
+# ``expression(`` in any of the letter forms old Internet Explorer read as Latin ones.
+_CSS_EXPRESSION_RE = re.compile("[eE\uff25\uff45][xX\uff38\uff58][pP\uff30\uff50]"
+                                "[rR\u0280\uff32\uff52][eE\uff25\uff45][sS\uff33\uff53]{2}"
+                                "[iI\u026a\uff29\uff49][oO\uff2f\uff4f][nN\u0274\uff2e\uff4e]")
+_CSS_URL_RE = re.compile("[Uu][Rr\u0280][Ll\u029f]\\s*\\(([^)]+)")
+_CSS_ESCAPE_RE = re.compile(r"""\\([0-9a-fA-F]{1,6})\s?|\\([^\r\n\f0-9a-fA-F'"{};:()#*])""")
+_CSS_COMMENT_RE = re.compile(r"/\*.*?\*/")
 _INNER_TABLE_RE = re.compile(r"\s*<table[^>]*>\s*((?:<tr[^>]*>)?(.*?)(?:</tr>)?)\s*</table>\s*$",
                              re.S)
 _MULTI_TABLE_RE = re.compile(r"</table>.*?<table", re.S)
@@ -100,12 +113,66 @@ class UrlPolicy:
         scheme = parts.scheme.lower() or self.site[0]
         return (scheme, parts.netloc.lower()) == self.site
 
-    def is_safe_css(self, value: str) -> bool:
-        """No script-like CSS, and ``url()`` only of safe schemes and origins."""
-        if _BAD_CSS_RE.search(value):
-            return False
-        return all(self.is_safe_uri(url) and self.is_safe_origin(url)
-                   for url in (m.group(2).strip() for m in _CSS_URL_RE.finditer(value)))
+    def is_safe_link_target(self, uri: str) -> bool:
+        """Trac's test of a URL read from CSS (quotes and all): a safe scheme, judged from
+        the letters and digits before the first colon, and a safe origin."""
+        path = uri.split("#", 1)[0]
+        if ":" in path:
+            scheme = "".join(c for c in path.split(":", 1)[0] if c.isalnum()).lower()
+            if scheme not in self.schemes:
+                return False
+        if ":" not in uri and not uri.startswith("//"):
+            return True
+        if "*" in self.origins:
+            return True
+        if uri.startswith("//"):
+            uri = f"{self.site[0] if self.site else 'http'}:{uri}"
+        uri = _with_root_path(uri)
+        for safe in self.origins:
+            safe = _with_root_path(safe)
+            if uri == safe or safe.endswith(":") and uri.startswith(safe):
+                return True
+            if uri.startswith(safe if safe.endswith("/") else safe + "/"):
+                return True
+        return False
+
+    def sanitize_css(self, text: str) -> str | None:
+        """The safe declarations of a ``style`` value, as Trac keeps them (``None``: none).
+
+        CSS escapes are decoded and comments blanked first; a declaration stays when its
+        property is a safe one, it holds no ``expression(`` and every ``url(`` in it is safe.
+        """
+        text = _CSS_COMMENT_RE.sub(" ", _CSS_ESCAPE_RE.sub(_css_unescape,
+                                                           text.replace("\r\n", "\n")))
+        kept = []
+        for declaration in text.split(";"):
+            declaration = declaration.strip()
+            prop, colon, value = declaration.partition(":")
+            if not colon:
+                continue
+            prop, value = prop.strip().lower(), value.strip()
+            if prop not in _STYLE_PROPS:
+                continue
+            if prop == "position" and value.lower() != "static":
+                continue
+            if prop.startswith("margin") and "-" in value:
+                continue
+            if _CSS_EXPRESSION_RE.search(declaration):
+                continue
+            if all(self.is_safe_link_target(m.group(1))
+                   for m in _CSS_URL_RE.finditer(declaration)):
+                kept.append(declaration)
+        return "; ".join(kept) or None
+
+
+def _css_unescape(match: re.Match) -> str:
+    if match.group(1):
+        code = int(match.group(1), 16)
+        if code <= 0x1F:
+            return " "  # control characters are ignored by some browsers: a space instead
+        char = chr(code) if code <= 0x10FFFF else "\ufffd"
+        return "\\\\" if char == "\\" else char
+    return "\\\\" if match.group(2) == "\\" else match.group(2)
 
 
 _SCHEME_RE = re.compile(r"\A([a-zA-Z][a-zA-Z0-9+.\-]*):")
@@ -138,8 +205,8 @@ def sanitize_html(fmt, text: str) -> Markup:
     policy = UrlPolicy(fmt)
 
     def filter_attribute(tag: str, attr: str, value: str):
-        if attr == "style" and not policy.is_safe_css(value):
-            return None
+        if attr == "style":
+            return policy.sanitize_css(value)
         if attr in _URL_ATTRS and not policy.is_safe_uri(value):
             return None
         return value
@@ -152,7 +219,6 @@ def sanitize_html(fmt, text: str) -> Markup:
         url_schemes=set(policy.schemes),
         link_rel=None,
         strip_comments=True,
-        filter_style_properties=_STYLE_PROPS,
         attribute_filter=filter_attribute,
     )
     return Markup(_filter_elements(cleaned, policy))
@@ -222,8 +288,11 @@ def sanitize_attrs(fmt, tagname: str, attrs: dict) -> dict:
         assert policy is not None
         if key in _URL_ATTRS and not policy.is_safe_uri(value):
             continue
-        if key == "style" and not policy.is_safe_css(value):
-            continue
+        if key == "style":
+            css = policy.sanitize_css(value)
+            if css is None:
+                continue
+            value = css
         out[key] = value
     return out
 
