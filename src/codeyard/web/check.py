@@ -1,11 +1,11 @@
-"""``codeyard check --env ENV | -e DIR``: what each enabled plugin finds wrong with a
-project's set-up (the ``environment_checks`` hook), one line per finding — ``ok``,
-``warn`` or ``FAIL``, the subject, and the problem with its fix — and a non-zero exit status
-when something fails; ``--json`` for scripts.
+"""``codeyard check [URL] [--env ENV | -e DIR]``: what is wrong with a deployment, one line per
+finding — ``ok``, ``warn`` or ``FAIL``, the subject, and the problem with its fix — and a
+non-zero exit status when something fails; ``--json`` for scripts.
 
-This is the on-disk part of the deployment doctor: it opens each environment and asks its
-plugins (repositories that do not open, …). Probing a running deployment over HTTP comes on
-top of it.
+With a URL it probes the running deployment over HTTP (:mod:`codeyard.web.probe`: static
+files, the login page, form posts, https redirects, the Bazaar route…); with an environment
+it opens it and asks each enabled plugin (the ``environment_checks`` hook), and says when
+its database needs an upgrade.
 """
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ def environment_findings(path: str) -> list[tuple[str, str, str]]:
         return [("FAIL", "environment", f"{path} does not open: {error}")]
     try:
         found: list[tuple[str, str, str]] = []
+        try:
+            if env.needs_upgrade():
+                found.append(("FAIL", "environment", f"{path} needs an upgrade of its database: "
+                              f"run `codeyard admin {path} upgrade`"))
+        except Exception as error:  # noqa: BLE001 - a schema it cannot read is the finding
+            found.append(("FAIL", "environment", f"{path}: {error}"))
         for result in env.hook.environment_checks(env=env):
             for level, subject, message in result or ():
                 found.append((level if level in LEVELS else "warn", subject, message))
@@ -47,17 +53,41 @@ def _environments(env_path: str | None, parent: str | None) -> list[str]:
 
 
 @click.command("check", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("url", required=False)
 @click.option("--env", "env_path", metavar="ENV", help="Check this environment.")
 @click.option("-e", "--env-parent-dir", "parent", metavar="DIR",
               help="Check every environment in DIR.")
+@click.option("--user", metavar="NAME", help="Log in at URL/login as NAME (HTTP Basic).")
+@click.option("--password-file", metavar="FILE", type=click.File("r"),
+              help="The password of --user: the first line of FILE.")
+@click.option("--insecure", is_flag=True, help="Do not verify the https certificate of URL.")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds per HTTP request.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
-def check_command(env_path: str | None, parent: str | None, as_json: bool) -> None:
-    """Find what is wrong with a project's set-up and say how to fix it."""
-    if bool(env_path) == bool(parent):
-        raise click.UsageError("give one of --env ENV or -e DIR")
+def check_command(url: str | None, env_path: str | None, parent: str | None, user: str | None,
+                  password_file, insecure: bool, timeout: float, as_json: bool) -> None:
+    """Find what is wrong with a deployment (at URL, on disk or both) and say how to fix it."""
+    if env_path and parent:
+        raise click.UsageError("give one of --env ENV or -e DIR, not both")
+    if not (url or env_path or parent):
+        raise click.UsageError("give a URL, --env ENV or -e DIR")
     if parent and not os.path.isdir(parent):
         raise click.UsageError(f"{parent} is not a directory")
-    report = {path: environment_findings(path) for path in _environments(env_path, parent)}
+    if bool(user) != bool(password_file):
+        raise click.UsageError("--user and --password-file go together")
+    report: dict[str, list[tuple[str, str, str]]] = {}
+    if url:
+        from urllib.parse import urlsplit
+
+        from codeyard.web.probe import http_fetch, probe_deployment
+
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise click.UsageError(f"{url}: not an http:// or https:// URL")
+        password = password_file.readline().rstrip("\r\n") if password_file else None
+        report[url] = probe_deployment(url, http_fetch(timeout, verify=not insecure),
+                                       user, password)
+    if env_path or parent:
+        report.update({path: environment_findings(path)
+                       for path in _environments(env_path, parent)})
     failed = any(level == "FAIL" for found in report.values() for level, _s, _m in found)
     if as_json:
         click.echo(json.dumps({path: [{"level": level, "subject": subject, "message": message}
