@@ -179,9 +179,10 @@ def probe_stylesheet(probe: Probe) -> list[Finding]:
     prefix = urlsplit(url).path.split("/chrome/common/")[0]
     alias = (f"Alias {prefix}/chrome/common /path/to/deploy/htdocs/common (`codeyard deploy` "
              "exports the files there; for several projects the AliasMatch it writes)")
-    if answer.status == 404:
-        return [("FAIL", "static", f"{url} answers 404: the static files are not served; add "
-                 f"{alias}")]
+    if answer.status == 404 or (answer.status == 403 and not answer.ours):
+        return [("FAIL", "static", f"{url} answers {answer.status}: the static files are not "
+                 f"served (not exported there, or not readable by the server); add {alias}, "
+                 "with 'Require all granted' on its <Directory>")]
     if answer.status != 200:
         return [("FAIL", "static", f"{url} answers {answer.describe()}: let the front server "
                  f"read the exported files ('Require all granted' on their <Directory>) with {alias}")]
