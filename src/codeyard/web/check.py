@@ -36,12 +36,32 @@ def environment_findings(path: str) -> list[tuple[str, str, str]]:
                               f"run `codeyard admin {path} upgrade`"))
         except Exception as error:  # noqa: BLE001 - a schema it cannot read is the finding
             found.append(("FAIL", "environment", f"{path}: {error}"))
+        found += plugin_findings(env)
         for result in env.hook.environment_checks(env=env):
             for level, subject, message in result or ():
                 found.append((level if level in LEVELS else "warn", subject, message))
         return found
     finally:
         env.shutdown()
+
+
+def plugin_findings(env) -> list[tuple[str, str, str]]:
+    """A FAIL for each plugin the project's [components] turns on that does not import
+    (the site then runs without it and only its log says why)."""
+    from codeyard.core import ComponentRules, announced
+
+    rules = ComponentRules(env.config.options("components"))
+    found = []
+    for info in announced()[1]:
+        if info.builtin or not rules.decide(info.name, info.builtin):
+            continue
+        try:
+            info.load()
+        except Exception as error:  # noqa: BLE001 - any import failure is the finding
+            found.append(("FAIL", "plugins", f"{info.name} (from {info.distribution or '?'}) "
+                          f"does not load: {type(error).__name__}: {error}; repair its "
+                          f"installation, or turn it off: [components] {info.name} = disabled"))
+    return found
 
 
 def _environments(env_path: str | None, parent: str | None) -> list[str]:

@@ -283,3 +283,23 @@ def test_the_command_reports_and_exits(env, tmp_path):
     lone = subprocess.run([sys.executable, "-m", "codeyard", "check", "http://x/", "--user", "a"],
                           capture_output=True, text=True, timeout=60)
     assert lone.returncode == 2 and "go together" in lone.stderr
+
+
+def test_a_plugin_that_does_not_load_is_named_on_disk(tmp_path, monkeypatch, make_env):
+    from codeyard.web.check import environment_findings
+
+    plugins = tmp_path / "site-packages"
+    plugins.mkdir()
+    (plugins / "yard_broken.py").write_text("import no_such_module_anywhere\n")
+    info = plugins / "yard_broken-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: yard-broken\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[codeyard.plugins]\nbroken = yard_broken\n")
+    monkeypatch.syspath_prepend(str(plugins))
+    off = make_env("off")
+    assert [f for f in environment_findings(off.path) if f[1] == "plugins"] == []
+    on = make_env("on", options=[("components", "yard_broken", "enabled")])
+    found = [f for f in environment_findings(on.path) if f[1] == "plugins"]
+    assert len(found) == 1 and found[0][0] == "FAIL", found
+    assert "yard_broken (from yard-broken) does not load: ModuleNotFoundError" in found[0][2]
+    assert "[components] yard_broken = disabled" in found[0][2]
