@@ -20,7 +20,7 @@ import pytest
 from codeyard.env import Environment
 from tests.apache.test_apache_wsgi import python_path
 from tests.functional.conftest import make_project
-from tests.support.apache import ApacheServer, require_module, share_with_apache
+from tests.support.apache import ApacheServer, require_module, run_user, share_with_apache
 from tests.support.codeyard_server import run_codeyard
 from tests.support.servers import free_port, require_binary
 
@@ -69,7 +69,7 @@ def site():
     htpasswd = os.path.join(root, "htpasswd")
     subprocess.run([require_binary("htpasswd"), "-cbB", htpasswd, USER, PASSWORD], check=True,
                    capture_output=True)
-    make_project(parent, "alpha", "Alpha Checked")
+    alpha = make_project(parent, "alpha", "Alpha Checked")
     # beta checks HTTP Basic itself (its own password file): the Authorization header matters.
     make_project(parent, "beta", "Beta Basic", [("account-manager", "password_file", htpasswd)])
     gamma = make_project(parent, "gamma", "Gamma Old")
@@ -78,7 +78,7 @@ def site():
     env.shutdown()
     password_file = _write(os.path.join(root, "password.txt"), PASSWORD + "\n")
     site = {"root": root, "parent": parent, "htpasswd": htpasswd, "password_file": password_file,
-            "gamma": gamma}
+            "gamma": gamma, "alpha": alpha}
     auth = ("--htpasswd", htpasswd, "--realm", REALM)
 
     includes = []
@@ -188,8 +188,10 @@ def explain(site, found) -> str:
 
 
 def test_a_good_deployment_passes_clean(site):
-    status, found = check(site, "good/alpha/")
+    server_user = ["--server-user", run_user()] if run_user() else []
+    status, found = check(site, "good/alpha/", "--env", site["alpha"], *server_user)
     assert status == 0 and failures(found) == [], explain(site, found)
+    assert ("ok", "permissions") in {(level, subject) for level, subject, _m in found}, found
     subjects = {subject for level, subject, _m in found if level == "ok"}
     assert {"page", "static", "login", "forms", "urls", "bzr"} <= subjects, found
     # The site's index leads to its first project; the https virtual host with SetEnv

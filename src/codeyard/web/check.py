@@ -19,9 +19,9 @@ import click
 LEVELS = ("ok", "warn", "FAIL")
 
 
-def environment_findings(path: str) -> list[tuple[str, str, str]]:
+def environment_findings(path: str, server_user: str | None = None) -> list[tuple[str, str, str]]:
     """(level, subject, message) of one environment; an environment that does not open is
-    one FAIL naming why."""
+    one FAIL naming why. ``server_user``: whose write access to check (default: ours)."""
     from codeyard.env import Environment
 
     try:
@@ -36,6 +36,7 @@ def environment_findings(path: str) -> list[tuple[str, str, str]]:
                               f"run `codeyard admin {path} upgrade`"))
         except Exception as error:  # noqa: BLE001 - a schema it cannot read is the finding
             found.append(("FAIL", "environment", f"{path}: {error}"))
+        found += writable_findings(env, server_user)
         found += plugin_findings(env)
         for result in env.hook.environment_checks(env=env):
             for level, subject, message in result or ():
@@ -43,6 +44,50 @@ def environment_findings(path: str) -> list[tuple[str, str, str]]:
         return found
     finally:
         env.shutdown()
+
+
+def _may_write(path: str, user: str | None) -> bool:
+    if user is None:
+        return os.access(path, os.W_OK | os.X_OK) if os.path.isdir(path) else \
+            os.access(path, os.W_OK)
+    import grp
+    import pwd
+    import stat
+
+    entry = pwd.getpwnam(user)
+    if entry.pw_uid == 0:
+        return True
+    groups = {entry.pw_gid} | {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
+    info = os.stat(path)
+    need_x = stat.S_ISDIR(info.st_mode)
+    if info.st_uid == entry.pw_uid:
+        bits = (stat.S_IWUSR, stat.S_IXUSR)
+    elif info.st_gid in groups:
+        bits = (stat.S_IWGRP, stat.S_IXGRP)
+    else:
+        bits = (stat.S_IWOTH, stat.S_IXOTH)
+    return bool(info.st_mode & bits[0]) and (not need_x or bool(info.st_mode & bits[1]))
+
+
+def writable_findings(env, user: str | None) -> list[tuple[str, str, str]]:
+    """The directories (and SQLite database) the web server writes to: its user must."""
+    who = user or "this user"
+    paths = [env.path, *(os.path.join(env.path, d) for d in ("db", "log", "files"))]
+    database = env.config.get("trac", "database", "")
+    if database.startswith("sqlite:"):
+        paths.append(os.path.join(env.path, database[len("sqlite:"):]))
+    found = []
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        if not _may_write(path, user):
+            fix = f"chown -R {user} {path}" if user else f"give its owner's user write access to {path}"
+            found.append(("FAIL", "permissions", f"{path} is not writable by {who}: {fix} "
+                          "(or make it group-writable for a group of the server's user)"))
+    if not found:
+        found.append(("ok", "permissions", f"{env.path}: db/, log/ and files/ are writable "
+                      f"by {who}"))
+    return found
 
 
 def plugin_findings(env) -> list[tuple[str, str, str]]:
@@ -82,9 +127,12 @@ def _environments(env_path: str | None, parent: str | None) -> list[str]:
               help="The password of --user: the first line of FILE.")
 @click.option("--insecure", is_flag=True, help="Do not verify the https certificate of URL.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds per HTTP request.")
+@click.option("--server-user", metavar="NAME",
+              help="With --env/-e: check write access for the web server's user NAME.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def check_command(url: str | None, env_path: str | None, parent: str | None, user: str | None,
-                  password_file, insecure: bool, timeout: float, as_json: bool) -> None:
+                  password_file, insecure: bool, timeout: float, server_user: str | None,
+                  as_json: bool) -> None:
     """Find what is wrong with a deployment (at URL, on disk or both) and say how to fix it."""
     if env_path and parent:
         raise click.UsageError("give one of --env ENV or -e DIR, not both")
@@ -92,6 +140,13 @@ def check_command(url: str | None, env_path: str | None, parent: str | None, use
         raise click.UsageError("give a URL, --env ENV or -e DIR")
     if parent and not os.path.isdir(parent):
         raise click.UsageError(f"{parent} is not a directory")
+    if server_user is not None:
+        import pwd
+
+        try:
+            pwd.getpwnam(server_user)
+        except KeyError:
+            raise click.UsageError(f"--server-user {server_user}: no such user") from None
     if bool(user) != bool(password_file):
         raise click.UsageError("--user and --password-file go together")
     report: dict[str, list[tuple[str, str, str]]] = {}
@@ -106,7 +161,7 @@ def check_command(url: str | None, env_path: str | None, parent: str | None, use
         report[url] = probe_deployment(url, http_fetch(timeout, verify=not insecure),
                                        user, password)
     if env_path or parent:
-        report.update({path: environment_findings(path)
+        report.update({path: environment_findings(path, server_user)
                        for path in _environments(env_path, parent)})
     failed = any(level == "FAIL" for found in report.values() for level, _s, _m in found)
     if as_json:

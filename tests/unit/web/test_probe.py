@@ -303,3 +303,36 @@ def test_a_plugin_that_does_not_load_is_named_on_disk(tmp_path, monkeypatch, mak
     assert len(found) == 1 and found[0][0] == "FAIL", found
     assert "yard_broken (from yard-broken) does not load: ModuleNotFoundError" in found[0][2]
     assert "[components] yard_broken = disabled" in found[0][2]
+
+
+def test_directories_the_server_cannot_write(make_env):
+    from codeyard.web.check import environment_findings
+
+    env = make_env("perms")
+    if os.geteuid() == 0:
+        import pwd
+
+        user = "www-data"
+        pwd.getpwnam(user)
+        found = [f for f in environment_findings(env.path, user) if f[1] == "permissions"]
+        assert {f[0] for f in found} == {"FAIL"}, found
+        assert any(f"{env.path}/db is not writable by www-data: chown -R www-data" in f[2]
+                   for f in found), found
+        entry = pwd.getpwnam(user)
+        for root, dirs, files in os.walk(env.path):
+            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                os.chown(name, entry.pw_uid, entry.pw_gid)
+        found = [f for f in environment_findings(env.path, user) if f[1] == "permissions"]
+        assert [f[0] for f in found] == ["ok"], found
+    else:
+        db = os.path.join(env.path, "db")
+        os.chmod(db, 0o555)
+        try:
+            found = [f for f in environment_findings(env.path) if f[1] == "permissions"]
+            assert [f[0] for f in found] == ["FAIL"] and f"{db} is not writable" in found[0][2]
+        finally:
+            os.chmod(db, 0o755)
+    bad = subprocess.run([sys.executable, "-m", "codeyard", "check", "--env", env.path,
+                          "--server-user", "no-such-user-here"], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2 and "no such user" in bad.stderr
