@@ -109,6 +109,67 @@ def plugin_findings(env) -> list[tuple[str, str, str]]:
     return found
 
 
+# SQLAlchemy's QueuePool defaults (5 kept open, 10 more under load): the most connections one
+# process opens to one project's database, however many threads it runs.
+POOL_LIMIT = 5 + 10
+
+
+def postgres_findings(paths: list[str], processes: int,
+                      threads: int) -> dict[str, list[tuple[str, str, str]]]:
+    """For each PostgreSQL server the projects use: does it take the connections that
+    ``processes`` × ``threads`` (bounded by the pool) need for every project on it?"""
+    from urllib.parse import urlsplit
+
+    from codeyard.env import Environment
+
+    servers: dict[str, dict] = {}
+    for path in paths:
+        try:
+            env = Environment(path)
+        except Exception:  # noqa: BLE001 - environment_findings reports it
+            continue
+        try:
+            database = env.config.get("trac", "database", "")
+            if not database.startswith(("postgres:", "postgresql:")):
+                continue
+            parts = urlsplit(database)
+            where = f"PostgreSQL {parts.hostname or 'local'}:{parts.port or 5432}"
+            try:
+                with env.db_query as db:
+                    limit = int(db.execute("SHOW max_connections")[0][0])
+                    reserved = int(db.execute("SHOW superuser_reserved_connections")[0][0])
+            except Exception as error:  # noqa: BLE001 - a server that refuses is the finding
+                servers.setdefault(where, {"projects": [], "error": str(error)})
+                servers[where]["projects"].append(path)
+                continue
+            entry = servers.setdefault(where, {"projects": []})
+            entry.update(limit=limit, reserved=reserved)
+            entry["projects"].append(path)
+        finally:
+            env.shutdown()
+    per_process = min(threads, POOL_LIMIT)
+    report = {}
+    for where, entry in servers.items():
+        count = len(entry["projects"])
+        if "limit" not in entry:
+            report[where] = [("FAIL", "connections", f"{where} refuses a connection: "
+                              f"{entry['error']}")]
+            continue
+        need = count * processes * per_process
+        usable = entry["limit"] - entry["reserved"]
+        sums = (f"{count} project(s) × {processes} process(es) × {per_process} connection(s) "
+                f"need up to {need}")
+        if need > usable:
+            report[where] = [("FAIL", "connections", f"{sums}, and {where} takes {usable} "
+                              f"(max_connections {entry['limit']} less {entry['reserved']} "
+                              "reserved): raise max_connections in postgresql.conf to at "
+                              f"least {need + entry['reserved']}, or run fewer processes or "
+                              "threads (`codeyard deploy --processes N --threads N`)")]
+        else:
+            report[where] = [("ok", "connections", f"{sums}; {where} takes {usable}")]
+    return report
+
+
 def _environments(env_path: str | None, parent: str | None) -> list[str]:
     if env_path:
         return [env_path]
@@ -129,10 +190,14 @@ def _environments(env_path: str | None, parent: str | None) -> list[str]:
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds per HTTP request.")
 @click.option("--server-user", metavar="NAME",
               help="With --env/-e: check write access for the web server's user NAME.")
+@click.option("--processes", type=click.IntRange(1, 256), default=2, show_default=True,
+              help="With --env/-e: the server's processes, for the PostgreSQL connection count.")
+@click.option("--threads", type=click.IntRange(1, 256), default=15, show_default=True,
+              help="With --env/-e: threads per process, for the same count.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def check_command(url: str | None, env_path: str | None, parent: str | None, user: str | None,
                   password_file, insecure: bool, timeout: float, server_user: str | None,
-                  as_json: bool) -> None:
+                  processes: int, threads: int, as_json: bool) -> None:
     """Find what is wrong with a deployment (at URL, on disk or both) and say how to fix it."""
     if env_path and parent:
         raise click.UsageError("give one of --env ENV or -e DIR, not both")
@@ -161,8 +226,9 @@ def check_command(url: str | None, env_path: str | None, parent: str | None, use
         report[url] = probe_deployment(url, http_fetch(timeout, verify=not insecure),
                                        user, password)
     if env_path or parent:
-        report.update({path: environment_findings(path, server_user)
-                       for path in _environments(env_path, parent)})
+        paths = _environments(env_path, parent)
+        report.update({path: environment_findings(path, server_user) for path in paths})
+        report.update(postgres_findings(paths, processes, threads))
     failed = any(level == "FAIL" for found in report.values() for level, _s, _m in found)
     if as_json:
         click.echo(json.dumps({path: [{"level": level, "subject": subject, "message": message}

@@ -336,3 +336,25 @@ def test_directories_the_server_cannot_write(make_env):
                           "--server-user", "no-such-user-here"], capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 2 and "no such user" in bad.stderr
+
+
+def test_postgresql_connections_against_processes_and_threads(postgres, make_env):
+    import uuid
+
+    from codeyard.web.check import postgres_findings
+
+    paths = [make_env(name, url=postgres.url(schema="t_" + uuid.uuid4().hex[:12])).path
+             for name in ("pg1", "pg2")]
+    where = f"PostgreSQL 127.0.0.1:{postgres.port}"
+    # The suite's server takes 200 connections, 3 of them reserved.
+    report = postgres_findings(paths, processes=2, threads=15)
+    assert list(report) == [where]
+    assert report[where] == [("ok", "connections", "2 project(s) × 2 process(es) × 15 "
+                              f"connection(s) need up to 60; {where} takes 197")]
+    # Threads beyond the pool wait for a connection rather than open one.
+    report = postgres_findings(paths, processes=7, threads=64)
+    (level, _subject, message), = report[where]
+    assert level == "FAIL" and "need up to 210" in message and "takes 197" in message
+    assert "raise max_connections in postgresql.conf to at least 213" in message
+    sqlite = make_env("lite", url="sqlite:db/trac.db")
+    assert postgres_findings([sqlite.path], 2, 15) == {}
