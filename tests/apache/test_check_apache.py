@@ -123,6 +123,12 @@ def site():
         "</Directory>", ""])
     includes.append(_write(conf, text))
 
+    # A directory of the project's pages on disk: Apache adds a slash to /wiki.
+    conf, text = _deploy(site, "slash", *auth)
+    os.makedirs(os.path.join(static, "wiki"))
+    text = _without_daemon(text) + f'Alias /slash/alpha/wiki "{static}/wiki"\n'
+    includes.append(_write(conf, text))
+
     # The projects' Bazaar route swallowed by another alias.
     conf, text = _deploy(site, "nobzr", *auth)
     text = _without_daemon(text)
@@ -248,6 +254,12 @@ def test_static_files_shadowing_the_application(site):
     status, found = check(site, "shadow/beta/")
     assert status == 1 and len(failures(found)) == 1, found
     assert "answers 403 from the front server" in failures(found)[0]
+
+
+def test_directory_on_disk_gets_a_slash(site):
+    status, found = check(site, "slash/alpha/")
+    assert status == 1 and len(failures(found)) == 1, found
+    assert f"slash/alpha/wiki is redirected to {site['url']}slash/alpha/wiki/" in failures(found)[0]
 
 
 def test_bazaar_route_missing(site):

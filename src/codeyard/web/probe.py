@@ -158,6 +158,14 @@ def probe_page(probe: Probe) -> list[Finding]:
                  f"{_error_text(home)}")]
     found: list[Finding] = [("ok", "page", f"{where} is codeyard {home.version}".rstrip())]
     wiki = probe.get("wiki")
+    moved = urljoin(wiki.url, wiki.header("location")) if wiki.header("location") else ""
+    if wiki.status in (301, 302) and moved.rstrip("/") == wiki.url.rstrip("/") \
+            and moved.endswith("/"):
+        found.append(("FAIL", "page", f"{wiki.url} is redirected to {moved}: the front server "
+                      "adds a slash for a directory of that name, so the project's URLs are "
+                      "served from disk (a DocumentRoot or .htaccess set-up); remove it and "
+                      f"mount the site with WSGIScriptAlias {probe.path.rstrip('/') or '/'} "
+                      "/path/to/cgi-bin/codeyard.wsgi"))
     if wiki.status == 401:
         found.append(("FAIL", "page", f"{urljoin(where, 'wiki')} asks for a password: a "
                       "<Location> with 'Require valid-user' covers the project's pages; protect "

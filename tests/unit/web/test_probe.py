@@ -145,6 +145,21 @@ def test_an_alias_or_document_root_over_the_project(env):
     assert "is not codeyard's page" in failures(found)[0] and "Alias" in failures(found)[0]
 
 
+def test_a_directory_on_disk_gets_a_slash_added(env):
+    app = apache_login(site_app(env.path))
+
+    def directory_slash(environ, start_response):
+        if environ["PATH_INFO"] == "/wiki":
+            return front("301 Moved Permanently", extra=[
+                ("Location", "http://localhost/wiki/")])(start_response)
+        return app(environ, start_response)
+
+    found = run(directory_slash)
+    assert len(failures(found)) == 1 and "is redirected to http://localhost/wiki/" in \
+        failures(found)[0]
+    assert "WSGIScriptAlias /" in failures(found)[0]
+
+
 def test_login_challenges(env):
     app = site_app(env.path)
     # <Location /> swallowing /login: every page asks.
