@@ -144,7 +144,8 @@ def probe_page(probe: Probe) -> list[Finding]:
                      "/path/to/cgi-bin/codeyard.wsgi")]
         return [("FAIL", "page", f"{where} is not codeyard's page ({home.describe()}): an "
                  "Alias or DocumentRoot covers the project's URL; alias only "
-                 f"{probe.path}chrome/common and put it before the WSGIScriptAlias")]
+                 f"{probe.path}chrome/common and put it before the WSGIScriptAlias (for a "
+                 "site with its own index template, give a project's URL)")]
     if home.status == 503 and "upgrade" in home.text:
         match = UPGRADE.search(html.unescape(home.text))
         env = match.group(1) if match else "ENV"
