@@ -311,6 +311,7 @@ def error_response(req: Request, exc: Exception) -> Response:
             debug = False
         if tb is not None:
             env.log.error("internal error on %s %s:\n%s", req.method, req.path, tb)
+    debug = debug or bool(req.environ.get("codeyard.show_tracebacks"))
     return render_error(req, error, tb if debug else None)
 
 

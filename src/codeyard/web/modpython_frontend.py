@@ -211,6 +211,10 @@ def handler(req: Any) -> int:
     except ValueError as exc:
         req.log_error(str(exc))
         return apache.HTTP_NOT_FOUND
+    # PythonDebug On: a failing request shows its traceback (as [trac] debug does); only the
+    # server's configuration can say so.
+    if str(req.get_config().get("PythonDebug", "")).lower() in ("1", "on"):
+        environ["codeyard.show_tracebacks"] = True
     serve(req, application, environ)
     return apache.OK
 
