@@ -72,6 +72,16 @@ LOG_FILE = Option("logging", "log_file", "trac.log", "Log file name, relative to
 LOG_LEVEL = ChoiceOption("logging", "log_level", "INFO", "Least severe level logged: CRITICAL, ERROR, WARNING, INFO, DEBUG.",
                          choices=("INFO", "CRITICAL", "ERROR", "WARNING", "WARN", "DEBUG"))
 LOG_FORMAT = Option("logging", "log_format", "", "Log line format (Python logging syntax); `$(project)s` etc. as Trac allows.")
+POOL_SIZE = IntOption(
+    "codeyard", "database_pool_size", 2,
+    "Connections to this project's PostgreSQL database a process keeps open while idle. A "
+    "process serving many projects keeps this many for each: projects × processes × this "
+    "must stay below the server's `max_connections`, with room for the busy ones.")
+POOL_OVERFLOW = IntOption(
+    "codeyard", "database_pool_overflow", 13,
+    "Connections a process may open beyond the kept ones while busy (one per request being "
+    "answered); closed again when the load passes. At most size + overflow per project and "
+    "process.")
 REFRESH_CHECK = IntOption("codeyard", "config_check_interval", 1,
                           "Seconds between checks of trac.ini for changes made by other processes.")
 TRAC_SECTION = ConfigSection("trac", "Core settings of the project environment.")
@@ -301,7 +311,10 @@ class Environment:
             with self._lock:
                 if self._db is None:
                     try:
-                        self._db = DatabaseManager(DATABASE(self.config), self.path)
+                        self._db = DatabaseManager(
+                            DATABASE(self.config), self.path,
+                            pool_size=max(0, POOL_SIZE(self.config)),
+                            max_overflow=max(0, POOL_OVERFLOW(self.config)))
                     except DatabaseError as exc:
                         raise EnvironmentError_(str(exc)) from None
                 db = self._db

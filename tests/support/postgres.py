@@ -23,7 +23,8 @@ def _bin(name: str) -> str:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    def __init__(self, max_connections: int = 200) -> None:
+        self.max_connections = max_connections
         self.port = free_port()
         self.base = tempfile.mkdtemp(prefix="codeyard-pg-")
         os.chmod(self.base, 0o755)
@@ -57,7 +58,7 @@ class PostgresServer:
         self.proc = subprocess.Popen(
             [_bin("postgres"), "-D", self.data, "-p", str(self.port), "-h", "127.0.0.1",
              "-k", self.sock, "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=200"],
+             "-c", "full_page_writes=off", "-c", f"max_connections={self.max_connections}"],
             stdout=subprocess.DEVNULL, stderr=log,
             start_new_session=True, **self._run_as([]))
         log.close()  # the child keeps its own descriptor

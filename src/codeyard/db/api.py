@@ -274,9 +274,11 @@ class _ScopeState:
 class DatabaseManager:
     """Engine and scopes for one environment's database."""
 
-    def __init__(self, url: str, base_dir: str | None = None, pool: bool = True) -> None:
+    def __init__(self, url: str, base_dir: str | None = None, pool: bool = True,
+                 pool_size: int = 2, max_overflow: int = 13) -> None:
         self.url_text = url
         self.url = parse_db_url(url, base_dir)
+        self.pool_size, self.max_overflow = pool_size, max_overflow
         self.engine = self._make_engine(pool)
 
     @property
@@ -334,8 +336,12 @@ class DatabaseManager:
             query=query,
         )
         schema = u.schema
+        # The pool is bounded per project and process: the kept connections (pool_size)
+        # plus those opened while busy (max_overflow), waited for beyond that.
+        sizes = {"pool_size": self.pool_size, "max_overflow": self.max_overflow,
+                 "pool_timeout": 60} if pool else {}
         engine = sa.create_engine(sa_url, pool_pre_ping=True,
-                                  poolclass=sa.pool.QueuePool if pool else NullPool)
+                                  poolclass=sa.pool.QueuePool if pool else NullPool, **sizes)
 
         @event.listens_for(engine, "begin")
         def _on_pg_begin(conn):

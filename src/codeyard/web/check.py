@@ -109,18 +109,15 @@ def plugin_findings(env) -> list[tuple[str, str, str]]:
     return found
 
 
-# SQLAlchemy's QueuePool defaults (5 kept open, 10 more under load): the most connections one
-# process opens to one project's database, however many threads it runs.
-POOL_LIMIT = 5 + 10
-
-
 def postgres_findings(paths: list[str], processes: int,
                       threads: int) -> dict[str, list[tuple[str, str, str]]]:
     """For each PostgreSQL server the projects use: does it take the connections that
-    ``processes`` × ``threads`` (bounded by the pool) need for every project on it?"""
+    ``processes`` × ``threads`` need for every project on it? A process keeps
+    ``[codeyard] database_pool_size`` connections per project while idle and opens one more
+    per request it answers (``threads`` at once), at most size + overflow per project."""
     from urllib.parse import urlsplit
 
-    from codeyard.env import Environment
+    from codeyard.env import POOL_OVERFLOW, POOL_SIZE, Environment
 
     servers: dict[str, dict] = {}
     for path in paths:
@@ -142,12 +139,14 @@ def postgres_findings(paths: list[str], processes: int,
                 servers.setdefault(where, {"projects": [], "error": str(error)})
                 servers[where]["projects"].append(path)
                 continue
-            entry = servers.setdefault(where, {"projects": []})
+            entry = servers.setdefault(where, {"projects": [], "kept": 0, "most": 0})
             entry.update(limit=limit, reserved=reserved)
             entry["projects"].append(path)
+            size, overflow = max(0, POOL_SIZE(env.config)), max(0, POOL_OVERFLOW(env.config))
+            entry["kept"] += size
+            entry["most"] += size + overflow
         finally:
             env.shutdown()
-    per_process = min(threads, POOL_LIMIT)
     report = {}
     for where, entry in servers.items():
         count = len(entry["projects"])
@@ -155,16 +154,19 @@ def postgres_findings(paths: list[str], processes: int,
             report[where] = [("FAIL", "connections", f"{where} refuses a connection: "
                               f"{entry['error']}")]
             continue
-        need = count * processes * per_process
+        per_process = min(entry["kept"] + threads, entry["most"])
+        need = processes * per_process
         usable = entry["limit"] - entry["reserved"]
-        sums = (f"{count} project(s) × {processes} process(es) × {per_process} connection(s) "
-                f"need up to {need}")
+        sums = (f"{count} project(s) × {processes} process(es) need up to {need} connections "
+                f"({entry['kept']} kept per process, [codeyard] database_pool_size, and one "
+                f"per thread while busy)")
         if need > usable:
             report[where] = [("FAIL", "connections", f"{sums}, and {where} takes {usable} "
                               f"(max_connections {entry['limit']} less {entry['reserved']} "
                               "reserved): raise max_connections in postgresql.conf to at "
-                              f"least {need + entry['reserved']}, or run fewer processes or "
-                              "threads (`codeyard deploy --processes N --threads N`)")]
+                              f"least {need + entry['reserved']}, lower [codeyard] "
+                              "database_pool_size, or run fewer processes or threads "
+                              "(`codeyard deploy --processes N --threads N`)")]
         else:
             report[where] = [("ok", "connections", f"{sums}; {where} takes {usable}")]
     return report
