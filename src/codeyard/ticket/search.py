@@ -82,7 +82,11 @@ def search_sources(req):
 
 @hookimpl
 def search_stamps(env, db):
-    count, newest = db("SELECT COUNT(*), MAX(changetime) FROM ticket")[0]
+    # From indexes only (every search reads it): a ticket's changetime is its creation or
+    # its newest change, and each change writes a ticket_change row.
+    count, created, changed = db("SELECT (SELECT COUNT(*) FROM ticket), (SELECT MAX(time) "
+                                 "FROM ticket), (SELECT MAX(time) FROM ticket_change)")[0]
+    newest = max(created or 0, changed or 0)
     # Milestones carry no change time: their stamp is a checksum of what is indexed
     # (there are few of them).
     rows = db("SELECT name, description FROM milestone ORDER BY name")
