@@ -275,3 +275,137 @@ def test_jsonrpc(server):
     status, _, _ = post(server, "login/jsonrpc", xmlrpc.client.dumps((), "system.listMethods").encode(),
                         "text/xml")
     assert status == 415
+
+
+# -- ticket.*
+
+def test_ticket_create_get_update_and_collision(server):
+    rpc = proxy(server, "writer")
+    tid = rpc.ticket.create("Over RPC", "The description", {"priority": "major",
+                                                           "keywords": "rpc"})
+    assert isinstance(tid, int)
+    number, created, changed, attrs = rpc.ticket.get(tid)
+    assert number == tid and isinstance(created, datetime) and changed >= created
+    assert attrs["summary"] == "Over RPC" and attrs["status"] == "new"
+    assert attrs["reporter"] == "writer" and attrs["priority"] == "major"
+    stamp = attrs["_ts"]
+    # A comment and a field change with the stamp from get().
+    updated = rpc.ticket.update(tid, "First comment", {"keywords": "rpc xml", "_ts": stamp,
+                                                       "action": "leave"})
+    assert updated[3]["keywords"] == "rpc xml" and updated[3]["_ts"] != stamp
+    # The same stale stamp again: refused, nothing written.
+    code, text = fault_code(lambda: rpc.ticket.update(tid, "Stale", {"_ts": stamp,
+                                                                    "keywords": "lost"}))
+    assert code == 1 and "updated since" in text
+    assert rpc.ticket.get(tid)[3]["keywords"] == "rpc xml"
+    log = rpc.ticket.changeLog(tid)
+    assert ["keywords", "rpc", "rpc xml"] in [entry[2:5] for entry in log]
+    assert any(e[2] == "comment" and e[4] == "First comment" for e in log)
+    assert all(e[1] == "writer" and isinstance(e[0], datetime) for e in log)
+    # The actions, with the inputs they need (resolve: its resolution).
+    actions = [a[0] for a in rpc.ticket.getActions(tid)]
+    assert "leave" in actions and "resolve" in actions
+    assert rpc.ticket.getAvailableActions(tid) == actions
+    resolve = next(a for a in rpc.ticket.getActions(tid) if a[0] == "resolve")
+    assert resolve[3] and "fixed" in resolve[3][0][2]
+    done = rpc.ticket.update(tid, "Done", {"action": "resolve",
+                                           "action_resolve_resolve_resolution": "fixed"})
+    assert done[3]["status"] == "closed" and done[3]["resolution"] == "fixed"
+    assert tid not in rpc.ticket.query()
+    assert tid in rpc.ticket.query("status=closed&keywords~=xml")
+    assert tid in rpc.ticket.getRecentChanges(created - timedelta(seconds=1))
+
+
+def test_ticket_refusals_write_nothing(server):
+    rpc = proxy(server, "writer")
+    tid = rpc.ticket.create("Strict", "x")
+    before = rpc.ticket.get(tid)[3]
+    code, text = fault_code(lambda: rpc.ticket.update(tid, "c", {"priority": "no-such"}))
+    assert code == 1 and "priority" in text
+    code, text = fault_code(lambda: rpc.ticket.update(tid, "c", {"nosuchfield": "1"}))
+    assert code == 1 and "nosuchfield" in text
+    code, text = fault_code(lambda: rpc.ticket.update(tid, "c", {"action": "resolve"}))
+    assert code == 1 and "resolution" in text
+    code, _ = fault_code(lambda: rpc.ticket.update(tid, "c", {"status": "closed"}))
+    assert code == 1
+    code, _ = fault_code(lambda: rpc.ticket.update(tid, "c", {"_ts": "not-a-stamp"}))
+    assert code == 1
+    code, text = fault_code(lambda: rpc.ticket.create("", "no summary"))
+    assert code == 1 and "summary" in text
+    code, _ = fault_code(lambda: rpc.ticket.create("S", "d", {"milestone": "no-such"}))
+    assert code == 1
+    after = rpc.ticket.get(tid)[3]
+    assert after == before and len(rpc.ticket.changeLog(tid)) == 0
+    code, _ = fault_code(lambda: rpc.ticket.get(99999))
+    assert code == 404
+    code, _ = fault_code(lambda: rpc.ticket.get("one"))
+    assert code == 1
+    # Permissions: reader may not create, writer may not delete.
+    code, text = fault_code(lambda: proxy(server, "reader").ticket.create("x", "y"))
+    assert code == 403 and "TICKET_CREATE" in text
+    code, _ = fault_code(lambda: rpc.ticket.delete(tid))
+    assert code == 403
+    admin = proxy(server, "admin")
+    assert admin.ticket.delete(tid) == 0
+    code, _ = fault_code(lambda: admin.ticket.get(tid))
+    assert code == 404
+
+
+def test_ticket_attachments_and_fields(server):
+    rpc = proxy(server, "admin")
+    tid = rpc.ticket.create("With files", "x")
+    assert rpc.ticket.putAttachment(tid, "log.txt", "a log", b"line 1\n") == "log.txt"
+    assert rpc.ticket.putAttachment(tid, "log.txt", "again", b"line 2\n", False) == "log.2.txt"
+    listed = rpc.ticket.listAttachments(tid)
+    assert [a[0] for a in listed] == ["log.txt", "log.2.txt"]
+    assert listed[0][1:3] == ["a log", 7] and listed[0][4] == "admin"
+    assert rpc.ticket.getAttachment(tid, "log.2.txt") == b"line 2\n"
+    assert rpc.ticket.deleteAttachment(tid, "log.2.txt") is True
+    code, _ = fault_code(lambda: rpc.ticket.getAttachment(tid, "log.2.txt"))
+    assert code == 404
+    code, _ = fault_code(lambda: rpc.ticket.putAttachment(99999, "a.txt", "", b"x"))
+    assert code == 404
+    fields = {f["name"]: f for f in rpc.ticket.getTicketFields()}
+    assert "major" in fields["priority"]["options"] and fields["summary"]["type"] == "text"
+    assert "closed" in rpc.ticket.status.getAll()
+
+
+def test_ticket_value_families(server):
+    rpc = proxy(server, "admin")
+    assert "component1" in rpc.ticket.component.getAll()
+    rpc.ticket.component.create("rpc-comp", {"owner": "admin", "description": "made"})
+    assert rpc.ticket.component.get("rpc-comp") == {"name": "rpc-comp", "owner": "admin",
+                                                    "description": "made"}
+    rpc.ticket.component.update("rpc-comp", {"name": "rpc-comp2", "owner": "writer"})
+    assert rpc.ticket.component.get("rpc-comp2")["owner"] == "writer"
+    code, _ = fault_code(lambda: rpc.ticket.component.get("rpc-comp"))
+    assert code == 404
+    code, text = fault_code(lambda: rpc.ticket.component.create("rpc-comp2", {}))
+    assert code == 1 and "exists" in text
+    rpc.ticket.component.delete("rpc-comp2")
+    assert "rpc-comp2" not in rpc.ticket.component.getAll()
+
+    due = datetime(2030, 5, 1, 12, 0, 0)
+    rpc.ticket.milestone.create("rpc-ms", {"due": due, "description": "soon"})
+    got = rpc.ticket.milestone.get("rpc-ms")
+    assert got["due"] == due and got["completed"] == 0 and got["description"] == "soon"
+    rpc.ticket.milestone.update("rpc-ms", {"completed": due})
+    assert rpc.ticket.milestone.get("rpc-ms")["completed"] == due
+    rpc.ticket.version.create("9.9", {"description": "v"})
+    assert rpc.ticket.version.get("9.9")["time"] == 0
+    code, text = fault_code(lambda: rpc.ticket.version.create("9.8", {"colour": "red"}))
+    assert code == 1 and "colour" in text
+
+    rpc.ticket.priority.create("urgent-rpc", "9")
+    assert rpc.ticket.priority.get("urgent-rpc") == "9"
+    rpc.ticket.priority.update("urgent-rpc", "10")
+    assert rpc.ticket.priority.get("urgent-rpc") == "10"
+    assert "urgent-rpc" in rpc.ticket.priority.getAll()
+    rpc.ticket.priority.delete("urgent-rpc")
+    code, _ = fault_code(lambda: rpc.ticket.priority.get("urgent-rpc"))
+    assert code == 404
+    assert "defect" in rpc.ticket.type.getAll() and "fixed" in rpc.ticket.resolution.getAll()
+    assert rpc.ticket.severity.getAll() == []
+    # Only TICKET_ADMIN changes them.
+    code, _ = fault_code(lambda: proxy(server, "writer").ticket.type.create("x", "1"))
+    assert code == 403
