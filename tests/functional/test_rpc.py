@@ -409,3 +409,23 @@ def test_ticket_value_families(server):
     # Only TICKET_ADMIN changes them.
     code, _ = fault_code(lambda: proxy(server, "writer").ticket.type.create("x", "1"))
     assert code == 403
+
+
+# -- search.*
+
+def test_search(server):
+    rpc = proxy(server, "admin")
+    filters = dict(rpc.search.getSearchFilters())
+    assert "wiki" in filters and "ticket" in filters
+    rpc.wiki.putPage("SearchTarget", "The zanzibarian keyword lives here.", {})
+    tid = rpc.ticket.create("Zanzibarian ticket", "also zanzibarian")
+    hits = rpc.search.performSearch("zanzibarian")
+    hrefs = [h[0] for h in hits]
+    assert server.url + "wiki/SearchTarget" in hrefs
+    assert server.url + f"ticket/{tid}" in hrefs
+    assert all(isinstance(h[2], datetime) for h in hits)
+    wiki_only = rpc.search.performSearch("zanzibarian", ["wiki"])
+    assert [h[0] for h in wiki_only] == [server.url + "wiki/SearchTarget"]
+    assert rpc.search.performSearch("zanzibarian", []) == []
+    code, text = fault_code(lambda: rpc.search.performSearch("z"))
+    assert code == 1 and "too short" in text
