@@ -5,6 +5,7 @@ password in the URL, JSON-RPC with urllib, multicall, faults and permissions."""
 from __future__ import annotations
 
 import base64
+import http.cookiejar
 import json
 import urllib.error
 import urllib.request
@@ -157,6 +158,36 @@ def test_authentication_and_permissions(server):
     with urllib.request.urlopen(request, timeout=30) as response:
         page = response.read().decode()
     assert "wiki.getPageInfo" in page and "system.multicall" in page
+
+
+def test_session_cookie_authenticates_but_only_rpc_content_types(server):
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    login = urllib.request.Request(server.url + "login")
+    login.add_header("Authorization", "Basic " + base64.b64encode(b"writer:writer-pw").decode())
+    with opener.open(login, timeout=30):
+        pass
+    assert "trac_auth" in {c.name for c in jar}
+
+    def call(body: bytes, content_type: str):
+        request = urllib.request.Request(server.url + "login/rpc", data=body, method="POST",
+                                         headers={"Content-Type": content_type})
+        try:
+            with opener.open(request, timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    status, body = call(xmlrpc.client.dumps(("CookiePage", "by cookie", {}), "wiki.putPage")
+                        .encode(), "text/xml")
+    assert status == 200 and xmlrpc.client.loads(body)[0] == (True,)
+    assert proxy(server, "admin").wiki.getPageInfo("CookiePage")["author"] == "writer"
+    # What a cross-site form could send with the cookie: refused, nothing written.
+    for content_type in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data"):
+        status, _ = call(xmlrpc.client.dumps(("CookiePage", "forged", {}), "wiki.putPage")
+                         .encode(), content_type)
+        assert status == 415
+    assert proxy(server, "admin").wiki.getPage("CookiePage") == "by cookie"
 
 
 # -- wiki.*

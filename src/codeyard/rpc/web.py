@@ -157,7 +157,8 @@ def _classify(exc: Exception, method: str | None) -> tuple[int, str, str]:
         return FORBIDDEN, str(exc), "PermissionError"
     if isinstance(exc, (ValueError, TypeError, LookupError)):
         return GENERIC, str(exc) or type(exc).__name__, "JSONRPCError"
-    return GENERIC, f"'{exc}' while executing '{method}()'", "JSONRPCError"
+    # Anything else is a fault in the server: its details go to the log, not to the caller.
+    return GENERIC, f"'{type(exc).__name__}' while executing '{method}()'", "JSONRPCError"
 
 
 # ---------------------------------------------------------------------------
