@@ -299,7 +299,14 @@ def test_jsonrpc(server):
                     {"method": "wiki.getPage", "params": ["Nope"], "id": 2})["result"]
     assert multi[0] == {"result": "from json", "error": None, "id": 1}
     assert multi[1]["error"]["code"] == 404 and multi[1]["id"] == 2
-    for body in (b"{not json", b"[1, 2]", b'{"method": "x", "params": {"__jsonclass__": 1}}'):
+    huge = jsonrpc(server, "wiki.getPageVersion", "JsonPage", 10**30)
+    assert huge["error"]["code"] == 404
+    assert jsonrpc(server, "ticket.get", 10**30)["error"]["code"] == 404
+    assert jsonrpc(server, "wiki.getPage", 1.5)["error"]["code"] == 1
+    for body in (b"{not json", b"[1, 2]", b'{"method": "x", "params": {"__jsonclass__": 1}}',
+                 b'{"params": []}', b'{"method": "wiki.getPage", "params": {"a": 1}}',
+                 b'{"method": "x", "params": [{"__jsonclass__": ["datetime", "never"]}]}',
+                 b"\xff\xfe"):
         status, _, data = post(server, "login/jsonrpc", body, "application/json")
         assert status == 200 and json.loads(data)["error"]["code"] == -32700
     # /jsonrpc speaks JSON only.

@@ -101,12 +101,15 @@ class RpcMethod:
 
 
 def all_methods(env) -> dict[str, RpcMethod]:
-    """Every method of the enabled plugins, by name."""
-    found: dict[str, RpcMethod] = {}
-    for offered in env.hook.rpc_methods():
-        for method in offered or ():
-            found.setdefault(method.name, method)
-    return dict(sorted(found.items()))
+    """Every method of the enabled plugins, by name (kept until the plugins change)."""
+    def compute() -> dict[str, RpcMethod]:
+        found: dict[str, RpcMethod] = {}
+        for offered in env.hook.rpc_methods():
+            for method in offered or ():
+                found.setdefault(method.name, method)
+        return dict(sorted(found.items()))
+
+    return env.memo("rpc.methods", compute)
 
 
 # Argument helpers for method implementations

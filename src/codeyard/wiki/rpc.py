@@ -49,7 +49,10 @@ def _fetch(req, name, version=None) -> model.WikiPage:
     if version is not None:
         want(version, int, "version")
     req.perm.require("WIKI_VIEW", _resource(name, version))
-    page = model.WikiPage(req.env, name, version)
+    if version is not None and not 0 < version < 1 << 31:
+        page = model.WikiPage(req.env, "", None)  # no such version, whatever the page
+    else:
+        page = model.WikiPage(req.env, name, version)
     if not page.exists or (version is not None and page.version != version):
         where = f" at version {version}" if version is not None else ""
         raise NotFound(f'Wiki page "{name}" does not exist{where}')
@@ -153,6 +156,8 @@ def delete_page(req, name, version=None):
     want(name, str, "name")
     if version is not None:
         want(version, int, "version")
+        if not 0 < version < 1 << 31:
+            raise NotFound(f"Version {version} of page '{name}' does not exist")
     req.perm.require("WIKI_DELETE", _resource(name, version))
     page = model.WikiPage(req.env, name)
     try:
