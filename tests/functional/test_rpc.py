@@ -204,6 +204,8 @@ def test_wiki_pages(server):
     assert info["name"] == "RpcPage" and info["version"] == 2 and info["author"] == "writer"
     assert info["comment"] == "second" and isinstance(info["lastModified"], datetime)
     assert rpc.wiki.getPageInfoVersion("RpcPage", 1)["comment"] == "first"
+    assert rpc.wiki.getPageInfo("NoSuchPage") == 0  # as the plugin: a test for existence
+    assert rpc.wiki.getPageInfoVersion("RpcPage", 7) == 0
     html = rpc.wiki.getPageHTMLVersion("RpcPage", 1)
     assert html.startswith("<html><body>") and "Hello</h1>" in html
     assert 'href="http://' in html  # links are absolute

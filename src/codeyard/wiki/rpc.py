@@ -112,8 +112,12 @@ def get_all_pages(req):
 
 def get_page_info(req, pagename, version=None):
     """Returns a struct about a page (name, lastModified, author, version, comment), at
-    its latest version or the one given."""
-    page = _fetch(req, pagename, version)
+    its latest version or the one given; 0 when there is no such page or version (as in
+    XmlRpcPlugin, so that scripts can test whether a page exists)."""
+    try:
+        page = _fetch(req, pagename, version)
+    except NotFound:
+        return 0
     return _info(page.name, page.time, page.author, page.version, page.comment)
 
 
