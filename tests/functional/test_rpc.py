@@ -348,6 +348,14 @@ def test_ticket_create_get_update_and_collision(server):
     assert rpc.ticket.getAvailableActions(tid) == actions
     resolve = next(a for a in rpc.ticket.getActions(tid) if a[0] == "resolve")
     assert resolve[3] and "fixed" in resolve[3][0][2]
+    moved = rpc.ticket.update(tid, "", {"action": "reassign",
+                                         "action_reassign_reassign_owner": "admin"})
+    assert moved[3]["owner"] == "admin" and moved[3]["status"] == "assigned"
+    # reader may see the ticket, not comment on it nor change it.
+    reader = proxy(server, "reader")
+    assert reader.ticket.get(tid)[3]["owner"] == "admin"
+    code, _ = fault_code(lambda: reader.ticket.update(tid, "a comment"))
+    assert code == 403
     done = rpc.ticket.update(tid, "Done", {"action": "resolve",
                                            "action_resolve_resolve_resolution": "fixed"})
     assert done[3]["status"] == "closed" and done[3]["resolution"] == "fixed"

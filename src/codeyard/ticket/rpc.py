@@ -237,6 +237,7 @@ def update(req, id, comment, attributes=None, notify=False, author="", when=None
     since, the update is refused. ``author`` and ``when`` need TICKET_ADMIN."""
     want(comment, str, "comment")
     attributes = dict(want(attributes if attributes is not None else {}, dict, "attributes"))
+    want(notify, (bool, int), "notify")
     want(author, str, "author")
     ticket = _load(req, id)
     perm = req.perm(_resource(ticket.id))
