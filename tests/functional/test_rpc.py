@@ -36,7 +36,8 @@ def server(tmp_path_factory, request):
     htpasswd = write_htpasswd(str(root / "htpasswd"), USERS)
     env = Environment.create(str(root / "proj"), [("logging", "log_type", "none"),
                                                  ("trac", "database", db_url),
-                                                 ("account-manager", "password_file", htpasswd)])
+                                                 ("account-manager", "password_file", htpasswd),
+                                                 ("ticket-type-defaults", "task.priority", "minor")])
     perms = PermissionSystem(env)
     for action in perms.user_grants("authenticated"):
         perms.revoke("authenticated", action)  # each user below gets exactly what is granted
@@ -413,6 +414,10 @@ def test_ticket_attachments_and_fields(server):
     assert code == 404
     code, _ = fault_code(lambda: rpc.ticket.putAttachment(99999, "a.txt", "", b"x"))
     assert code == 404
+    # A new ticket takes its type's defaults unless the caller sets the field.
+    assert rpc.ticket.get(rpc.ticket.create("A task", "", {"type": "task"}))[3]["priority"] == "minor"
+    assert rpc.ticket.get(rpc.ticket.create("Another", "", {"type": "task", "priority": "major"})
+                          )[3]["priority"] == "major"
     fields = {f["name"]: f for f in rpc.ticket.getTicketFields()}
     assert "major" in fields["priority"]["options"] and fields["summary"]["type"] == "text"
     assert "closed" in rpc.ticket.status.getAll()

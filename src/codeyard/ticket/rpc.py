@@ -22,6 +22,7 @@ from codeyard.ticket.model import (
     TicketCollision,
     TicketError,
     TicketNotFound,
+    type_defaults,
 )
 from codeyard.ticket.query import Query, QueryError
 from codeyard.ticket.web import SYSTEM_FIELDS, _editable_fields
@@ -202,6 +203,12 @@ def create(req, summary, description, attributes=None, notify=False, when=None):
             else:
                 raise PermissionError_("TICKET_ADMIN", _resource(),
                                        f"You may not set the {name} of a new ticket.")
+    # The defaults of the ticket's type ([ticket-type-defaults]), then the caller's values.
+    ticket_type = str(fields.get("type") or ticket["type"] or "")
+    defaults = ticket.defaults_for_type(ticket_type)
+    for name in type_defaults(req.env, ticket_type):
+        if name in defaults and name not in fields:
+            ticket[name] = defaults[name]
     ticket.populate({n: v for n, v in fields.items() if n in allowed})
     ticket["summary"] = summary
     ticket["description"] = description
