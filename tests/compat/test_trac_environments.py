@@ -38,7 +38,8 @@ def _assert_same_output(trac, path: str) -> None:
     ours_table, ours_actions = _split_permissions(admin_ok(path, "permission", "list"))
     trac_table, trac_actions = _split_permissions(trac.out(path, "permission", "list"))
     assert ours_table == trac_table
-    assert ours_actions - trac_actions == {"REPOSITORY_PUSH"}  # codeyard's one addition
+    # codeyard's additions: pushing, and XML_RPC as Trac's XmlRpcPlugin names it.
+    assert ours_actions - trac_actions == {"REPOSITORY_PUSH", "XML_RPC"}
     assert trac_actions <= ours_actions
 
 

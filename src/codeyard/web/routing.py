@@ -4,6 +4,7 @@ building URLs from route names (``req.url_for`` and ``url_for`` in templates).""
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 from urllib.parse import quote
 
@@ -111,5 +112,15 @@ _UNSET = object()
 _TOKEN = re.compile(r"zq(\d+)qz")
 
 
+# Werkzeug compiles each rule from an AST; CPython before 3.11.8 can fail such compiles run
+# in several threads at once (gh-106905, "AST constructor recursion depth mismatch"), as
+# when two projects build their routers at the same moment. One router is built at a time.
+_BUILD_LOCK = threading.Lock()
+
+
 def router(env) -> Router:
-    return env.memo("web.router", lambda: Router(env))
+    def build() -> Router:
+        with _BUILD_LOCK:
+            return Router(env)
+
+    return env.memo("web.router", build)

@@ -34,8 +34,8 @@ def test_list_shows_rules_then_wrapped_available_actions(admin):
     assert all(line.startswith(" ") and len(line) <= 75 for line in wrapped)
     names = " ".join(wrapped).replace(",", " ").split()
     assert names == sorted(names) and "TRAC_ADMIN" in names and "REPOSITORY_PUSH" in names
-    assert len(names) == 43
-    assert out.endswith("WIKI_VIEW\n\n")
+    assert len(names) == 44 and "XML_RPC" in names
+    assert out.endswith("WIKI_VIEW, XML_RPC\n\n")
 
 
 def test_list_for_a_user_expands_groups_and_meta_permissions(admin):

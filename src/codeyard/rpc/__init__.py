@@ -1,0 +1,1 @@
+"""XML-RPC and JSON-RPC at ``/rpc``, compatible with Trac's XmlRpcPlugin."""
