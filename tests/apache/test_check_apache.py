@@ -91,6 +91,13 @@ def site():
                  f'"{root}/not-exported/$1"')
     includes.append(_write(conf, text))
 
+    # The stylesheet served, but as plain text (a ForceType over the exported files).
+    conf, text = _deploy(site, "csstype", *auth)
+    text = _without_daemon(text) + "\n".join([
+        f'<Directory "{root}/deploy-csstype/htdocs/common">', "    ForceType text/plain",
+        "</Directory>", ""])
+    includes.append(_write(conf, text))
+
     # A <Location> over the whole URL root asks for a password on every page.
     conf, text = _deploy(site, "locroot", *auth)
     text = _without_daemon(text) + "\n".join([
@@ -221,6 +228,12 @@ def test_stylesheet_not_deployed(site):
     assert status == 1 and len(failures(found)) == 1, found
     assert failures(found)[0].startswith("static: ") and "are not served" in failures(found)[0]
     assert "Alias /nocss/alpha/chrome/common" in failures(found)[0]
+
+
+def test_stylesheet_of_the_wrong_type(site):
+    status, found = check(site, "csstype/alpha/")
+    assert status == 1 and len(failures(found)) == 1, explain(site, found)
+    assert failures(found)[0].startswith("static: ") and "text/plain" in failures(found)[0]
 
 
 def test_location_over_every_page(site):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import signal
@@ -352,3 +353,32 @@ def test_several_envs_without_parent_dir(site):
         assert "Gamma Project" not in index.text
         assert client.get("beta/about").status == 200
         assert client.get("gamma/about").status == 404
+
+
+def test_check_warns_of_a_base_url_that_disagrees(site, tmp_path):
+    # A project whose [trac] base_url names another host, served by `codeyard serve`.
+    from codeyard.env import Environment
+
+    env = Environment(site.alpha)
+    env.config.set("trac", "base_url", "http://elsewhere.example/alpha")
+    env.config.set("trac", "use_base_url_for_redirect", "true")
+    env.config.save()
+    env.shutdown()
+    try:
+        password = tmp_path / "password"
+        password.write_text(PASSWORD + "\n")
+        with CodeyardServer("-e", site.parent, "--basic-auth",
+                            f"alpha,{site.htpasswd},{REALM}") as srv:
+            result = run_codeyard("check", srv.url + "alpha/", "--json", "--user", USER,
+                                  "--password-file", str(password))
+        assert result.returncode in (0, 1), result.stderr
+        report = json.loads(result.stdout)
+        warned = [f["message"] for findings in report.values() for f in findings
+                  if (f["level"], f["subject"]) == ("warn", "base_url")]
+        assert warned and "http://elsewhere.example" in warned[0], result.stdout
+    finally:
+        env = Environment(site.alpha)
+        env.config.remove("trac", "base_url")
+        env.config.remove("trac", "use_base_url_for_redirect")
+        env.config.save()
+        env.shutdown()
