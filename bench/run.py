@@ -249,6 +249,21 @@ def publish(results_file: str, text: str) -> None:
     print(text)
 
 
+def comparison_rows(pages, ours: list[Result], theirs: list[Result]) -> list[str]:
+    """A Markdown table of each page's figures for codeyard and Trac 1.6 side by side, the
+    ratio of their requests per second last, then the failed requests of both."""
+    lines = ["| Page | codeyard req/s | p50 ms | p99 ms | Trac req/s | p50 ms | p99 ms | ratio |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for (name, path), mine, trac in zip(pages, ours, theirs, strict=True):
+        ratio = mine.rps / trac.rps if trac.rps else 0.0
+        lines.append(f"| {name} (`{path}`) | {mine.rps:,.1f} | {mine.p50_ms:.1f} | "
+                     f"{mine.p99_ms:.1f} | {trac.rps:,.1f} | {trac.p50_ms:.1f} | "
+                     f"{trac.p99_ms:.1f} | {ratio:.1f}x |")
+    lines += ["", "Failed requests: " + ", ".join(f"{r.label} {r.failed}"
+                                                  for r in [*ours, *theirs]), ""]
+    return lines
+
+
 def table(results: list[Result], baseline: Result) -> str:
     lines = ["| Page | Requests | Failed | req/s | p50 ms | p99 ms | req/s vs hello-world |",
              "|---|---:|---:|---:|---:|---:|---:|"]

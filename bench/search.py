@@ -24,7 +24,7 @@ REPO = os.path.dirname(HERE)
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from bench.run import Result, add_load_arguments, measure, publish, stop  # noqa: E402
+from bench.run import Result, add_load_arguments, comparison_rows, measure, publish, stop  # noqa: E402
 from bench.tickets import build as build_tickets  # noqa: E402
 from bench.tickets import serve_codeyard, serve_trac  # noqa: E402
 
@@ -114,16 +114,7 @@ def report(results, args, setup: float, rebuild: float) -> str:
              f"{rebuild:.1f} s; both servers under gunicorn with {args.workers} workers; "
              f"`{args.client}`, {args.concurrency} concurrent connections, at most "
              f"{args.requests} requests or {args.time_limit:.0f} s per query.", "",
-             "| Page | codeyard req/s | p50 ms | p99 ms | Trac req/s | p50 ms | p99 ms | ratio |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for n, (name, path) in enumerate(QUERIES):
-        ours, theirs = results["codeyard"][n], results["Trac 1.6"][n]
-        ratio = ours.rps / theirs.rps if theirs.rps else 0.0
-        lines.append(f"| {name} (`{path}`) | {ours.rps:,.1f} | {ours.p50_ms:.1f} | "
-                     f"{ours.p99_ms:.1f} | {theirs.rps:,.1f} | {theirs.p50_ms:.1f} | "
-                     f"{theirs.p99_ms:.1f} | {ratio:.1f}x |")
-    lines += ["", "Failed requests: " + ", ".join(
-        f"{r.label} {r.failed}" for rs in results.values() for r in rs), ""]
+             *comparison_rows(QUERIES, results["codeyard"], results["Trac 1.6"])]
     return "\n".join(lines)
 
 

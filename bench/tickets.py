@@ -30,7 +30,7 @@ if REPO not in sys.path:
 
 from tests.support.servers import free_port  # noqa: E402
 
-from bench.run import Result, add_load_arguments, measure, publish, start, stop  # noqa: E402
+from bench.run import Result, add_load_arguments, comparison_rows, measure, publish, start, stop  # noqa: E402
 from bench.wiki import trac_python  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results", "tickets.md")
@@ -166,16 +166,7 @@ def report(results, pages, args, setup: float) -> str:
              f"{setup:.1f} s); both servers under gunicorn with {args.workers} workers; "
              f"`{args.client}`, {args.concurrency} concurrent connections, at most "
              f"{args.requests} requests or {args.time_limit:.0f} s per page.", "",
-             "| Page | codeyard req/s | p50 ms | p99 ms | Trac req/s | p50 ms | p99 ms | ratio |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for index, (name, path) in enumerate(pages):
-        ours, theirs = results["codeyard"][index], results["Trac 1.6"][index]
-        ratio = ours.rps / theirs.rps if theirs.rps else 0.0
-        lines.append(f"| {name} (`{path}`) | {ours.rps:,.1f} | {ours.p50_ms:.1f} | "
-                     f"{ours.p99_ms:.1f} | {theirs.rps:,.1f} | {theirs.p50_ms:.1f} | "
-                     f"{theirs.p99_ms:.1f} | {ratio:.1f}x |")
-    lines += ["", "Failed requests: " + ", ".join(
-        f"{r.label} {r.failed}" for rs in results.values() for r in rs), ""]
+             *comparison_rows(pages, results["codeyard"], results["Trac 1.6"])]
     return "\n".join(lines)
 
 
