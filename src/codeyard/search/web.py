@@ -16,7 +16,7 @@ from codeyard.core import hookimpl
 from codeyard.perm import Resource
 from codeyard.search import index
 from codeyard.search.query import parse_query, tokens
-from codeyard.web.api import NavItem
+from codeyard.web.api import NavItem, offered_choices
 from codeyard.wiki import syntax as S
 
 MIN_QUERY_LENGTH = IntOption(
@@ -34,16 +34,7 @@ _SINGLE_LINK = re.compile(r'^<a ([^>]*)>(?:(?!<a ).)*</a>$', re.S)
 
 
 def available_sources(req) -> list[tuple[str, str, bool]]:
-    found: list[tuple[str, str, bool]] = []
-    seen: set[str] = set()
-    for offered in req.env.hook.search_sources(req=req):
-        for item in offered or ():
-            name, label = item[0], item[1]
-            checked = bool(item[2]) if len(item) > 2 else True
-            if name not in seen:
-                seen.add(name)
-                found.append((name, label, checked))
-    return found
+    return offered_choices(req.env.hook.search_sources(req=req))
 
 
 def _picked_sources(req, available) -> list[str]:

@@ -15,7 +15,7 @@ from codeyard.core import hookimpl
 from codeyard.perm import Resource
 from codeyard.timeline.api import TimelineEvent
 from codeyard.timeline.events import render_texts, to_us
-from codeyard.web.api import HTTPBadRequest, NavItem
+from codeyard.web.api import HTTPBadRequest, NavItem, offered_choices
 from codeyard.web.feeds import FeedItem, rss_response
 from codeyard.wiki import syntax as S
 
@@ -103,16 +103,7 @@ def _day_end(day: date, tz: tzinfo) -> datetime:
 
 
 def _available_filters(req) -> list[tuple[str, str, bool]]:
-    found: list[tuple[str, str, bool]] = []
-    seen: set[str] = set()
-    for offered in req.env.hook.timeline_filters(req=req):
-        for item in offered or ():
-            name, label = item[0], item[1]
-            checked = bool(item[2]) if len(item) > 2 else True
-            if name not in seen:
-                seen.add(name)
-                found.append((name, label, checked))
-    return found
+    return offered_choices(req.env.hook.timeline_filters(req=req))
 
 
 def _picked_filters(req, available, rss: bool) -> list[str]:

@@ -95,6 +95,21 @@ class NavItem:
     form: bool = False  # rendered as a POST button (logout)
 
 
+def offered_choices(results) -> list[tuple[str, str, bool]]:
+    """The (name, label, checked) choices plugins offer through a hook (the timeline's
+    filters, the search's sources), in order, the first offer of a name winning; an offer
+    of (name, label) is checked by default."""
+    found: list[tuple[str, str, bool]] = []
+    seen: set[str] = set()
+    for offered in results:
+        for item in offered or ():
+            name, label = item[0], item[1]
+            if name not in seen:
+                seen.add(name)
+                found.append((name, label, bool(item[2]) if len(item) > 2 else True))
+    return found
+
+
 @dataclass
 class AdminPanel:
     """A page under /admin/<category>/<panel>; handler(req, category, panel, path_info)."""
