@@ -224,10 +224,11 @@ def measure(label: str, port: int, path: str, args, workdir: str) -> Result:
     else:
         # ... and every thread of every worker, under the load's concurrency (not counted)
         warm = max(40, args.concurrency * 20)
+        warm_seconds = getattr(args, "warm_seconds", 3.0)
         if args.client == "ab":
-            load_with_ab(port, path, warm, args.concurrency, 3.0, workdir)
+            load_with_ab(port, path, warm, args.concurrency, warm_seconds, workdir)
         else:
-            load_with_python(port, path, warm, args.concurrency, 3.0)
+            load_with_python(port, path, warm, args.concurrency, warm_seconds)
     if args.client == "ab":
         complete, failed, seconds, rps, pct = load_with_ab(
             port, path, args.requests, args.concurrency, args.time_limit, workdir)

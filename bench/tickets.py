@@ -46,7 +46,9 @@ from trac.web.main import dispatch_request as application
 '''
 
 
-def build(workdir: str, tickets: int, seed: int = 18) -> str:
+def build(workdir: str, tickets: int, seed: int = 18, minutes_apart: int = 1) -> str:
+    """The environment ``tickets-bench`` in ``workdir``: ``tickets`` tickets, the newest
+    first, created ``minutes_apart`` minutes from one another up to now."""
     from codeyard.env import Environment
 
     path = os.path.join(workdir, "tickets-bench")
@@ -72,7 +74,7 @@ def build(workdir: str, tickets: int, seed: int = 18) -> str:
         rows, customs, changes = [], [], []
         for number in range(1, tickets + 1):
             status = rnd.choice(states)
-            created = now - (tickets - number + 10) * 60_000_000
+            created = now - (tickets - number + 10) * minutes_apart * 60_000_000
             rows.append((number, "defect", created, created + 5 * 1_000_000,
                          rnd.choice(["component1", "component2"]),
                          rnd.choice(["blocker", "critical", "major", "minor", "trivial"]),

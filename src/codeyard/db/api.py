@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import os
 import re
+import sqlite3
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
@@ -134,6 +135,15 @@ class Db:
     def __init__(self, conn: Connection, dialect: str) -> None:
         self.conn = conn
         self.dialect = dialect
+        # Plain SQL goes straight to the driver: SQLAlchemy's execution machinery costs
+        # several times the query itself for the short statements pages run by the dozen.
+        raw = conn.connection.dbapi_connection
+        assert raw is not None  # a connection inside a scope is open
+        self._raw = raw
+        self._driver_error = conn.dialect.loaded_dbapi.Error
+        # SQLAlchemy's statement listeners still hear of each statement (tools and tests
+        # that count queries listen there).
+        self._listeners = tuple(conn.dispatch.before_cursor_execute)
         # Cache generations read in this scope: one transaction reads each at most once
         # (a page rendering many wiki texts checks the page list once, not per text).
         self.generations: dict[str, int] = {}
@@ -148,24 +158,47 @@ class Db:
     def __call__(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
         return self.execute(sql, params)
 
-    def execute(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
+    def _run(self, sql: str, params: Sequence[Any] | dict | None):
+        """A driver cursor that ran ``sql`` (the caller closes it). Driver errors come out
+        as SQLAlchemy's exception classes (``IntegrityError`` and so on), as they would
+        through SQLAlchemy."""
         sql, args = self._prepare(sql, params)
-        result = self.conn.exec_driver_sql(sql, args)
-        if result.returns_rows:
-            return [tuple(row) for row in result.fetchall()]
-        return []
+        cursor = self._raw.cursor()
+        for listener in self._listeners:
+            listener(self.conn, cursor, sql, args, None, False)
+        try:
+            cursor.execute(sql, args)
+        except self._driver_error as exc:
+            cursor.close()
+            raise sa.exc.DBAPIError.instance(sql, args, exc, self._driver_error,
+                                             dialect=self.conn.dialect) from exc
+        return cursor
+
+    def execute(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
+        cursor = self._run(sql, params)
+        try:
+            if cursor.description is None:
+                return []
+            return [tuple(row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
 
     def execute_rowcount(self, sql: str, params: Sequence[Any] | None = None) -> int:
-        sql, args = self._prepare(sql, params)
-        return self.conn.exec_driver_sql(sql, args).rowcount
+        cursor = self._run(sql, params)
+        try:
+            return cursor.rowcount
+        finally:
+            cursor.close()
 
     def cursor_description(self, sql: str, params: Sequence[Any] | None = None):
         """Run SQL and return (column names, rows): for reports."""
-        sql, args = self._prepare(sql, params)
-        result = self.conn.exec_driver_sql(sql, args)
-        if not result.returns_rows:
-            return [], []
-        return list(result.keys()), [tuple(r) for r in result.fetchall()]
+        cursor = self._run(sql, params)
+        try:
+            if cursor.description is None:
+                return [], []
+            return [d[0] for d in cursor.description], [tuple(r) for r in cursor.fetchall()]
+        finally:
+            cursor.close()
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> None:
         rows = [tuple(r) for r in seq]
@@ -313,10 +346,15 @@ class DatabaseManager:
             @event.listens_for(engine, "begin")
             def _on_begin(conn):
                 write = bool(conn.info.get("write"))
+                raw = conn.connection.dbapi_connection
                 if conn.info.get("query_only") is not (not write):
-                    conn.exec_driver_sql(f"PRAGMA query_only = {0 if write else 1}")
+                    raw.execute(f"PRAGMA query_only = {0 if write else 1}")
                     conn.info["query_only"] = not write
-                conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                except sqlite3.Error as exc:
+                    raise sa.exc.DBAPIError.instance("BEGIN", (), exc, sqlite3.Error,
+                                                     dialect=conn.dialect) from exc
 
             return engine
         query: dict[str, str] = {}

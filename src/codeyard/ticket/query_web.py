@@ -11,7 +11,7 @@ import time as _time
 from typing import Any
 from urllib.parse import urlencode
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
@@ -94,6 +94,25 @@ def _default_query(req, pairs: list[tuple[str, str]]) -> Query:
     return Query.from_args(env, merged)
 
 
+def _ticket_cells(req, columns: list[str], ticket: dict) -> Markup:
+    """A result row's cells (``<td>``s), put together here rather than cell by cell in
+    the template: a page shows a hundred tickets."""
+    href = escape(req.href("ticket", ticket["id"]))
+    out = []
+    for column in columns:
+        if column == "id":
+            shown = f'<a href="{href}" title="View ticket">#{escape(ticket["id"])}</a>'
+        elif column == "summary":
+            shown = f'<a href="{href}">{escape(ticket.get("summary"))}</a>'
+        else:
+            value = ticket.get(column)
+            if value and hasattr(value, "strftime"):
+                value = value.strftime("%Y-%m-%d %H:%M")
+            shown = "" if value is None else escape(value)
+        out.append(f'<td class="{escape(column)}">{shown}</td>')
+    return Markup("".join(out))
+
+
 def _query_from_request(req, pairs: list[tuple[str, str]]) -> Query:
     """The query of the page's arguments (QueryError when they are bad)."""
     query = Query.from_args(req.env, pairs)
@@ -167,11 +186,12 @@ def query_page(req):
             if ticket.get(name):
                 row_html[ticket["id"], name] = format_to_html(ctx, str(ticket[name]))
     _remember(req, query, tickets, query_href)
+    cells = {ticket["id"]: _ticket_cells(req, columns, ticket) for ticket in tickets}
     batch = _batch_data(req, tickets) if tickets else None
     data = _page_data(req, query.constraints, _settings(query), query)
     data.update({
         "query": query, "columns": columns, "labels": labels, "row_html": row_html,
-        "groups": groups, "count": query.num_items or 0, "sort_href": sort_href,
+        "cells": cells, "groups": groups, "count": query.num_items or 0, "sort_href": sort_href,
         "pages": pages, "page": page, "query_string": query.to_string(),
         "batch": batch, "query_href": query_href,
         "formats": {name: _query_url(req, [*base, ("format", name)]) for name in ("csv", "tab", "rss")},

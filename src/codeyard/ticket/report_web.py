@@ -185,10 +185,7 @@ def _view(req, report_id: int):
     with req.env.db_query:  # one read transaction for every rendered cell
         for _, group_rows in row_groups:
             for row in group_rows:
-                for cells in row["cells"]:
-                    for cell in cells:
-                        if not cell["header"]["hidden"]:
-                            cell["markup"] = _cell_markup(req, ctx, cell, row)
+                row["lines"] = _row_lines(req, ctx, row)
     if result.missing_args:
         req.add_warning("The following arguments are missing: " + ", ".join(result.missing_args))
     data["args"] = {k: v for k, v in result.args.items() if k != "USER"}
@@ -206,6 +203,39 @@ def _view(req, report_id: int):
 
 
 _TIME_COLUMNS = ("time", "changetime", "created", "modified", "datetime")
+
+
+def _row_lines(req, ctx, row: dict) -> list[dict]:
+    """The table rows (``<tr>``) one result row makes — one per group of shown cells — as
+    their class, style and ready cells: a report page shows a hundred rows or more, and
+    putting them together here costs a fraction of doing it cell by cell in the template."""
+    lines = []
+    many = len(row["cells"]) > 1
+    styles = [row["style"]] if row.get("style") else []
+    if row.get("bgcolor"):
+        styles.append(f"background: {row['bgcolor']}")
+    if row.get("fgcolor"):
+        styles.append(f"color: {row['fgcolor']}")
+    for cells in row["cells"]:
+        shown = [cell for cell in cells if not cell["header"]["hidden"]]
+        if not shown:
+            continue
+        fullrow = len(shown) == 1 and many
+        classes = [f"color{row['color']}-" if row.get("color") else ""]
+        classes[0] += "odd" if row["idx"] % 2 else "even"
+        if row.get("class"):
+            classes.append(str(row["class"]))
+        if fullrow:
+            classes.append("fullrow")
+        span = ' colspan="100"' if fullrow else ""
+        tds = []
+        for cell in shown:
+            cell["markup"] = _cell_markup(req, ctx, cell, row)
+            tds.append(f'<td class="{escape(cell["col"])}"{span} '
+                       f'data-label="{escape(cell["header"]["title"])}">{cell["markup"]}</td>')
+        lines.append({"class": " ".join(classes), "style": "; ".join(styles),
+                      "cells": Markup("".join(tds))})
+    return lines
 
 
 def _cell_markup(req, ctx, cell: dict, row: dict) -> Markup:

@@ -37,6 +37,7 @@ from codeyard.web.chrome import MINUTES, format_datetime
 from codeyard.web.feeds import FeedItem, rss_response
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_to_html, format_to_oneliner
+from codeyard.wiki.render_cache import render_texts_html
 
 # Fields the form never takes from the user (the workflow or the clock sets them).
 SYSTEM_FIELDS = ("status", "resolution", "time", "changetime")
@@ -105,6 +106,25 @@ def _render(req, ticket: Ticket, text: str, oneliner: bool = False) -> Markup:
     return (format_to_oneliner if oneliner else format_to_html)(ctx, text or "")
 
 
+class _PageTexts:
+    """The wiki texts a ticket's page shows (its description and comments), rendered
+    together through the rendered-text cache: viewing the ticket again renders nothing
+    while nothing the texts depend on changed. Texts not given up front are rendered on
+    their own."""
+
+    def __init__(self, req, ticket: Ticket, texts: list[str]) -> None:
+        self.req, self.ticket = req, ticket
+        ctx = format_context(req, Resource("ticket", ticket.id))
+        unique = list(dict.fromkeys(text for text in texts if text))
+        html = render_texts_html(ctx, "ticket", unique,
+                                 lambda: [format_to_html(ctx, text) for text in unique])
+        self.html = dict(zip(unique, html, strict=True))
+
+    def __call__(self, text: str) -> Markup:
+        found = self.html.get(text)
+        return found if found is not None else _render(self.req, self.ticket, text)
+
+
 def _box(req, ticket: Ticket) -> list[dict]:
     """The fields box of a ticket's page: label and shown value of every field."""
     rows = []
@@ -161,16 +181,27 @@ def _field_change_text(href: _TicketHref, ticket: Ticket, group: dict, name: str
     return Markup("<em>%s</em> deleted") % old
 
 
-def _changes(req, ticket: Ticket, shown: dict | None = None) -> list[dict]:
+def _shown_version(group: dict, shown: dict) -> int:
+    """Which version of a change's comment the page shows (the latest unless asked)."""
+    cnum = group["cnum"]
+    latest = len(group["history"]) - 1
+    return shown["cversion"] if cnum and cnum == shown.get("cnum_hist") else latest
+
+
+def _changes(req, ticket: Ticket, shown: dict | None = None, groups: list[dict] | None = None,
+             render=None) -> list[dict]:
     """The ticket's history as its page shows it, one entry per change.
 
     ``shown`` may say ``cnum_hist``/``cversion`` (show that version of that comment) and
-    ``cnum_edit``/``edited_comment``/``edit_preview`` (the comment being edited)."""
+    ``cnum_edit``/``edited_comment``/``edit_preview`` (the comment being edited).
+    ``groups`` are the ticket's ``changelog_groups`` when already read, ``render`` what
+    renders a comment (a ``_PageTexts``)."""
     shown = shown or {}
     out: list[dict] = []
     href = _TicketHref(req, ticket)
     can_append = req.perm.has("TICKET_APPEND", Resource("ticket", ticket.id))
-    for group in changelog_groups(ticket):
+    render = render or (lambda text: _render(req, ticket, text))
+    for group in changelog_groups(ticket) if groups is None else groups:
         cnum = group["cnum"]
         fields = [{"name": "attachment", "text": Markup("<em>%s</em> added") % name}
                   for name in group["attachments"]]
@@ -181,14 +212,14 @@ def _changes(req, ticket: Ticket, shown: dict | None = None) -> list[dict]:
                            "text": _field_change_text(href, ticket, group, name, old, new)})
         history = group["history"]
         latest = len(history) - 1
-        version = shown["cversion"] if cnum and cnum == shown.get("cnum_hist") else latest
+        version = _shown_version(group, shown)
         text = history[version]["text"]
         editing = bool(cnum) and cnum == shown.get("cnum_edit")
         entry = {
             "time": group["time"], "date": format_datetime(group["time"], fmt=MINUTES),
             "author": group["author"], "fields": fields, "cnum": cnum,
             "anchor": f"comment:{cnum}" if cnum else None, "replyto": group["replyto"],
-            "comment": _render(req, ticket, text) if text else None, "text": text,
+            "comment": render(text) if text else None, "text": text,
             "version": version, "latest": latest, "history": history,
             "editing": editing,
             "can_edit": bool(cnum) and group["permanent"] and _may_edit_comment(req, ticket, cnum),
@@ -222,12 +253,16 @@ def _ticket_data(req, ticket: Ticket, shown: dict | None = None, **more) -> dict
     creating = not ticket.exists
     form = req.form if req.method == "POST" else {}
     editing = bool(shown and shown.get("cnum_edit"))
+    groups = changelog_groups(ticket) if ticket.exists else []
+    texts = _PageTexts(req, ticket, [ticket["description"], *(
+        group["history"][_shown_version(group, shown or {})]["text"] for group in groups)]) \
+        if ticket.exists else None
     data = {
         "ticket": ticket, "creating": creating,
         "fields": _editable_fields(req, ticket, creating),
         "box": _box(req, ticket) if ticket.exists else [],
-        "changes": _changes(req, ticket, shown) if ticket.exists else [],
-        "description_html": _render(req, ticket, ticket["description"]) if ticket.exists else "",
+        "changes": _changes(req, ticket, shown, groups, texts) if ticket.exists else [],
+        "description_html": texts(ticket["description"]) if texts else "",
         "actions": _workflow_data(req, ticket, creating, form.get("action"),
                                   {} if editing else form),
         "can": {"append": creating or perm.has("TICKET_APPEND"),
@@ -333,9 +368,11 @@ def _navigation(req, ticket: Ticket) -> dict[str, str]:
             links["up"] = up
         return links
     with req.env.db_query as db:
+        # Each extreme in its own subquery: SQLite answers a lone MIN or MAX of the key
+        # from the index, but scans the whole table for MIN and MAX side by side.
         row = db("SELECT (SELECT MAX(id) FROM ticket WHERE id < %s), "
-                 "(SELECT MIN(id) FROM ticket WHERE id > %s), MIN(id), MAX(id) FROM ticket",
-                 (ticket.id, ticket.id))[0]
+                 "(SELECT MIN(id) FROM ticket WHERE id > %s), (SELECT MIN(id) FROM ticket), "
+                 "(SELECT MAX(id) FROM ticket)", (ticket.id, ticket.id))[0]
     before, after, lowest, highest = row
     if before is not None:
         links["first"] = req.url_for("ticket", id=lowest)
