@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres lint bench system-deps venv clean
+.PHONY: run test test-sqlite test-postgres lint bench bench-detail system-deps venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,7 +36,14 @@ test-sqlite: $(STAMP)
 test-postgres: $(STAMP)
 	CODEYARD_TEST_DB=postgres $(PY) -m pytest -q -n 2 --dist loadfile -m db tests
 
+# Every page against Trac 1.6 (and Loggerhead) on the same data, plus the hosting timings:
+# about 12 minutes (QUICK=1: 3), the data built once under var/bench-data. The last line
+# printed sums the run up; the tables go to bench/results/<date>.md.
 bench: system-deps $(STAMP)
+	$(PY) -m bench.pages $(if $(QUICK),--quick)
+
+# The specialised benchmarks, each writing its own file under bench/results.
+bench-detail: system-deps $(STAMP)
 	$(PY) -m bench.run
 	$(PY) -m bench.wiki
 	$(PY) -m bench.wiki_pathological

@@ -239,13 +239,26 @@ class PermissionSystem:
     def user_actions(self, username: str, undefined: bool = True) -> set[str]:
         """Every action the user holds, through groups and meta-actions; ``undefined=False``
         leaves out granted names that no enabled plugin defines any more."""
+        grants = self.all_grants()
+        # Worked out once per user while the grants stay the same list (the cached value
+        # of the permission table: a grant anywhere replaces it).
+        box = self.env.memo("perm.user_actions", dict)
+        pair = box.get("actions")
+        if pair is None or pair[0] is not grants:
+            pair = box["actions"] = (grants, {})
+        by_user = pair[1]  # belongs to these grants only, whatever other threads do
+        known = by_user.get((username, undefined))
+        if known is not None:
+            return set(known)
         subjects = set(self.subjects_of(username))
-        direct = [action for subject, action in self.all_grants()
+        direct = [action for subject, action in grants
                   if subject in subjects and not is_group_name(action)]
         actions = self.expand(direct)
         if not undefined:
             tree = self.action_tree()
             actions = {a for a in actions if a in tree}
+        if len(by_user) < 1000:
+            by_user[username, undefined] = frozenset(actions)
         return actions
 
     def check_grant(self, subject: str, action: str) -> None:
