@@ -3,13 +3,12 @@ export) and ``/milestone/<name>`` (view, new, edit, complete, delete with retarg
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
 import time as time_module
 from datetime import UTC, datetime
-from types import SimpleNamespace
 
+from markupsafe import Markup
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
@@ -23,7 +22,7 @@ from codeyard.web.chrome import MINUTES, format_datetime
 from codeyard.web.routing import router
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_to_html
-from codeyard.wiki.render_cache import render_page_html
+from codeyard.wiki.render_cache import render_texts_html
 
 DEFAULT_GROUP_BY = Option(
     "milestone", "default_group_by", "component",
@@ -58,8 +57,7 @@ def _when(us: int | None, now: float) -> dict:
             "late": delta < 0, "span": span}
 
 
-def _milestone_data(req, milestone, stats, now) -> dict:
-    resource = Resource("milestone", milestone.name)
+def _milestone_data(req, milestone, stats, now, description="") -> dict:
     has_query = "query" in router(req.env).handlers
     return {
         "milestone": milestone,
@@ -70,19 +68,25 @@ def _milestone_data(req, milestone, stats, now) -> dict:
         "intervals": [{"interval": i,
                        "href": req.url_for("query", milestone=milestone.name, **i.query_args)
                        if has_query else None} for i in stats.intervals],
-        "description": _description_html(req, resource, milestone.description or ""),
+        "description": description,
     }
 
 
-def _description_html(req, resource, text: str):
-    """A milestone's description as HTML, through the rendered-text cache (keyed by the text
-    itself, so an edit is a new entry; links to pages and tickets stay current as for pages)."""
-    if not text:
-        return ""
-    ctx = format_context(req, resource)
-    key = SimpleNamespace(name=f"milestone:{resource.id}", exists=True, text=text,
-                          version=hashlib.sha1(text.encode("utf-8")).hexdigest())
-    return render_page_html(ctx, key, lambda: format_to_html(ctx, text))[0]
+def _descriptions_html(req, milestones) -> dict[str, Markup]:
+    """The listed milestones' descriptions as HTML, rendered together through the
+    rendered-text cache (keyed by the texts and their milestones, so an edit is a new entry;
+    links to pages and tickets stay current as for pages), each in its milestone's context."""
+    described = [m for m in milestones if m.description]
+    if not described:
+        return {}
+    resources = [Resource("milestone", m.name) for m in described]
+    contexts = [format_context(req, resource) for resource in resources]
+    texts = [m.description for m in described]
+    html = render_texts_html(
+        contexts[0], "milestone", texts,
+        lambda: [format_to_html(ctx, text) for ctx, text in zip(contexts, texts, strict=True)],
+        resources=resources)
+    return {m.name: shown for m, shown in zip(described, html, strict=True)}
 
 
 def _stylesheet(req) -> None:
@@ -108,7 +112,9 @@ def roadmap_page(req):
     now = time_module.time()
     _stylesheet(req)
     with req.env.db_query:  # one read transaction for every milestone's description
-        shown_milestones = [_milestone_data(req, m, stats[m.name], now) for m in listed]
+        descriptions = _descriptions_html(req, listed)
+        shown_milestones = [_milestone_data(req, m, stats[m.name], now,
+                                            descriptions.get(m.name, "")) for m in listed]
     return "ticket/roadmap.html", {
         "title": "Roadmap",
         "milestones": shown_milestones,

@@ -31,8 +31,8 @@ def timeline_filters(req):
 
 
 def _ticket_title(tid: int, summary: str, verb: str) -> Markup:
-    return (Markup('Ticket <em title="%s">#%s</em> (%s) %s')
-            % (format_summary(summary), tid, format_summary(summary), verb))
+    shown = format_summary(summary)
+    return Markup('Ticket <em title="%s">#%s</em> (%s) %s') % (shown, tid, shown, verb)
 
 
 def _changes(db, start_us: int, stop_us: int, details: bool) -> list[dict]:
@@ -77,6 +77,14 @@ def _ticket_events(req, start, stop, filters) -> list[TimelineEvent]:
                                    tuple(chunk)):
                 summaries[int(tid)] = summary or ""
     visible = {tid for tid in ids if req.perm.has("TICKET_VIEW", Resource("ticket", tid))}
+    hrefs: dict[int, str] = {}
+
+    def href_of(tid: int) -> str:  # a busy month names each ticket many times
+        found = hrefs.get(tid)
+        if found is None:
+            found = hrefs[tid] = req.url_for("ticket", id=tid)
+        return found
+
     events: list[TimelineEvent] = []
     for tid, time, reporter, summary, description in created:
         tid = int(tid)
@@ -84,7 +92,7 @@ def _ticket_events(req, start, stop, filters) -> list[TimelineEvent]:
             events.append(TimelineEvent(
                 kind="newticket", date=from_us(time), author=reporter or "",
                 title=_ticket_title(tid, summary or "", "created"),
-                href=req.url_for("ticket", id=tid), filter="ticket",
+                href=href_of(tid), filter="ticket",
                 text=description or "", resource=Resource("ticket", tid)))
     for change in changes:
         tid = change["ticket"]
@@ -101,7 +109,7 @@ def _ticket_events(req, start, stop, filters) -> list[TimelineEvent]:
             continue
         if wanted not in filters:
             continue
-        href = req.url_for("ticket", id=tid)
+        href = href_of(tid)
         if change["cnum"]:
             href += f"#comment:{change['cnum']}"
         prefix = Markup()
