@@ -215,8 +215,8 @@ def list_tickets(call: Call) -> Paged:
     text = call.args.get("q") or "status!=closed"
     try:
         query = Query.from_string(call.env, text)
-        query.max = call.per_page
-        query.page = call.page
+        # The API's paging, whatever max= and page= the query text holds.
+        query.max, query.page, query.offset = call.per_page, call.page, call.offset
         total = query.count(call.env, user=req.authname)
         found = [] if call.offset >= total else query.execute(call.env, user=req.authname, tz=UTC)
     except QueryError as exc:
