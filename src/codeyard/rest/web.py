@@ -243,7 +243,7 @@ def _answer(req, path: str):
         raise ApiError(405, f"{req.method} is not allowed at {API_PREFIX}{path} "
                             f"(allowed: {allowed}).", [("Allow", allowed)]) from None
     endpoint = endpoints[number]
-    if req.method in WRITES and getattr(req, "auth_method", None) not in NO_CSRF_AUTH:
+    if req.method in WRITES and not _needs_no_form_token(req):
         if not req.check_form_token():
             raise ApiError(403, "A request that writes without HTTP Basic or an API token (a "
                                 "browser's, by its cookies) must send the form token, the "
@@ -269,6 +269,14 @@ def _answer(req, path: str):
         return json_response({"items": page.items, "total": page.total, "page": call.page,
                               "per_page": call.per_page}, endpoint.status)
     return json_response(result, endpoint.status)
+
+
+def _needs_no_form_token(req) -> bool:
+    method = getattr(req, "auth_method", None)
+    if method in NO_CSRF_AUTH:
+        return True
+    # A front server that checked HTTP Basic itself (REMOTE_USER) leaves the header in place.
+    return method == "remote" and req.headers.get("Authorization", "")[:6].lower() == "basic "
 
 
 def _arguments(req, endpoint: Endpoint, path_args: Mapping[str, Any]) -> dict[str, Any]:

@@ -268,6 +268,8 @@ def update_ticket(call: Call) -> Reply:
     body = call.body
     expected = _expected_stamp(call)
     comment = body.get("comment") or ""
+    if comment.strip():
+        perm.require("TICKET_APPEND")
     changes, errors = requested_changes(req, ticket, _field_values(ticket, body.get("fields") or {}))
     errors += apply_changes(req, ticket, changes, comment, _workflow_form(body))
     if errors:

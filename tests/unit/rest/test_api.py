@@ -297,3 +297,23 @@ def test_the_endpoint_page_lists_groups_methods_and_permissions(project):
         assert piece in body, piece
     document = data(site.get("/api/v1/openapi.json", headers={"Accept": "application/json"}))
     assert document["openapi"] == "3.1.0" and "/tickets/{id}" in document["paths"]
+
+
+def test_front_server_basic_needs_no_form_token_and_comments_need_append(project):
+    env, site, _dev, _admin = project
+    perms = PermissionSystem(env)
+    perms.revoke("authenticated", "TICKET_MODIFY")  # fronted may create, not comment
+    perms.grant("fronted", "TICKET_CHGPROP")
+    front = Api(site.__class__(site.environ))
+    headers = {"Authorization": "Basic " + base64.b64encode(b"fronted:x").decode()}
+    created = front("POST", "/tickets", {"fields": {"summary": "Via Apache"}}, headers=headers,
+                    environ_overrides={"REMOTE_USER": "fronted"})
+    assert created.status_code == 201, text(created)
+    # Without an Authorization header a front server's user is a browser: the form token.
+    error(front("POST", "/tickets", {"fields": {"summary": "Via a page"}},
+                environ_overrides={"REMOTE_USER": "fronted"}), 403)
+    # fronted may create tickets but not comment on them (no TICKET_APPEND).
+    tid = data(created)["id"]
+    message = error(front("PATCH", f"/tickets/{tid}", {"comment": "me too"}, headers=headers,
+                          environ_overrides={"REMOTE_USER": "fronted"}), 403)
+    assert "TICKET_APPEND" in message
