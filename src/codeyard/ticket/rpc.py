@@ -17,15 +17,14 @@ from codeyard.rpc import attachments
 from codeyard.rpc.api import NotFound, RpcError, RpcMethod, to_datetime, to_us, want
 from codeyard.ticket import values as V
 from codeyard.ticket import workflow
+from codeyard.ticket.changes import apply_changes, prepare_new_ticket, requested_changes
 from codeyard.ticket.model import (
     Ticket,
     TicketCollision,
     TicketError,
     TicketNotFound,
-    type_defaults,
 )
 from codeyard.ticket.query import Query, QueryError
-from codeyard.ticket.web import SYSTEM_FIELDS, _editable_fields
 
 S, N, B, L, D = str, int, bool, list, dict
 ENUMS = ("type", "priority", "severity", "resolution")
@@ -103,11 +102,6 @@ def _as_field_value(ticket: Ticket, name: str, value: Any) -> Any:
     if not isinstance(value, str):
         raise RpcError(f"{name} must be a string")
     return value
-
-
-def _same(ticket: Ticket, name: str, value: Any) -> bool:
-    current = ticket[name]
-    return (current or "") == (value or "")
 
 
 def _split_attributes(ticket: Ticket, attributes: dict) -> tuple[dict[str, Any], dict]:
@@ -192,41 +186,9 @@ def create(req, summary, description, attributes=None, notify=False, when=None):
     attributes = dict(want(attributes if attributes is not None else {}, dict, "attributes"))
     want(notify, (bool, int), "notify")
     perm = req.perm(_resource())
-    ticket = Ticket(req.env)
-    fields, form = _split_attributes(ticket, attributes)
-    allowed = {f.name for f in _editable_fields(req, ticket, True)}
-    errors: list[str] = []
-    for name, value in fields.items():
-        if name not in allowed and not _same(ticket, name, value):
-            if name in SYSTEM_FIELDS:
-                errors.append(f"{name} is set by the workflow, not by the caller.")
-            else:
-                raise PermissionError_("TICKET_ADMIN", _resource(),
-                                       f"You may not set the {name} of a new ticket.")
-    # The defaults of the ticket's type ([ticket-type-defaults]), then the caller's values.
-    ticket_type = str(fields.get("type") or ticket["type"] or "")
-    defaults = ticket.defaults_for_type(ticket_type)
-    for name in type_defaults(req.env, ticket_type):
-        if name in defaults and name not in fields:
-            ticket[name] = defaults[name]
-    ticket.populate({n: v for n, v in fields.items() if n in allowed})
-    ticket["summary"] = summary
-    ticket["description"] = description
-    if not ticket["reporter"] or "reporter" not in allowed:
-        ticket["reporter"] = req.authname
-    actions = workflow.available_actions(req.env, _mapping(ticket), perm, req.authname,
-                                         creating=True)
-    action = form.get("action") or (actions[0].name if actions else "")
-    try:
-        changes = workflow.apply_action(req.env, action, _mapping(ticket), form, req.authname,
-                                        perm=perm, creating=True)
-        for name, value in changes.items():
-            ticket[name] = value
-    except workflow.WorkflowError as exc:
-        errors.append(str(exc))
-    errors += [f"{name}: {message}" for name, message in ticket.validate()]
-    if not summary.strip() and "Tickets must contain a summary." not in " ".join(errors):
-        errors.append("Tickets must contain a summary.")
+    fields, form = _split_attributes(Ticket(req.env), attributes)
+    ticket, errors = prepare_new_ticket(req, {**fields, "summary": summary,
+                                              "description": description}, form)
     _fail(errors)
     when_us = None
     if when is not None and perm.has("TICKET_ADMIN"):
@@ -264,33 +226,10 @@ def update(req, id, comment, attributes=None, notify=False, author="", when=None
         except (TypeError, ValueError):
             raise RpcError(f"ticket.update: wrong '_ts' token in attributes ({stamp!r})") from None
     fields, form = _split_attributes(ticket, attributes)
-    stored = {name: ticket[name] for name in ("status", "owner", "resolution", "component")}
-    editable = {f.name for f in _editable_fields(req, ticket, False)}
-    errors: list[str] = []
-    changes: dict[str, Any] = {}
-    for name, value in fields.items():
-        if _same(ticket, name, value):
-            continue
-        if name in SYSTEM_FIELDS or name == "owner":
-            errors.append(f"{name} is changed through a workflow action, not directly.")
-        elif name not in editable:
-            raise PermissionError_("TICKET_CHGPROP", _resource(ticket.id),
-                                   f"You may not change the {name} of ticket {ticket.id}.")
-        else:
-            changes[name] = value
+    changes, errors = requested_changes(req, ticket, fields)
     if comment.strip() and not perm.has("TICKET_APPEND"):
         raise PermissionError_("TICKET_APPEND", _resource(ticket.id))
-    ticket.populate(changes)
-    action = form.get("action") or ""
-    if action:
-        try:
-            moved = workflow.apply_action(req.env, action, {**_mapping(ticket), **stored}, form,
-                                          req.authname, perm=perm, changes=changes)
-            for name, value in moved.items():
-                ticket[name] = value
-        except workflow.WorkflowError as exc:
-            errors.append(str(exc))
-    errors += [f"{name}: {message}" for name, message in ticket.validate(comment)]
+    errors += apply_changes(req, ticket, changes, comment, form)
     _fail(errors)
     try:
         ticket.save_changes(author, comment, when=when_us, expected_changetime=expected)

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from codeyard.core import hookimpl
 from codeyard.perm import PermissionCache, Resource
 from codeyard.ticket import workflow
+from codeyard.ticket.changes import SYSTEM_FIELDS, apply_changes, as_mapping, editable_fields
 from codeyard.ticket.history_web import PAGES as HISTORY_PAGES
 from codeyard.ticket.history_web import changelog_groups
 from codeyard.ticket.model import (
@@ -39,34 +40,9 @@ from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_to_html, format_to_oneliner
 from codeyard.wiki.render_cache import render_texts_html
 
-# Fields the form never takes from the user (the workflow or the clock sets them).
-SYSTEM_FIELDS = ("status", "resolution", "time", "changetime")
-
 
 def _perm_for(req, ticket: Ticket):
     return req.perm(Resource("ticket", ticket.id))
-
-
-def _editable_fields(req, ticket: Ticket, creating: bool) -> list:
-    """The fields the form shows as inputs for this user."""
-    perm = _perm_for(req, ticket)
-    out = []
-    for f in ticket.fields:
-        if f.name in SYSTEM_FIELDS or f.name == "owner" and not creating:
-            continue
-        if f.name == "reporter" and not (creating and not req.is_authenticated
-                                         or perm.has("TICKET_ADMIN")):
-            continue
-        if not creating:
-            if f.name == "description" and not (perm.has("TICKET_EDIT_DESCRIPTION")
-                                                or perm.has("TICKET_CHGPROP")):
-                continue
-            if f.name == "cc" and not (perm.has("TICKET_EDIT_CC") or perm.has("TICKET_CHGPROP")):
-                continue
-            if f.name not in ("description", "cc") and not perm.has("TICKET_CHGPROP"):
-                continue
-        out.append(f)
-    return out
 
 
 def _form_values(req, fields) -> dict[str, str]:
@@ -83,9 +59,7 @@ def _form_values(req, fields) -> dict[str, str]:
     return values
 
 
-def _as_mapping(ticket: Ticket) -> dict[str, Any]:
-    """The ticket as the workflow reads it."""
-    return {**ticket.values, "id": ticket.id}
+_as_mapping = as_mapping
 
 
 def _workflow_data(req, ticket: Ticket, creating: bool, chosen: str | None, form) -> list[dict]:
@@ -259,7 +233,7 @@ def _ticket_data(req, ticket: Ticket, shown: dict | None = None, **more) -> dict
         if ticket.exists else None
     data = {
         "ticket": ticket, "creating": creating,
-        "fields": _editable_fields(req, ticket, creating),
+        "fields": editable_fields(req, ticket, creating),
         "box": _box(req, ticket) if ticket.exists else [],
         "changes": _changes(req, ticket, shown, groups, texts) if ticket.exists else [],
         "description_html": texts(ticket["description"]) if texts else "",
@@ -459,7 +433,7 @@ def newticket(req):
     req.perm.require("TICKET_CREATE", Resource("ticket"))
     _stylesheets(req)
     ticket = Ticket(req.env)
-    fields = _editable_fields(req, ticket, True)
+    fields = editable_fields(req, ticket, True)
     defaults_type = _start_new_ticket(req, ticket, fields)
     if req.method != "POST":
         return "ticket/newticket.html", _ticket_data(req, ticket, defaults_type=defaults_type)
@@ -612,26 +586,10 @@ def _edit_comment(req, ticket: Ticket):
 
 
 def _save(req, ticket: Ticket):
-    perm = _perm_for(req, ticket)
     form = req.form
     comment = form.get("comment", "")
-    fields = _editable_fields(req, ticket, False)
-    stored = {name: ticket[name] for name in ("status", "owner", "resolution", "component")}
-    changes = _form_values(req, fields)
-    errors: list[str] = []
-    if comment.strip() and not perm.has("TICKET_APPEND"):
-        errors.append("You may not add comments to this ticket (TICKET_APPEND).")
-    ticket.populate(changes)
-    action = form.get("action") or ""
-    try:
-        if action:
-            moved = workflow.apply_action(req.env, action, {**_as_mapping(ticket), **stored}, form,
-                                          req.authname, perm=perm, changes=changes)
-            for name, value in moved.items():
-                ticket[name] = value
-    except workflow.WorkflowError as exc:
-        errors.append(str(exc))
-    errors += [f"{name}: {message}" for name, message in ticket.validate(comment)]
+    changes = _form_values(req, editable_fields(req, ticket, False))
+    errors = apply_changes(req, ticket, changes, comment, form)
     if errors or "preview" in form:
         preview = None if errors else (_render(req, ticket, comment) if comment else None)
         return ("ticket/ticket.html", _ticket_data(req, ticket, errors=errors, preview=preview),

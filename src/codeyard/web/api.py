@@ -73,6 +73,11 @@ def site_views():
     """Return SiteView objects: pages at the site's root (``/?view=NAME``, parent-dir mode) that combine the projects' own data."""
 
 
+@hookspec(firstresult=True)
+def error_response(req, error):
+    """Return a Response for an HTTPError on your own URLs (an API's JSON error), or None for the site's error page."""
+
+
 @hookspec
 def request_authenticators():
     """Return callables(req) -> user name or None, asked after the auth cookie and HTTP Basic."""

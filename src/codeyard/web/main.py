@@ -315,6 +315,17 @@ def error_response(req: Request, exc: Exception) -> Response:
     return render_error(req, error, tb if debug else None)
 
 
+def _plugin_error_response(req: Request, error: HTTPError) -> Response | None:
+    """A plugin's own answer for an error on its URLs (``error_response``), if any."""
+    if req.env is None:
+        return None
+    try:
+        return req.env.hook.error_response(req=req, error=error)
+    except Exception:  # the site's own error page still goes out
+        req.env.log.error("error_response failed", exc_info=True)
+        return None
+
+
 def render_error(req: Request, error: HTTPError, tb: str | None = None) -> Response:
     headers = list(getattr(error, "extra_headers", []))
     login_href = None
@@ -323,7 +334,10 @@ def render_error(req: Request, error: HTTPError, tb: str | None = None) -> Respo
             login_href = req.url_for("login", referer=req.url)
         except Exception:
             login_href = None
-    if req.wants_html:
+    own = _plugin_error_response(req, error)
+    if own is not None:
+        response = own
+    elif req.wants_html:
         data = {"error": error, "traceback": tb, "login_href": login_href,
                 "title": f"{error.code} {error.title}"}
         body = None
