@@ -17,7 +17,6 @@ from codeyard.core import hookimpl
 from codeyard.perm import Resource
 from codeyard.rest import attachments
 from codeyard.rest.api import (
-    BOOL,
     INT,
     OPT_STR,
     STR,
@@ -50,7 +49,6 @@ from codeyard.ticket.query import Query, QueryError
 
 TAG = "tickets"
 ID = Param("id", "path", {"type": "integer", "minimum": 1}, "The ticket's number.", True)
-FILENAME = Param("filename", "path", STR, "The attachment's file name.", True)
 NAME = Param("name", "path", STR, "The name.", True)
 
 TICKET_SCHEMA = obj({"id": INT, "created": TIME, "changed": TIME, "ts": STR,
@@ -65,8 +63,6 @@ UPDATE_SCHEMA = obj({"fields": FIELD_VALUES, "comment": STR, "action": STR, "ts"
                      "replyto": STR}, patternProperties=WORKFLOW_INPUTS)
 CHANGE_SCHEMA = obj({"time": TIME, "author": STR, "cnum": {"type": ["integer", "null"]},
                      "comment": STR, "fields": {"type": "object"}})
-ATTACHMENT_SCHEMA = obj({"filename": STR, "description": STR, "size": INT, "time": TIME,
-                         "author": STR})
 MILESTONE_SCHEMA = obj({"name": STR, "due": TIME, "completed": TIME, "description": STR})
 MILESTONE_BODY = obj({"name": {"type": "string", "minLength": 1}, "due": TIME,
                       "completed": TIME, "description": OPT_STR})
@@ -101,20 +97,7 @@ def rest_endpoints():
         Endpoint("GET", "/tickets/{id}/actions", "The workflow actions the caller may take, "
                  "with the inputs each needs", ticket_actions, TAG, "TICKET_VIEW", [ID],
                  response_schema=array({"type": "object"})),
-        Endpoint("GET", "/tickets/{id}/attachments", "The files attached to a ticket",
-                 list_attachments, TAG, "ATTACHMENT_VIEW", [ID],
-                 response_schema=ATTACHMENT_SCHEMA, paged=True),
-        Endpoint("GET", "/tickets/{id}/attachments/{filename}", "An attached file's content",
-                 get_attachment, TAG, "ATTACHMENT_VIEW", [ID, FILENAME],
-                 raw_response="application/octet-stream"),
-        Endpoint("PUT", "/tickets/{id}/attachments/{filename}", "Attach a file (the body is "
-                 "its content)", put_attachment, TAG, "ATTACHMENT_CREATE (and "
-                 "ATTACHMENT_DELETE to replace)",
-                 [ID, FILENAME, Param("description", "query", STR, "What the file is."),
-                  Param("replace", "query", BOOL, "Replace a file of that name.")],
-                 response_schema=ATTACHMENT_SCHEMA, status=201, raw_body=True),
-        Endpoint("DELETE", "/tickets/{id}/attachments/{filename}", "Delete an attached file",
-                 delete_attachment, TAG, "ATTACHMENT_DELETE", [ID, FILENAME], status=204),
+        *attachments.endpoints("ticket", "/tickets/{id}", "ticket", TAG, ID, _existing),
         # Milestones, as the roadmap's pages
         Endpoint("GET", "/milestones", "The milestones, in the roadmap's order",
                  list_milestones, "milestones", "MILESTONE_VIEW",
@@ -327,20 +310,8 @@ def _existing(call: Call) -> str:
     return str(tid)
 
 
-def list_attachments(call: Call) -> Paged:
-    return attachments.listing(call, "ticket", _existing(call))
 
 
-def get_attachment(call: Call):
-    return attachments.download(call, "ticket", _existing(call), call.args["filename"])
-
-
-def put_attachment(call: Call) -> dict:
-    return attachments.upload(call, "ticket", _existing(call), call.args["filename"])
-
-
-def delete_attachment(call: Call) -> None:
-    attachments.delete(call, "ticket", _existing(call), call.args["filename"])
 
 
 # ---------------------------------------------------------------------------

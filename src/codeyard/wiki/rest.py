@@ -32,14 +32,11 @@ from codeyard.wiki import model
 
 TAG = "wiki"
 NAME = Param("name", "path", STR, "The page's name (it may hold slashes).", True)
-FILENAME = Param("filename", "path", STR, "The attachment's file name.", True)
 VERSION = Param("version", "query", {"type": "integer", "minimum": 1}, "A version of the page.")
 INFO = {"name": STR, "version": INT, "time": TIME, "author": STR, "comment": STR}
 PAGE_SCHEMA = obj({**INFO, "readonly": BOOL, "text": STR})
 PUT_SCHEMA = obj({"text": STR, "comment": STR, "version": {"type": "integer", "minimum": 0},
                   "readonly": BOOL}, ("text",))
-ATTACHMENT_SCHEMA = obj({"filename": STR, "description": STR, "size": INT, "time": TIME,
-                         "author": STR})
 
 
 @hookimpl
@@ -61,21 +58,7 @@ def rest_endpoints():
         Endpoint("GET", "/wiki/{name:path}/history", "The versions of a page, newest first",
                  page_history, TAG, "WIKI_VIEW", [NAME], response_schema=obj(INFO),
                  paged=True),
-        Endpoint("GET", "/wiki/{name:path}/attachments", "The files attached to a page",
-                 list_attachments, TAG, "ATTACHMENT_VIEW", [NAME],
-                 response_schema=ATTACHMENT_SCHEMA, paged=True),
-        Endpoint("GET", "/wiki/{name:path}/attachments/{filename}", "An attached file's "
-                 "content", get_attachment, TAG, "ATTACHMENT_VIEW", [NAME, FILENAME],
-                 raw_response="application/octet-stream"),
-        Endpoint("PUT", "/wiki/{name:path}/attachments/{filename}", "Attach a file (the body "
-                 "is its content)", put_attachment, TAG, "ATTACHMENT_CREATE (and "
-                 "ATTACHMENT_DELETE to replace)",
-                 [NAME, FILENAME, Param("description", "query", STR, "What the file is."),
-                  Param("replace", "query", BOOL, "Replace a file of that name.")],
-                 response_schema=ATTACHMENT_SCHEMA, status=201, raw_body=True),
-        Endpoint("DELETE", "/wiki/{name:path}/attachments/{filename}", "Delete an attached "
-                 "file", delete_attachment, TAG, "ATTACHMENT_DELETE", [NAME, FILENAME],
-                 status=204),
+        *attachments.endpoints("wiki", "/wiki/{name:path}", "page", TAG, NAME, _existing),
     ]
 
 
@@ -201,16 +184,7 @@ def _existing(call: Call) -> str:
     return name
 
 
-def list_attachments(call: Call) -> Paged:
-    return attachments.listing(call, "wiki", _existing(call))
 
-
-def get_attachment(call: Call):
-    return attachments.download(call, "wiki", _existing(call), call.args["filename"])
-
-
-def put_attachment(call: Call) -> dict:
-    return attachments.upload(call, "wiki", _existing(call), call.args["filename"])
 
 
 def delete_attachment(call: Call) -> None:

@@ -237,6 +237,20 @@ def test_attachments_upload_list_download_delete(project):
     assert data(dev("GET", f"/tickets/{tid}/attachments"))["items"] == []
 
 
+def test_wiki_page_attachments(project):
+    _env, _site, dev, admin = project
+    assert dev("PUT", "/wiki/Notes/Files", {"text": "See the files"}).status_code == 201
+    put = admin("PUT", "/wiki/Notes/Files/attachments/a.txt", data=b"abc",
+                headers={"Content-Type": "application/octet-stream"})
+    assert put.status_code == 201, text(put)
+    listed = data(dev("GET", "/wiki/Notes/Files/attachments"))
+    assert [(a["filename"], a["size"]) for a in listed["items"]] == [("a.txt", 3)]
+    assert dev("GET", "/wiki/Notes/Files/attachments/a.txt").get_data() == b"abc"
+    error(dev("GET", "/wiki/NoSuchPage/attachments"), 404)
+    assert admin("DELETE", "/wiki/Notes/Files/attachments/a.txt").status_code == 204
+    assert data(dev("GET", "/wiki/Notes/Files/attachments"))["items"] == []
+
+
 def test_wiki_pages_with_the_version_check(project):
     _env, _site, dev, admin = project
     created = dev("PUT", "/wiki/Notes/Deploy", {"text": "Step 1", "comment": "start"})
