@@ -391,6 +391,14 @@ def get_changesets(env, start: datetime, stop: datetime, repos_ids: Iterable[int
             for repos, rev, ts, author, message in rows]
 
 
+def revisions_newest_first(env, repos: Repository) -> list[str]:
+    """Every cached revision of the repository, newest first (by time, as the timeline)."""
+    with env.db_query as db:
+        rows = db("SELECT rev FROM revision WHERE repos=%s ORDER BY time DESC, rev DESC",
+                  (repos.id,))
+    return [repos.rev_db(rev) for (rev,) in rows]
+
+
 def count_revisions(env, repos_id: int) -> int:
     with env.db_query as db:
         return int(db("SELECT COUNT(rev) FROM revision WHERE repos=%s", (repos_id,))[0][0])

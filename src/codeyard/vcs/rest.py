@@ -23,7 +23,7 @@ from codeyard.rest.api import (
     not_found,
     obj,
 )
-from codeyard.vcs import api
+from codeyard.vcs import api, cache
 from codeyard.vcs import web_util as U
 from codeyard.vcs.manager import display_name, is_default
 
@@ -129,9 +129,12 @@ def list_changesets(call: Call) -> Paged:
     req = call.req
     name, repos = _repository(call)
     with _readable(display_name(name)):
-        youngest = repos.youngest_rev
-        revs = [rev for _path, rev, _kind in repos.get_path_history("", youngest)] \
-            if youngest else []
+        # From the changeset cache (a list of the history, not a walk of it); a repository
+        # nobody synced yet is walked.
+        revs = cache.revisions_newest_first(req.env, repos)
+        youngest = repos.youngest_rev if not revs else None
+        if youngest:
+            revs = [rev for _path, rev, _kind in repos.get_path_history("", youngest)]
         visible = [r for r in revs
                    if req.perm.has("CHANGESET_VIEW", U.changeset_resource(name, r))]
         page = call.page_of(visible)

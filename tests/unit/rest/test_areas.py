@@ -60,6 +60,9 @@ def test_repositories_and_changesets(project):
     assert one["parents"] == [revs[0]]
     assert one["changes"] == [{"path": "file1.txt", "kind": "file", "change": "add",
                                "base_path": None, "base_rev": None}]
+    # The default repository's list comes from the changeset cache; "secret" is not synced
+    # and is walked: the same list.
+    assert [c["rev"] for c in call("/repositories/secret/changesets")["items"]] == revs[::-1]
     call("/repositories/nothing", 404)
     call("/repositories/(default)/changesets/0123456789abcdef", 404)
     # Without BROWSER_VIEW on a repository it is neither listed nor readable.
