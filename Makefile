@@ -40,6 +40,7 @@ test-postgres: $(STAMP)
 # about 12 minutes (QUICK=1: 3), the data built once under var/bench-data. The last line
 # printed sums the run up; the tables go to bench/results/<date>.md.
 bench: system-deps $(STAMP)
+	$(PY) -m pip install -q granian
 	$(PY) -m bench.pages $(if $(QUICK),--quick)
 
 # The specialised benchmarks, each writing its own file under bench/results.

@@ -188,6 +188,25 @@ def serve_hello(args, workdir: str):
     return port, start(command, port, os.path.join(workdir, "hello.log"))
 
 
+def serve_granian(parent: str, args, workdir: str):
+    """codeyard's WSGI application under granian (the candidate server), as many workers
+    and threads as ``codeyard serve``; None when granian is not installed."""
+    granian = os.path.join(os.path.dirname(sys.executable), "granian")
+    if not os.path.exists(granian):
+        return None
+    from codeyard.web.server import DEFAULT_THREADS
+
+    port = free_port()
+    command = ["env", f"TRAC_ENV_PARENT_DIR={parent}", granian, "--interface", "wsgi",
+               "--workers", str(args.workers), "--blocking-threads", str(DEFAULT_THREADS),
+               "--host", "127.0.0.1", "--port", str(port), "--no-ws", "--log-level", "warning",
+               "codeyard.web.wsgi:application"]
+    return port, start(command, port, os.path.join(workdir, "granian.log"))
+
+
+GRANIAN_PAGES = ("WikiStart", "Ticket", "Query (default)", "Timeline")
+
+
 def serve_loggerhead(bzr_root: str, workdir: str):
     port = free_port()
     home = os.path.join(workdir, "lh-home")
@@ -316,7 +335,7 @@ def summary_line(rows: list[tuple[str, str, Result, Result]], hello: Result) -> 
 
 
 def report(args, rows, bzr_rows, hello: Result, memory: dict[str, float], setup: str,
-           hosting: list[str], summary: str) -> str:
+           hosting: list[str], summary: str, granian: list | None = None) -> str:
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     failed = [r.label for *_, ours, theirs in rows for r in (ours, theirs) if r.failed]
@@ -353,6 +372,14 @@ def report(args, rows, bzr_rows, hello: Result, memory: dict[str, float], setup:
         "the hello-world app's.",
         "",
         "Failed requests: " + (", ".join(failed) if failed else "none") + ".",
+        "",
+        "## The WSGI server",
+        "",
+        *(["The same application and project under granian (same worker and thread counts) "
+           "next to `codeyard serve` (gunicorn); the ratio is codeyard serve's requests/s "
+           "over granian's.", "",
+           *comparison_table(granian, "granian")] if granian else
+          ["granian is not installed: not compared."]),
         "",
         "## Hosting",
         "",
@@ -409,6 +436,19 @@ def main(argv: list[str] | None = None) -> int:
             memory["codeyard"] = workers_rss_mib(proc.pid)
         finally:
             stop(proc)
+        granian: list[tuple[str, str, Result, Result]] = []
+        served = serve_granian(ours_dir, args, workdir)
+        if served is not None:
+            port, proc = served
+            try:
+                for (name, path), mine in zip(pages, ours, strict=False):
+                    if name in GRANIAN_PAGES:
+                        other = measure(f"granian: {name}", port, f"/{PROJECT}{path}", args,
+                                        workdir)
+                        granian.append((name, f"/{PROJECT}{path}", mine, other))
+                memory["codeyard under granian"] = workers_rss_mib(proc.pid)
+            finally:
+                stop(proc)
         port, proc = serve_trac(trac_dir, args, workdir)
         try:
             theirs = [measure(f"Trac: {name}", port, f"/{PROJECT}{path}", args, workdir)
@@ -434,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
                 for (name, path, _), mine, other in zip(bzr, ours_bzr, loggerhead, strict=True)]
     hosting = hosting_tables(args.quick)
     summary = summary_line(rows, hello)
-    text = report(args, rows, bzr_rows, hello, memory, setup, hosting, summary)
+    text = report(args, rows, bzr_rows, hello, memory, setup, hosting, summary, granian)
     output = args.output or os.path.join(
         HERE, "results", datetime.date.today().isoformat() + ("-quick" if args.quick else "") + ".md")
     os.makedirs(os.path.dirname(output), exist_ok=True)
