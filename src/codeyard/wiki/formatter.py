@@ -83,12 +83,20 @@ class Formatter:
         return anchor
 
     # -- nested rendering (used by processors and macros)
+    def _nested(self, ctx, anchors: dict) -> Formatter:
+        """A formatter for a piece of text inside this rendering; in the same context it
+        shares this rendering's look-ups (page names, tickets...), made once per render."""
+        fmt = Formatter(ctx or self.ctx, anchors, self.deadline, self.depth + 1)
+        if fmt.ctx is self.ctx:
+            fmt._memo = self._memo
+        return fmt
+
     def to_html(self, text: str, ctx=None, escape_newlines: bool = False) -> Markup:
         from codeyard.wiki.parser import parse
 
         if self.depth >= MAX_PROCESSOR_DEPTH:
             return Markup('<pre class="wiki">%s</pre>') % text
-        fmt = Formatter(ctx if ctx is not None else self.ctx, {}, self.deadline, self.depth + 1)
+        fmt = self._nested(ctx, {})
         fmt.source = text
         fmt.tree = parse(text, escape_newlines, self.deadline)
         if not escape_newlines:
@@ -100,7 +108,7 @@ class Formatter:
 
         if self.depth >= MAX_PROCESSOR_DEPTH:
             return escape(text)
-        fmt = Formatter(ctx or self.ctx, self.anchors, self.deadline, self.depth + 1)
+        fmt = self._nested(ctx, self.anchors)
         fmt.tree = parse_oneliner(text, shorten, self.deadline)
         return HtmlRenderer(fmt).render(fmt.tree)
 
