@@ -188,9 +188,10 @@ class InlineRules:
         """Run the inline rules over one line: a list of events (text, nodes, style marks).
 
         Equivalent to ``RULES_RE.finditer`` but only tries the big pattern where a rule can
-        start (``syntax.CANDIDATE_RE``), which halves the time spent matching, and with the
-        rules that cannot match any more switched off (``_Guards``), which keeps the time
-        linear in the length of the line whatever it holds.
+        start (``syntax.CANDIDATE_RE``; right after a match, see ``RETRY_AT_ONCE_RE``), which
+        skips most of a line's words, and with the rules that cannot match any more switched
+        off (``_Guards``), which keeps the time linear in the length of the line whatever it
+        holds.
         """
         res: list = []
         pos = last = 0
@@ -198,6 +199,7 @@ class InlineRules:
         guards = _Guards(text)
         match = S.rules_re(guards.current).match
         search = S.CANDIDATE_RE.search
+        at_once = S.RETRY_AT_ONCE_RE.match
         deadline = self.deadline
         steps = 0
         while pos < end:
@@ -222,8 +224,13 @@ class InlineRules:
             matched = m.group(rule)
             if matched[0] == "!" and rule != "htmlescape":
                 res.append((TEXT, matched[1:]))
-                continue
-            getattr(self, "_" + rule)(matched, m, res)
+            else:
+                getattr(self, "_" + rule)(matched, m, res)
+            if pos < end and not at_once(text, pos):
+                c = search(text, pos)
+                if c is None:
+                    break
+                pos = c.start()
         if last < end:
             res.append((TEXT, text[last:]))
         return res
