@@ -177,6 +177,11 @@ def email_link(fmt, address: str) -> Markup:
     return escape(shown)
 
 
+def safe_schemes(fmt) -> frozenset[str]:
+    """``[wiki] safe_schemes`` as written, read once per render."""
+    return fmt.memo("wiki.safe_schemes", lambda: frozenset(SAFE_SCHEMES(fmt.env.config)))
+
+
 def make_link(fmt, ns: str, target: str, match: str, label, link) -> Markup:
     """Resolve ``ns:target`` (label is plain text) as Trac's formatter does."""
     env = fmt.env
@@ -193,7 +198,7 @@ def make_link(fmt, ns: str, target: str, match: str, label, link) -> Markup:
             return mail_link("mailto:" + target, escape(label))
         return escape(olabel or otarget)
     if target.startswith("//"):
-        if RENDER_UNSAFE(env.config) or ns in SAFE_SCHEMES(env.config):
+        if RENDER_UNSAFE(env.config) or ns in safe_schemes(fmt):
             return ext_link(fmt, ns + ":" + target, escape(label))
         return escape(match)
     return (intertrac_link(fmt, ns, target, escape(label))
@@ -302,7 +307,7 @@ def interwiki_url(fmt, ns: str, target: str):
     full = ntarget + nquery + (fragment or nfragment)
     config = fmt.env.config
     if not (RENDER_UNSAFE(config) or ":" not in full
-            or full.split(":", 1)[0] in SAFE_SCHEMES(config)):
+            or full.split(":", 1)[0] in safe_schemes(fmt)):
         full = ""
     etitle = _expand(title, args)
     if etitle == title:
