@@ -40,6 +40,8 @@ START_PAGE = "WikiStart"
 _EMAIL_RE = re.compile(S.EMAIL)
 _INTERWIKI_LINE = re.compile(rf"({S.LINK_SCHEME})[ \t]+([^ \t]+)(?:[ \t]+#(.*))?")
 _ARG_RE = re.compile(r"\$\d")
+# A label without these is the same unescaped, unquoted and escaped again.
+_HTML_SPECIAL_RE = re.compile("[&<>\"']")
 
 
 def page_names(env) -> frozenset[str]:
@@ -130,9 +132,13 @@ def wiki_link(fmt, pagename: str, label, ignore_missing: bool, original=None) ->
         pagename = resolve_relative_name(pagename, referrer)
     else:
         pagename = resolve_scoped_name(pages, pagename, referrer)
-    label = escape(S.unquote_label(Markup(label).unescape()))
+    if _HTML_SPECIAL_RE.search(label):
+        label = escape(S.unquote_label(Markup(label).unescape()))
+    else:  # what the line above gives back for such a label
+        label = Markup(label)
     if ctx.allows("WIKI_VIEW", "wiki", pagename, version):
-        href = fmt.href.wiki(pagename, version=version) + query + fragment
+        href = fmt.memo("wiki.href", lambda: fmt.href.wiki)(pagename, version=version)
+        href += query + fragment
         if pagename in pages:
             return Markup('<a class="wiki" href="%s">%s</a>') % (href, label)
         if ignore_missing:
