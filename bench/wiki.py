@@ -2,8 +2,11 @@
 
 1. Renders one realistic page of at least 100 KB (headings, paragraphs with inline styles,
    nested and numbered lists, definition lists, tables, code and processor blocks, links of
-   every common kind, macros) with codeyard's formatter and with Trac 1.6's formatter on the
-   same text, in the same run (Trac in its side virtualenv ``var/trac-venv``), and reports milliseconds per render and the ratio.
+   every common kind, macros), and two of Trac's own default pages (WikiFormatting and
+   TracLinks, the text Trac 1.6 ships), with codeyard's formatter and with Trac 1.6's
+   formatter on the same text, in the same run (Trac in its side virtualenv
+   ``var/trac-venv``), straight from the text (no rendered-page cache), and reports
+   milliseconds per render and the ratio for each page.
 2. Serves the page with ``codeyard serve`` and loads ``/wiki/<page>`` twice: with the
    rendered-page cache on (what every view after the first costs) and off
    (``[wiki] render_cache_size = 0``: every view renders).
@@ -103,7 +106,23 @@ def realistic_page(min_bytes: int = 100_000, seed: int = 16) -> str:
 BASE_URL = "http://localhost/trac.cgi"
 
 
-def time_codeyard(text: str, renders: int, workdir: str) -> dict:
+# Trac's own default pages rendered besides the big page (their text as Trac 1.6 ships it).
+TRAC_PAGES = ("WikiFormatting", "TracLinks")
+# Small pages are rendered this many times more often than the big one (steadier medians).
+SMALL_PAGE_RENDERS = 5
+
+
+def _timed(render, renders: int) -> list[float]:
+    times = []
+    for _ in range(renders):
+        began = time.perf_counter()
+        render()
+        times.append((time.perf_counter() - began) * 1000)
+    return times
+
+
+def time_codeyard(pages: dict[str, str], renders: dict[str, int], workdir: str) -> dict:
+    """{page: timings} of codeyard's formatter on each text (``pages``: name -> text)."""
     from codeyard.env import Environment
     from codeyard.perm import Resource
     from codeyard.util.href import Href
@@ -112,21 +131,21 @@ def time_codeyard(text: str, renders: int, workdir: str) -> dict:
 
     env = Environment.create(os.path.join(workdir, "render-env"),
                              [("logging", "log_type", "none"), ("trac", "base_url", BASE_URL)])
+    results = {}
     try:
-        page = WikiPage(env, PAGE)
-        page.text = text
-        page.save("bench")
-        ctx = FormatContext(env, href=Href("/trac.cgi"), resource=Resource("wiki", PAGE))
-        html = format_to_html(ctx, text)  # warm up (caches, lexers)
-        times = []
-        for _ in range(renders):
-            began = time.perf_counter()
-            format_to_html(ctx, text)
-            times.append((time.perf_counter() - began) * 1000)
+        for name, text in pages.items():
+            page = WikiPage(env, name)
+            if page.text != text:
+                page.text = text
+                page.save("bench")
+            ctx = FormatContext(env, href=Href("/trac.cgi"), resource=Resource("wiki", name))
+            html = format_to_html(ctx, text)  # warm up (caches, lexers)
+            times = _timed(lambda ctx=ctx, text=text: format_to_html(ctx, text), renders[name])
+            results[name] = {"median_ms": statistics.median(times), "min_ms": min(times),
+                             "html_bytes": len(html), "html": str(html)}
     finally:
         env.shutdown()
-    return {"median_ms": statistics.median(times), "min_ms": min(times), "html_bytes": len(html),
-            "html": str(html)}
+    return results
 
 
 TRAC_SCRIPT = r"""
@@ -137,29 +156,43 @@ from trac.web.chrome import web_context
 from trac.wiki.formatter import format_to_html
 from trac.wiki.model import WikiPage
 
-text_file, renders, BASE_URL, html_file = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-with open(text_file, encoding="utf-8") as fh:
-    text = fh.read()
+pages_file, BASE_URL, out_file = sys.argv[1], sys.argv[2], sys.argv[3]
+with open(pages_file, encoding="utf-8") as fh:
+    pages = json.load(fh)
 path = os.path.join(tempfile.mkdtemp(prefix="trac-bench-"), "env")
 env = Environment(path, create=True, options=[("trac", "database", "sqlite:db/trac.db"),
                                                ("trac", "base_url", BASE_URL),
                                                ("logging", "log_type", "none")])
-page = WikiPage(env, "BenchmarkGuide")
-page.text = text
-page.save("bench", "")
-req = MockRequest(env, path_info="/wiki/BenchmarkGuide")
-ctx = web_context(req, "wiki", "BenchmarkGuide")
-html = str(format_to_html(env, ctx, text))
-times = []
-for _ in range(renders):
-    began = time.perf_counter()
-    format_to_html(env, ctx, text)
-    times.append((time.perf_counter() - began) * 1000)
+results = {}
+for name, (text, renders) in pages.items():
+    page = WikiPage(env, name)
+    if page.text != text:
+        page.text = text
+        page.save("bench", "")
+    req = MockRequest(env, path_info="/wiki/" + name)
+    ctx = web_context(req, "wiki", name)
+    html = str(format_to_html(env, ctx, text))
+    times = []
+    for _ in range(renders):
+        began = time.perf_counter()
+        format_to_html(env, ctx, text)
+        times.append((time.perf_counter() - began) * 1000)
+    results[name] = {"median_ms": statistics.median(times), "min_ms": min(times),
+                     "html_bytes": len(html), "html": html}
 env.shutdown()
-print(json.dumps({"median_ms": statistics.median(times), "min_ms": min(times),
-                  "html_bytes": len(html)}))
-with open(html_file, "w", encoding="utf-8") as fh:
-    fh.write(html)
+with open(out_file, "w", encoding="utf-8") as fh:
+    json.dump(results, fh)
+"""
+
+TRAC_PAGES_SCRIPT = r"""
+import json, os, sys
+import trac
+folder = os.path.join(os.path.dirname(trac.__file__), "wiki", "default-pages")
+pages = {}
+for name in sys.argv[1:]:
+    with open(os.path.join(folder, name), encoding="utf-8") as fh:
+        pages[name] = fh.read()
+print(json.dumps(pages))
 """
 
 
@@ -175,24 +208,41 @@ def trac_python() -> str | None:
         return None
 
 
-def time_trac(text: str, renders: int, workdir: str) -> dict | None:
-    python = trac_python()
+def _trac_environ() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+
+
+def trac_default_pages(python: str | None) -> dict[str, str]:
+    """The text of ``TRAC_PAGES`` as Trac 1.6 ships it (codeyard's own pages, written in our
+    words, when Trac is not available: then there is no comparison anyway)."""
+    if python is not None:
+        done = subprocess.run([python, "-c", TRAC_PAGES_SCRIPT, *TRAC_PAGES], capture_output=True,
+                              text=True, env=_trac_environ(), timeout=300)
+        if done.returncode == 0:
+            return json.loads(done.stdout)
+        print(f"Reading Trac's default pages failed:\n{done.stderr[-3000:]}", file=sys.stderr)
+    from codeyard.wiki.setup import default_pages
+
+    ours = default_pages()
+    return {name: ours[name] for name in TRAC_PAGES}
+
+
+def time_trac(python: str | None, pages: dict[str, str], renders: dict[str, int],
+              workdir: str) -> dict | None:
+    """{page: timings} of Trac 1.6's formatter on the same texts (None without Trac)."""
     if python is None:
         return None
-    text_file = os.path.join(workdir, "page.txt")
-    with open(text_file, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    html_file = os.path.join(workdir, "trac.html")
-    done = subprocess.run([python, "-c", TRAC_SCRIPT, text_file, str(renders), BASE_URL, html_file],
-                          capture_output=True, text=True, env=environ, timeout=1800)
+    pages_file = os.path.join(workdir, "pages.json")
+    with open(pages_file, "w", encoding="utf-8") as fh:
+        json.dump({name: (text, renders[name]) for name, text in pages.items()}, fh)
+    out_file = os.path.join(workdir, "trac.json")
+    done = subprocess.run([python, "-c", TRAC_SCRIPT, pages_file, BASE_URL, out_file],
+                          capture_output=True, text=True, env=_trac_environ(), timeout=1800)
     if done.returncode != 0:
         print(f"Trac rendering failed:\n{done.stderr[-3000:]}", file=sys.stderr)
         return None
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    with open(html_file, encoding="utf-8") as fh:
-        result["html"] = fh.read()
-    return result
+    with open(out_file, encoding="utf-8") as fh:
+        return json.load(fh)
 
 
 def same_html(a: str, b: str) -> bool:
@@ -247,9 +297,10 @@ def serve_and_load(text: str, args, workdir: str) -> list:
 # Report
 
 
-def report(text: str, ours: dict, trac: dict | None, views: list, args) -> str:
+def report(pages: dict[str, str], ours: dict, trac: dict | None, views: list, args) -> str:
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    text = pages[PAGE]
     lines = [
         "# Wiki: rendering against Trac 1.6, and page views",
         "",
@@ -257,26 +308,42 @@ def report(text: str, ours: dict, trac: dict | None, views: list, args) -> str:
         f"({platform.python_implementation()} {platform.python_version()}), by "
         "`python -m bench.wiki` (part of `make bench`).",
         "",
-        f"The page: {len(text.encode()):,} bytes, {text.count(chr(10)):,} lines of mixed wiki "
-        "markup (headings, inline styles, nested and numbered lists, definition lists, tables, "
-        "code and processor blocks, wiki/ticket/external links, macros).",
+        f"The pages: {PAGE}, {len(text.encode()):,} bytes, {text.count(chr(10)):,} lines of mixed "
+        "wiki markup (headings, inline styles, nested and numbered lists, definition lists, "
+        "tables, code and processor blocks, wiki/ticket/external links, macros); and "
+        + " and ".join(TRAC_PAGES) + ", two of Trac's own default pages (the text Trac 1.6 "
+        "ships" + ("" if trac else "; here codeyard's own pages, Trac being unavailable")
+        + ").",
         "",
-        "## Rendering one page to HTML (median of "
-        f"{args.renders} renders after a warm-up, same text, same run)",
+        "## Rendering a page to HTML (median of "
+        f"{args.renders} renders of {PAGE}, {args.renders * SMALL_PAGE_RENDERS} of the others, "
+        "after a warm-up, from the text: no rendered-page cache; same texts, same run)",
         "",
-        "| Formatter | ms per render (median) | fastest | HTML bytes |",
-        "|---|---:|---:|---:|",
-        f"| codeyard | {ours['median_ms']:.1f} | {ours['min_ms']:.1f} | {ours['html_bytes']:,} |",
+        "| Page | bytes | codeyard ms (median) | fastest | Trac 1.6 ms (median) | fastest "
+        "| Trac / codeyard | fastest / fastest | same HTML |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
+    for name, page_text in pages.items():
+        mine = ours[name]
+        theirs = (trac or {}).get(name)
+        if theirs:
+            same = "yes" if same_html(mine["html"], theirs["html"]) else "no"
+            lines.append(f"| {name} | {len(page_text.encode()):,} | {mine['median_ms']:.1f} | "
+                         f"{mine['min_ms']:.1f} | {theirs['median_ms']:.1f} | "
+                         f"{theirs['min_ms']:.1f} | "
+                         f"**{theirs['median_ms'] / mine['median_ms']:.2f}×** | "
+                         f"{theirs['min_ms'] / mine['min_ms']:.2f}× | {same} |")
+        else:
+            lines.append(f"| {name} | {len(page_text.encode()):,} | {mine['median_ms']:.1f} | "
+                         f"{mine['min_ms']:.1f} | – | – | – | – | – |")
     if trac:
-        lines.append(f"| Trac 1.6 | {trac['median_ms']:.1f} | {trac['min_ms']:.1f} | "
-                     f"{trac['html_bytes']:,} |")
-        same = "the same as" if same_html(ours["html"], trac["html"]) else "different from"
-        lines += ["", f"codeyard's HTML for this page is {same} Trac's (compared as the golden "
-                  "tests compare: attribute order and whitespace between tags aside)."]
-        lines += ["", f"codeyard renders this page in **{ours['median_ms'] / trac['median_ms']:.2f}×** "
-                  f"the time Trac 1.6 takes (below 1 is faster; "
-                  f"{trac['median_ms'] / ours['median_ms']:.2f}× Trac's speed)."]
+        lines += ["", "Trac / codeyard is how many times faster codeyard renders the page "
+                  "(Trac's median time over codeyard's; fastest / fastest: the same with each "
+                  "side's fastest render, which a busy machine disturbs least). Same HTML "
+                  "compares the two outputs as "
+                  "the golden tests compare them (attribute order and whitespace between tags "
+                  "aside); the default pages link to pages and features that exist on one side "
+                  "only, so their HTML differs in places."]
     else:
         lines += ["", "Trac 1.6 was not available in this run: no comparison."]
     if views:
@@ -314,17 +381,21 @@ def main(argv: list[str] | None = None) -> int:
         args.client = "ab" if shutil.which("ab") else "python"
     workdir = tempfile.mkdtemp(prefix="codeyard-wiki-bench-")
     try:
-        text = realistic_page(args.size)
-        print(f"Page of {len(text.encode()):,} bytes; rendering {args.renders}× with codeyard ...",
-              flush=True)
-        ours = time_codeyard(text, args.renders, workdir)
-        print(f"  codeyard: {ours['median_ms']:.1f} ms per render", flush=True)
-        print("Rendering with Trac 1.6 ...", flush=True)
-        trac = time_trac(text, args.renders, workdir)
-        if trac:
-            print(f"  Trac 1.6: {trac['median_ms']:.1f} ms per render", flush=True)
+        python = trac_python()
+        pages = {PAGE: realistic_page(args.size), **trac_default_pages(python)}
+        renders = {name: args.renders * (1 if name == PAGE else SMALL_PAGE_RENDERS)
+                   for name in pages}
+        print(f"Rendering {', '.join(pages)} with codeyard ...", flush=True)
+        ours = time_codeyard(pages, renders, workdir)
+        for name, result in ours.items():
+            print(f"  codeyard {name}: {result['median_ms']:.1f} ms per render", flush=True)
+        print("Rendering them with Trac 1.6 ...", flush=True)
+        trac = time_trac(python, pages, renders, workdir)
+        for name, result in (trac or {}).items():
+            print(f"  Trac 1.6 {name}: {result['median_ms']:.1f} ms per render", flush=True)
+        text = pages[PAGE]
         views = [] if args.no_serve else serve_and_load(text, args, workdir)
-        out = report(text, ours, trac, views, args)
+        out = report(pages, ours, trac, views, args)
         os.makedirs(os.path.dirname(args.output), exist_ok=True)
         with open(args.output, "w", encoding="utf-8") as fh:
             fh.write(out)

@@ -147,24 +147,31 @@ def _fetch_tickets(env, ids) -> dict[int, tuple]:
     return found
 
 
-def _mentioned_tickets(fmt) -> dict[int, tuple | None]:
-    """Every ticket the text being rendered links to, fetched at once (None: no such ticket)."""
+def _mentioned_tickets(tree) -> set[int]:
+    """Every ticket a parsed text links to."""
     ids: set[int] = set()
-    if fmt.tree is not None:
-        for node in fmt.tree.walk():
-            if node.kind == "link" and node.ns in TICKET_NAMESPACES and not node.prefix:
-                num = _single_ticket(node.target)
-                if num is not None:
-                    ids.add(num)
-    known: dict[int, tuple | None] = dict.fromkeys(ids)
-    known.update(_fetch_tickets(fmt.env, ids) if ids else {})
-    return known
+    for node in tree.walk():
+        if node.kind == "link" and node.ns in TICKET_NAMESPACES and not node.prefix:
+            num = _single_ticket(node.target)
+            if num is not None:
+                ids.add(num)
+    return ids
 
 
 def _ticket_row(fmt, num: int) -> tuple | None:
-    known = fmt.memo("ticket.links.tickets", lambda: _mentioned_tickets(fmt))
-    if num not in known:  # a link the tree did not show (e.g. ``[.]`` in a ticket)
-        known[num] = _fetch_tickets(fmt.env, [num]).get(num)
+    """The ticket's row (None: no such ticket). The first link of a text fetches every ticket
+    the text links to at once; the texts of one rendering (a page and the wiki text of its
+    processor blocks) share what was fetched."""
+    known: dict[int, tuple | None] = fmt.memo("ticket.links.tickets", dict)
+    if num not in known:
+        walked: set = fmt.memo("ticket.links.walked", set)
+        ids = {num}
+        if fmt.tree is not None and fmt.tree not in walked:
+            walked.add(fmt.tree)
+            ids |= _mentioned_tickets(fmt.tree) - known.keys()
+        # (a link the tree did not show, e.g. ``[.]`` in a ticket, is fetched alone)
+        known.update(dict.fromkeys(ids))
+        known.update(_fetch_tickets(fmt.env, ids))
     return known[num]
 
 

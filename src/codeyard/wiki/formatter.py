@@ -49,6 +49,7 @@ class Formatter:
         self.flavor = ctx.flavor
         self.source = ""
         self.tree: Any = None
+        self._page_tree: Any = None
         self.deadline = deadline
         self.depth = depth
 
@@ -58,6 +59,13 @@ class Formatter:
         except KeyError:
             value = self._memo[key] = compute()
             return value
+
+    def page_tree(self):
+        """The full-page tree of ``self.source``: the one this rendering walks when it
+        parsed the source as a page (PageOutline then costs no second parse)."""
+        if self._page_tree is None:
+            self._page_tree = parse(self.source, False, self.deadline)
+        return self._page_tree
 
     def unique_anchor(self, anchor: str) -> str:
         anchors = self.anchors
@@ -75,14 +83,24 @@ class Formatter:
         return anchor
 
     # -- nested rendering (used by processors and macros)
+    def _nested(self, ctx, anchors: dict) -> Formatter:
+        """A formatter for a piece of text inside this rendering; in the same context it
+        shares this rendering's look-ups (page names, tickets...), made once per render."""
+        fmt = Formatter(ctx or self.ctx, anchors, self.deadline, self.depth + 1)
+        if fmt.ctx is self.ctx:
+            fmt._memo = self._memo
+        return fmt
+
     def to_html(self, text: str, ctx=None, escape_newlines: bool = False) -> Markup:
         from codeyard.wiki.parser import parse
 
         if self.depth >= MAX_PROCESSOR_DEPTH:
             return Markup('<pre class="wiki">%s</pre>') % text
-        fmt = Formatter(ctx if ctx is not None else self.ctx, {}, self.deadline, self.depth + 1)
+        fmt = self._nested(ctx, {})
         fmt.source = text
         fmt.tree = parse(text, escape_newlines, self.deadline)
+        if not escape_newlines:
+            fmt._page_tree = fmt.tree
         return HtmlRenderer(fmt).render(fmt.tree)
 
     def to_oneliner(self, text: str, ctx=None, shorten: bool = False) -> Markup:
@@ -90,7 +108,7 @@ class Formatter:
 
         if self.depth >= MAX_PROCESSOR_DEPTH:
             return escape(text)
-        fmt = Formatter(ctx or self.ctx, self.anchors, self.deadline, self.depth + 1)
+        fmt = self._nested(ctx, self.anchors)
         fmt.tree = parse_oneliner(text, shorten, self.deadline)
         return HtmlRenderer(fmt).render(fmt.tree)
 
@@ -117,7 +135,8 @@ def _stopped(ctx: FormatContext, exc: Exception) -> RenderFailed:
 
 def format_to_html(ctx: FormatContext, text: str, escape_newlines: bool = False) -> Markup:
     """Wiki text -> HTML fragment (a page, a ticket description, a comment)."""
-    return _render_html(ctx, text, lambda deadline: parse(text, escape_newlines, deadline))
+    return _render_html(ctx, text, lambda deadline: parse(text, escape_newlines, deadline),
+                        page=not escape_newlines)
 
 
 def format_to_oneliner(ctx: FormatContext, text: str, shorten: bool = False) -> Markup:
@@ -125,7 +144,9 @@ def format_to_oneliner(ctx: FormatContext, text: str, shorten: bool = False) -> 
     return _render_html(ctx, text, lambda deadline: parse_oneliner(text, shorten, deadline))
 
 
-def _render_html(ctx: FormatContext, text: str, parse_text) -> Markup:
+def _render_html(ctx: FormatContext, text: str, parse_text, page: bool = False) -> Markup:
+    """Render ``parse_text(deadline)``; ``page``: that is ``parse(text)`` (kept for
+    ``Formatter.page_tree``)."""
     if not text:
         return Markup()
     deadline = _deadline(ctx)
@@ -133,6 +154,8 @@ def _render_html(ctx: FormatContext, text: str, parse_text) -> Markup:
     fmt.source = text
     try:
         fmt.tree = parse_text(deadline)
+        if page:
+            fmt._page_tree = fmt.tree
         with _read_scope(ctx):
             return HtmlRenderer(fmt).render(fmt.tree)
     except RenderTimeout as exc:
@@ -181,6 +204,8 @@ def format_many(ctx: FormatContext, texts: list[str], oneliner: bool = False,
                 fmt.source = text
                 fmt._memo = memo
                 fmt.tree = forest
+                if not oneliner:
+                    fmt._page_tree = tree
                 out.append(HtmlRenderer(fmt).render(tree))
     except RenderTimeout as exc:
         stopped = _stopped(ctx, exc)

@@ -47,9 +47,17 @@ def highlighter(name: str):
                                                                        args))
 
 
+@lru_cache(maxsize=1)
+def _html_formatter():
+    """Pygments' HTML formatter for code blocks (it only holds its options and the CSS
+    classes of token types, so one serves every block: making one builds a stylesheet)."""
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(nowrap=True)
+
+
 def highlight_block(fmt, name: str, text: str, args=None) -> Markup:
     from pygments import highlight
-    from pygments.formatters import HtmlFormatter
 
     lexer = _lexer_for(name if name != "text/plain" else "text")
     args = dict(args or {})
@@ -58,7 +66,7 @@ def highlight_block(fmt, name: str, text: str, args=None) -> Markup:
         body = escape(text)
     else:
         lexer = lexer.__class__(stripnl=False, ensurenl=False)
-        body = highlight(text, lexer, HtmlFormatter(nowrap=True))
+        body = highlight(text, lexer, _html_formatter())
     if lineno is None:
         return Markup('<div class="wiki-code"><div class="code"><pre>%s</pre></div></div>') % Markup(body)
     try:

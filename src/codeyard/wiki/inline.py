@@ -8,6 +8,7 @@ events into a tree.
 
 from __future__ import annotations
 
+import sys
 import time
 
 from codeyard.wiki import syntax as S
@@ -132,6 +133,25 @@ class _Guards:
         return True
 
 
+class _NoGuards:
+    """The guards of a short line: none (rescanning it from every position costs little)."""
+
+    __slots__ = ()
+    current = 0
+    next_change = sys.maxsize
+
+    def update(self, pos: int) -> int:
+        return 0
+
+    def failed(self, pos: int) -> bool:
+        return False
+
+
+_NO_GUARDS = _NoGuards()
+# Lines up to this length are matched without guards.
+UNGUARDED_LENGTH = 200
+
+
 def parse_oneliner(text: str, shorten: bool = False, deadline: Deadline | None = None
                    ) -> T.Document:
     """Parse text the way one-line contexts do (ticket summaries, headings, commit messages)."""
@@ -188,16 +208,18 @@ class InlineRules:
         """Run the inline rules over one line: a list of events (text, nodes, style marks).
 
         Equivalent to ``RULES_RE.finditer`` but only tries the big pattern where a rule can
-        start (``syntax.CANDIDATE_RE``), which halves the time spent matching, and with the
-        rules that cannot match any more switched off (``_Guards``), which keeps the time
+        start (``syntax.CANDIDATE_RE``; right after a match, see ``RETRY_AT_ONCE_RE``), which
+        skips most of a line's words, and with the rules that cannot match any more switched
+        off (``_Guards``, on lines longer than ``UNGUARDED_LENGTH``), which keeps the time
         linear in the length of the line whatever it holds.
         """
         res: list = []
         pos = last = 0
         end = len(text)
-        guards = _Guards(text)
+        guards: _Guards | _NoGuards = _Guards(text) if end > UNGUARDED_LENGTH else _NO_GUARDS
         match = S.rules_re(guards.current).match
         search = S.CANDIDATE_RE.search
+        at_once = S.RETRY_AT_ONCE_RE.match
         deadline = self.deadline
         steps = 0
         while pos < end:
@@ -222,8 +244,13 @@ class InlineRules:
             matched = m.group(rule)
             if matched[0] == "!" and rule != "htmlescape":
                 res.append((TEXT, matched[1:]))
-                continue
-            getattr(self, "_" + rule)(matched, m, res)
+            else:
+                getattr(self, "_" + rule)(matched, m, res)
+            if pos < end and not at_once(text, pos):
+                c = search(text, pos)
+                if c is None:
+                    break
+                pos = c.start()
         if last < end:
             res.append((TEXT, text[last:]))
         return res

@@ -40,6 +40,8 @@ START_PAGE = "WikiStart"
 _EMAIL_RE = re.compile(S.EMAIL)
 _INTERWIKI_LINE = re.compile(rf"({S.LINK_SCHEME})[ \t]+([^ \t]+)(?:[ \t]+#(.*))?")
 _ARG_RE = re.compile(r"\$\d")
+# A label without these is the same unescaped, unquoted and escaped again.
+_HTML_SPECIAL_RE = re.compile("[&<>\"']")
 
 
 def page_names(env) -> frozenset[str]:
@@ -130,9 +132,13 @@ def wiki_link(fmt, pagename: str, label, ignore_missing: bool, original=None) ->
         pagename = resolve_relative_name(pagename, referrer)
     else:
         pagename = resolve_scoped_name(pages, pagename, referrer)
-    label = escape(S.unquote_label(Markup(label).unescape()))
+    if _HTML_SPECIAL_RE.search(label):
+        label = escape(S.unquote_label(Markup(label).unescape()))
+    else:  # what the line above gives back for such a label
+        label = Markup(label)
     if ctx.allows("WIKI_VIEW", "wiki", pagename, version):
-        href = fmt.href.wiki(pagename, version=version) + query + fragment
+        href = fmt.memo("wiki.href", lambda: fmt.href.wiki)(pagename, version=version)
+        href += query + fragment
         if pagename in pages:
             return Markup('<a class="wiki" href="%s">%s</a>') % (href, label)
         if ignore_missing:
@@ -177,6 +183,11 @@ def email_link(fmt, address: str) -> Markup:
     return escape(shown)
 
 
+def safe_schemes(fmt) -> frozenset[str]:
+    """``[wiki] safe_schemes`` as written, read once per render."""
+    return fmt.memo("wiki.safe_schemes", lambda: frozenset(SAFE_SCHEMES(fmt.env.config)))
+
+
 def make_link(fmt, ns: str, target: str, match: str, label, link) -> Markup:
     """Resolve ``ns:target`` (label is plain text) as Trac's formatter does."""
     env = fmt.env
@@ -193,7 +204,7 @@ def make_link(fmt, ns: str, target: str, match: str, label, link) -> Markup:
             return mail_link("mailto:" + target, escape(label))
         return escape(olabel or otarget)
     if target.startswith("//"):
-        if RENDER_UNSAFE(env.config) or ns in SAFE_SCHEMES(env.config):
+        if RENDER_UNSAFE(env.config) or ns in safe_schemes(fmt):
             return ext_link(fmt, ns + ":" + target, escape(label))
         return escape(match)
     return (intertrac_link(fmt, ns, target, escape(label))
@@ -302,7 +313,7 @@ def interwiki_url(fmt, ns: str, target: str):
     full = ntarget + nquery + (fragment or nfragment)
     config = fmt.env.config
     if not (RENDER_UNSAFE(config) or ":" not in full
-            or full.split(":", 1)[0] in SAFE_SCHEMES(config)):
+            or full.split(":", 1)[0] in safe_schemes(fmt)):
         full = ""
     etitle = _expand(title, args)
     if etitle == title:

@@ -213,7 +213,6 @@ def recent_changes(fmt, name, content, args):
 
 def page_outline(fmt, name, content, args):
     from codeyard.wiki.formatter import Formatter
-    from codeyard.wiki.parser import parse
     from codeyard.wiki.renderers import render_outline
 
     min_depth, max_depth = 1, 6
@@ -238,8 +237,7 @@ def page_outline(fmt, name, content, args):
                     inline = True
                 elif arg == "unnumbered":
                     numbered = False
-    source = getattr(fmt, "source", "") or ""
-    outline = render_outline(Formatter(fmt.ctx, {}), parse(source), max_depth, min_depth,
+    outline = render_outline(Formatter(fmt.ctx, {}), fmt.page_tree(), max_depth, min_depth,
                              shorten=not inline)
     if title:
         outline = Markup('<h4 class="section">%s</h4>') % title + outline

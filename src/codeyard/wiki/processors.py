@@ -202,7 +202,7 @@ def _with_root_path(uri: str) -> str:
 def sanitize_html(fmt, text: str) -> Markup:
     if RENDER_UNSAFE(fmt.env.config):
         return Markup(text)
-    policy = UrlPolicy(fmt)
+    policy = url_policy(fmt)
 
     def filter_attribute(tag: str, attr: str, value: str):
         if attr == "style":
@@ -259,6 +259,11 @@ def _filter_elements(cleaned: str, policy: UrlPolicy) -> str:
     return _TAG_RE.sub(rewrite, cleaned)
 
 
+def url_policy(fmt) -> UrlPolicy:
+    """The URL policy of this rendering (read from the configuration once per render)."""
+    return fmt.memo("wiki.url_policy", lambda: UrlPolicy(fmt))
+
+
 def _attrs(text: str) -> dict[str, str]:
     return {m.group(1).lower(): html_module.unescape(m.group(2) or "")
             for m in _ATTR_RE.finditer(text)}
@@ -266,9 +271,11 @@ def _attrs(text: str) -> dict[str, str]:
 
 def sanitize_attrs(fmt, tagname: str, attrs: dict) -> dict:
     """Attributes safe on an element (processor parameters like ``class``, ``style``)."""
-    out = {}
+    out: dict[str, str] = {}
+    if not attrs:
+        return out
     unsafe_ok = RENDER_UNSAFE(fmt.env.config)
-    policy = None if unsafe_ok else UrlPolicy(fmt)
+    policy = None if unsafe_ok else url_policy(fmt)
     for key, value in attrs.items():
         if value is False or value is None:
             continue

@@ -157,13 +157,33 @@ def rules_re(guards: int) -> re.Pattern:
         return compiled
 
 
-# Where a rule can start: the start of a run of e-mail or scheme characters, the start of a
-# word, a markup character, or the blanks before a table row separator. Every rule's first
-# character is covered, so trying RULES_RE only there (and right after the previous match)
-# finds exactly what finditer would. A row separator after blanks is only tried where the
-# blanks begin: if it fails there, it fails at every later blank of the run too.
-CANDIDATE_RE = re.compile(r"(?<![a-zA-Z0-9.'+_-])[a-zA-Z0-9.'+_-]|(?<![a-zA-Z])[a-zA-Z]|(?<!\w)\w"
-                          r"|[!'*/_~,^{`\[#\\<>&=|]|(?<!\s)\s(?=\s*+\|)")
+# Where a rule can start, as a position at which RULES_RE may match (every other position
+# is skipped, so that the big pattern is only tried where it may succeed): a markup
+# character followed by what every rule starting with it needs next (``''``, ``,,``,
+# ``||``...); the blanks before a table row separator (only where they begin: if it fails
+# there, it fails at every later blank of the run too); and, for the rules that start with
+# a letter or a digit, the start of a run they need:
+# - an e-mail address: a run of address characters followed by ``@`` (a later start in the
+#   run would end at the same place, so only the run's start is tried);
+# - ``ns:target``: a letter not after a letter whose run of scheme characters reaches a
+#   ``:`` (looked at over 32 characters: a longer run is tried anyway, and ``_Guards`` keeps
+#   it linear);
+# - ``r1``, ``r1:3`` and a full commit id: at the start of a word;
+# - a WikiPageName: an upper case letter then a lower case one, or a ``.`` (``../Page``),
+#   not after a word character or a slash.
+# Every rule's possible starts are covered, so trying RULES_RE only there (and right after
+# the previous match) finds exactly what finditer would.
+CANDIDATE_RE = re.compile(
+    r"[!/^{`\[#<>&]|''|\*\*|__|~~|,,|\\\\|=?\|[|-]"
+    r"|(?<!\s)\s(?=\s*+\|)"
+    r"|(?<![a-zA-Z0-9.'+_-])(?=[a-zA-Z0-9.'+_-]++@)"
+    r"|(?<![a-zA-Z])(?=[a-zA-Z][-a-zA-Z0-9+._]{0,31}+[-a-zA-Z0-9+._:])"
+    r"|(?<!\w)(?=r[0-9]|r?[0-9a-fA-F]{40})"
+    rf"|(?<![\w/])(?=[{UPPER}][{LOWER}]|\.)")
+# Right after a match RULES_RE is tried at once where the character there is one that the
+# starts above only take at the start of a run (a letter, a digit, ``.'+-``) or a blank after
+# a blank; anywhere else the next start is searched for from there.
+RETRY_AT_ONCE_RE = re.compile(r"[\w.'+-]|(?<=\s)\s")
 # The runs the e-mail, ``ns:target`` and WikiPageName rules scan before they can fail.
 ADDRESS_RUN_RE = re.compile(r"[a-zA-Z0-9.'+_-]+")
 LONG_RUN = 32

@@ -132,7 +132,9 @@ def test_candidate_scan_finds_what_finditer_finds():
     pieces = ["'''", "''", "**", "//", "__", "~~", "^", ",,", "{{{", "}}}", "`", "!", "[", "]",
               "[[", "]]", "#1", "r1", "{1}", "CamelCase", "a@b.com", "http://x", "<", ">",
               "&", "||", "=", " ", "  ", "\\\\", "-", "é", "Über", "x", "1", ":", "/", ".",
-              "|-", "* ", "1. ", "::", "wiki:", "'", "\t", "_", "+"]
+              "|-", "* ", "1. ", "::", "wiki:", "'", "\t", "_", "+", "@", "a", "b.c", "1a",
+              "r12", "r1:3", "ab-c+d:", "x1y:", "Wiki", "Page", "../", "./", "0123456789abcdef",
+              "deadbeef" * 5, "r" + "cafe" * 10, "ä", "Éa", "a" * 40, "q.", "-x"]
     rnd = random.Random(7)
 
     def fast(line):
@@ -142,14 +144,17 @@ def test_candidate_scan_finds_what_finditer_finds():
             if m:
                 found.append((m.start(), m.end(), m.lastgroup))
                 pos = m.end()
-                continue
-            c = S.CANDIDATE_RE.search(line, pos + 1)
+                if pos >= len(line) or S.RETRY_AT_ONCE_RE.match(line, pos):
+                    continue
+                c = S.CANDIDATE_RE.search(line, pos)
+            else:
+                c = S.CANDIDATE_RE.search(line, pos + 1)
             if not c:
                 break
             pos = c.start()
         return found
 
-    for _ in range(3000):
+    for _ in range(20000):
         line = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 14)))
         slow = [(m.start(), m.end(), m.lastgroup) for m in S.RULES_RE.finditer(line)]
         assert fast(line) == slow, line
