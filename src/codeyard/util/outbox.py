@@ -119,10 +119,12 @@ class Outbox:
 
 @dataclass
 class Failure:
-    """What a send function returns for a try that did not work."""
+    """What a send function returns for a try that did not work (``final``: no use trying
+    again, give the row up now)."""
 
     error: str
     extra: dict[str, Any] = field(default_factory=dict)
+    final: bool = False
 
 
 @dataclass
@@ -162,7 +164,7 @@ def send_due(env, work: Work, owner: str | None = None, due_only: bool = True
             if isinstance(result, Failure):
                 failed += 1
                 attempts = item.attempts + 1
-                give_up = attempts > work.retries(env)
+                give_up = result.final or attempts > work.retries(env)
                 delay = None if give_up else retry_delay(work.first_delay(env), attempts)
                 work.outbox.mark_failed(env, item.id, owner, result.error, delay,
                                         result.extra)
