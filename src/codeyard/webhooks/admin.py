@@ -5,10 +5,9 @@ webhook list|deliveries|send-due|ping``."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from codeyard.admin.api import AdminCommand, AdminCommandError, AdminContext
 from codeyard.core import hookimpl
+from codeyard.util.timefmt import utc_text as _time
 from codeyard.web.api import AdminPanel, HTTPBadRequest, HTTPNotFound
 from codeyard.webhooks import api, events, model, sender
 from codeyard.webhooks.api import WebhookError
@@ -23,12 +22,6 @@ DONE_MESSAGES = {
     "redeliver": "The delivery has been queued again.",
 }
 STATUSES = ("pending", "delivered", "failed")
-
-
-def _time(us: int) -> str:
-    if not us:
-        return ""
-    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _form_events(form) -> list[str]:
