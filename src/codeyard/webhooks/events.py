@@ -179,10 +179,14 @@ def config_options():
 @hookimpl
 def environment_checks(env):
     _hooks, problems = api.ini_hooks(env.config)
-    found = [("warn", "webhooks", p) for p in problems]
+    found = [("FAIL", "webhooks", f"{p}: fix the URL, the name or the events") for p in problems]
     failed = model.deliveries(env, limit=1, status="failed")
     if failed:
         found.append(("warn", "webhooks", f"some webhook deliveries were given up (see the "
                       f"admin panel or `codeyard admin ENV webhook deliveries`); last error: "
                       f"{failed[0].last_error}"))
+    hooks = model.all_hooks(env)
+    if not found and hooks:
+        active = sum(1 for h in hooks if h.active)
+        found.append(("ok", "webhooks", f"{len(hooks)} webhooks, {active} active"))
     return found

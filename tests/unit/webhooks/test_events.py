@@ -57,6 +57,9 @@ def test_a_new_ticket_is_queued_then_delivered_signed(hook_env, receiver):
     assert (row.status, row.attempts, row.response_code) == ("delivered", 1, 200)
     assert row.delivered >= row.created > 0
     assert sender.send_due(hook_env) == (0, 0)
+    checks = [c for r in hook_env.hook.environment_checks(env=hook_env) for c in r
+              if c[1] == "webhooks"]
+    assert checks == [("ok", "webhooks", "1 webhooks, 1 active")]
 
 
 def test_a_change_with_a_comment(hook_env, receiver):
