@@ -94,8 +94,7 @@ def get_db_hook(env, hook_id: int) -> Webhook:
     return _hook(rows[0])
 
 
-def _checked(env, name: str, url: str, events: str | list[str], hook_id: int | None = None
-             ) -> tuple[str, str, list[str]]:
+def _checked(env, name: str, url: str, events: str | list[str]) -> tuple[str, str, list[str]]:
     name = api.check_name(name)
     ini, _problems = api.ini_hooks(env.config)
     if any(h.name == name for h in ini):
@@ -119,7 +118,7 @@ def add_hook(env, name: str, url: str, secret: str = "", events: str | list[str]
 def update_hook(env, hook_id: int, name: str, url: str, secret: str | None,
                 events: str | list[str], active: bool) -> None:
     """Change a hook; ``secret`` None keeps the one it has."""
-    name, url, event_list = _checked(env, name, url, events, hook_id)
+    name, url, event_list = _checked(env, name, url, events)
     with env.db_transaction as db:
         old = get_db_hook(env, hook_id)
         with db.unique(WebhookError(f"A webhook named {name} exists already.")):
@@ -127,6 +126,8 @@ def update_hook(env, hook_id: int, name: str, url: str, secret: str | None,
                "changed=%s WHERE id=%s",
                (name, url, old.secret if secret is None else secret, ",".join(event_list),
                 int(bool(active)), now_us(), int(hook_id)))
+        if name != old.name:  # its deliveries (waiting ones too) follow the new name
+            db("UPDATE codeyard_webhook_delivery SET hook=%s WHERE hook=%s", (name, old.name))
 
 
 def delete_hook(env, hook_id: int) -> None:

@@ -149,7 +149,8 @@ def test_a_hook_changed_after_queuing(hook_env, receiver):
     [got] = receiver.wait_for(1)
     assert got.path == "/hook?v=2" and verify(SECRET, got)  # the secret was kept
     _ticket(hook_env)
-    model.update_hook(hook_env, hook.id, "main", receiver.url, None, "*", False)
+    model.update_hook(hook_env, hook.id, "renamed", receiver.url, None, "*", False)
+    assert {d.hook for d in model.deliveries(hook_env)} == {"renamed"}
     _ticket(hook_env)  # a disabled hook queues nothing …
     assert len(model.deliveries(hook_env)) == 2
     sender.send_due(hook_env)  # … and what was queued before is not sent
