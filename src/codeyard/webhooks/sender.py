@@ -99,16 +99,6 @@ def _run_once(env, owner: str) -> None:
     send_due(env, owner)
 
 
+# This process's senders, one per project: start, wake (a row waits) and stop one.
 _senders = outbox.Workers("webhook-sender", _run_once, model.OUTBOX.next_due)
-
-
-def start_sender(env) -> outbox.Worker:
-    return _senders.start(env)
-
-
-def wake_sender(env) -> None:
-    _senders.wake(env)
-
-
-def stop_sender(env) -> None:
-    _senders.stop(env)
+start_sender, wake_sender, stop_sender = _senders.start, _senders.wake, _senders.stop

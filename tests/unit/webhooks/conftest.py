@@ -7,6 +7,7 @@ import hmac
 
 import pytest
 
+from codeyard.ticket.model import Ticket
 from codeyard.webhooks import model, sender
 from tests.support.webhook_receiver import WebhookReceiver
 
@@ -30,6 +31,13 @@ def hook_env(make_env, receiver):
     env = make_env("proj", options=hook_options())
     model.add_hook(env, "main", receiver.url, SECRET, "*")
     return env
+
+
+def make_ticket(env, summary: str = "The kettle leaks", **values) -> Ticket:
+    ticket = Ticket(env)
+    ticket.populate({"summary": summary, "reporter": "alice", **values})
+    ticket.insert()
+    return ticket
 
 
 def verify(secret: str, got) -> bool:

@@ -7,10 +7,9 @@ import pytest
 
 from codeyard.admin.console import main
 from codeyard.perm import PermissionSystem
-from codeyard.ticket.model import Ticket
 from codeyard.webhooks import model, sender
 from tests.unit.web.conftest import text
-from tests.unit.webhooks.conftest import hook_options, verify
+from tests.unit.webhooks.conftest import hook_options, make_ticket, verify
 
 pytestmark = pytest.mark.db
 
@@ -27,12 +26,6 @@ def admin_site(served, receiver):
     site.get("/login", environ={"REMOTE_USER": "root"})
     return env, site
 
-
-def _ticket(env) -> Ticket:
-    ticket = Ticket(env)
-    ticket.populate({"summary": "Kettle", "reporter": "alice"})
-    ticket.insert()
-    return ticket
 
 
 def test_panel_is_for_trac_admins(admin_site, served):
@@ -102,7 +95,7 @@ def test_deliveries_are_listed_and_redelivered(admin_site, receiver):
     sender.stop_sender(env)  # this test sends by itself, step by step
     model.add_hook(env, "main", receiver.url, "k")
     receiver.statuses = [502]
-    _ticket(env)
+    make_ticket(env)
     sender.send_due(env)
     page = text(site.get(PANEL))
     assert "ticket.created" in page and "pending" in page and "502" in page
@@ -127,7 +120,7 @@ def test_admin_commands(make_env, receiver, capsys):
     env = make_env("proj", options=hook_options(("webhooks", "ci.url", receiver.url),
                                                 ("webhooks", "bad.url", "ftp://x/")))
     model.add_hook(env, "main", receiver.url, "secret", "ticket.created")
-    _ticket(env)
+    make_ticket(env)
     capsys.readouterr()
     assert main([env.path, "webhook", "list"]) == 0
     out = capsys.readouterr().out

@@ -10,25 +10,18 @@ import time
 
 import pytest
 
-from codeyard.ticket.model import Ticket
 from codeyard.util.outbox import now_us
 from codeyard.webhooks import events, model, sender
 from codeyard.webhooks.api import WebhookError
-from tests.unit.webhooks.conftest import SECRET, hook_options, verify
+from tests.unit.webhooks.conftest import SECRET, hook_options, make_ticket, verify
 
 pytestmark = pytest.mark.db
 
 
-def _ticket(env, summary: str = "The kettle leaks") -> Ticket:
-    ticket = Ticket(env)
-    ticket.populate({"summary": summary, "reporter": "alice"})
-    ticket.insert()
-    return ticket
-
 
 def test_a_500_is_retried_later_with_the_same_delivery(hook_env, receiver):
     receiver.statuses = [500]
-    _ticket(hook_env)
+    make_ticket(hook_env)
     assert sender.send_due(hook_env) == (0, 1)
     [row] = model.deliveries(hook_env)
     assert (row.status, row.attempts, row.response_code) == ("pending", 1, 500)
@@ -50,7 +43,7 @@ def test_the_wait_doubles_and_the_delivery_is_given_up(make_env, receiver):
                                                 ("webhooks", "retry_delay", "100")))
     model.add_hook(env, "main", receiver.url)
     receiver.statuses = [503, 404, 500, 200]
-    _ticket(env)
+    make_ticket(env)
     started = now_us()
     assert sender.send_due(env) == (0, 1)
     assert 99_000_000 < model.deliveries(env)[0].next_attempt - started < 110_000_000
@@ -68,7 +61,7 @@ def test_the_wait_doubles_and_the_delivery_is_given_up(make_env, receiver):
 def test_a_receiver_that_is_down(make_env):
     env = make_env("proj", options=hook_options())
     model.add_hook(env, "nowhere", "http://127.0.0.1:9/hook")
-    _ticket(env)
+    make_ticket(env)
     assert sender.send_due(env) == (0, 1)
     [row] = model.deliveries(env)
     assert row.status == "pending" and row.response_code is None
@@ -80,7 +73,7 @@ def test_a_hanging_receiver_times_out(make_env, receiver):
     model.add_hook(env, "slow", receiver.url)
     receiver.hang.set()
     began = time.monotonic()
-    _ticket(env)
+    make_ticket(env)
     assert time.monotonic() - began < 1  # the change does not wait for the receiver
     assert sender.send_due(env) == (0, 1)
     assert time.monotonic() - began < 5
@@ -90,7 +83,7 @@ def test_a_hanging_receiver_times_out(make_env, receiver):
 
 def test_racing_senders_deliver_each_row_once(hook_env, receiver):
     for n in range(12):
-        _ticket(hook_env, f"Ticket {n}")
+        make_ticket(hook_env, f"Ticket {n}")
     results = []
     barrier = threading.Barrier(4)
 
@@ -111,7 +104,7 @@ def test_racing_senders_deliver_each_row_once(hook_env, receiver):
 
 
 def test_the_lease_keeps_a_claimed_row_from_others(hook_env, receiver):
-    _ticket(hook_env)
+    make_ticket(hook_env)
     first = model.OUTBOX.claim(hook_env, "one", 60, model.DELIVERY_COLUMNS)
     assert len(first) == 1
     assert model.OUTBOX.claim(hook_env, "two", 60, model.DELIVERY_COLUMNS) == []
@@ -120,7 +113,7 @@ def test_the_lease_keeps_a_claimed_row_from_others(hook_env, receiver):
 
 
 def test_redeliver_and_ping(hook_env, receiver):
-    _ticket(hook_env)
+    make_ticket(hook_env)
     sender.send_due(hook_env)
     [old] = model.deliveries(hook_env)
     new_id = model.redeliver(hook_env, old.id)
@@ -142,16 +135,16 @@ def test_redeliver_and_ping(hook_env, receiver):
 
 
 def test_a_hook_changed_after_queuing(hook_env, receiver):
-    _ticket(hook_env)
+    make_ticket(hook_env)
     hook = model.find_hook(hook_env, "main")
     model.update_hook(hook_env, hook.id, "main", receiver.url + "?v=2", None, "*", True)
     sender.send_due(hook_env)
     [got] = receiver.wait_for(1)
     assert got.path == "/hook?v=2" and verify(SECRET, got)  # the secret was kept
-    _ticket(hook_env)
+    make_ticket(hook_env)
     model.update_hook(hook_env, hook.id, "renamed", receiver.url, None, "*", False)
     assert {d.hook for d in model.deliveries(hook_env)} == {"renamed"}
-    _ticket(hook_env)  # a disabled hook queues nothing …
+    make_ticket(hook_env)  # a disabled hook queues nothing …
     assert len(model.deliveries(hook_env)) == 2
     sender.send_due(hook_env)  # … and what was queued before is not sent
     assert model.deliveries(hook_env)[0].status == "failed"
@@ -179,7 +172,7 @@ def test_urls_names_and_events_are_checked(hook_env, receiver):
 
 
 def test_the_body_is_the_stored_payload(hook_env, receiver):
-    _ticket(hook_env, "Ünïcode ☕")
+    make_ticket(hook_env, "Ünïcode ☕")
     [row] = model.deliveries(hook_env)
     sender.send_due(hook_env)
     [got] = receiver.wait_for(1)
@@ -195,7 +188,7 @@ def test_serving_starts_a_sender_that_delivers_on_its_own(served, receiver):
     running = [t for t in threading.enumerate() if t.name == f"webhook-sender {env.path}"]
     assert len(running) == 1
     began = time.monotonic()
-    _ticket(env)
+    make_ticket(env)
     [got] = receiver.wait_for(1, timeout=5)
     assert time.monotonic() - began < 3  # woken after the commit, not at the next poll
     assert verify(SECRET, got)

@@ -11,7 +11,7 @@ from codeyard.ticket.model import Ticket
 from codeyard.ticket.values import add_milestone, update_milestone
 from codeyard.webhooks import model, sender
 from codeyard.wiki.model import WikiPage
-from tests.unit.webhooks.conftest import BASE, SECRET, deliver, hook_options, verify
+from tests.unit.webhooks.conftest import BASE, SECRET, deliver, hook_options, make_ticket, verify
 
 pytestmark = pytest.mark.db
 
@@ -19,16 +19,9 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
-def _ticket(env, **values) -> Ticket:
-    ticket = Ticket(env)
-    ticket.populate({"summary": "The kettle leaks", "description": "Water everywhere.",
-                     "reporter": "alice", **values})
-    ticket.insert()
-    return ticket
-
 
 def test_a_new_ticket_is_queued_then_delivered_signed(hook_env, receiver):
-    ticket = _ticket(hook_env, owner="bob")
+    ticket = make_ticket(hook_env, owner="bob")
     [row] = model.deliveries(hook_env)
     assert (row.status, row.event, row.hook, row.attempts) == ("pending", "ticket.created",
                                                                "main", 0)
@@ -63,7 +56,7 @@ def test_a_new_ticket_is_queued_then_delivered_signed(hook_env, receiver):
 
 
 def test_a_change_with_a_comment(hook_env, receiver):
-    ticket = _ticket(hook_env)
+    ticket = make_ticket(hook_env)
     ticket = Ticket(hook_env, ticket.id)
     ticket["priority"] = "critical"
     ticket["summary"] = "The kettle floods"
@@ -81,7 +74,7 @@ def test_a_change_with_a_comment(hook_env, receiver):
 
 
 def test_a_deleted_ticket(hook_env, receiver):
-    ticket = _ticket(hook_env)
+    ticket = make_ticket(hook_env)
     number = ticket.id
     ticket.delete()
     deliver(hook_env)
@@ -142,7 +135,7 @@ def test_events_filter_and_inactive_hooks(make_env, receiver):
     model.add_hook(env, "wiki-only", receiver.url, "", "wiki.changed")
     model.add_hook(env, "off", receiver.url, "", "*", active=False)
     model.add_hook(env, "tickets", receiver.url + "?t=1", "", "ticket.created,ticket.changed")
-    _ticket(env)
+    make_ticket(env)
     page = WikiPage(env, "Notes")
     page.text = "x"
     page.save("alice")
@@ -155,7 +148,7 @@ def test_events_filter_and_inactive_hooks(make_env, receiver):
 
 def test_a_rolled_back_change_sends_nothing(hook_env, receiver):
     with pytest.raises(RuntimeError), hook_env.db_transaction:
-        _ticket(hook_env)
+        make_ticket(hook_env)
         assert len(model.deliveries(hook_env)) == 1  # queued in the change's transaction
         raise RuntimeError("the change fails after the ticket was written")
     assert model.deliveries(hook_env) == []
@@ -180,7 +173,7 @@ def test_ini_hooks_are_used_and_bad_ones_left_out(make_env, receiver):
     checks = [c for r in env.hook.environment_checks(env=env) for c in r
               if c[1] == "webhooks"]
     assert any("ftp" in c[2] and "not an http" in c[2] for c in checks)
-    _ticket(env)
+    make_ticket(env)
     deliver(env)
     [got] = receiver.wait_for(1)
     assert got.path == "/hook?from=ini" and verify("ini-secret", got)
