@@ -75,9 +75,11 @@ def send_due(env, owner: str | None = None, due_only: bool = True) -> tuple[int,
     return outbox.send_due(env, WORK, owner, due_only)
 
 
-def _run_once(env, owner: str) -> None:
-    if api.SMTP_ENABLED(env.config):
-        send_due(env, owner)
+def _run_once(env, owner: str) -> bool:
+    if not api.SMTP_ENABLED(env.config):
+        return False
+    send_due(env, owner)
+    return True
 
 
 _senders = outbox.Workers("notify-sender", _run_once, model.next_due)

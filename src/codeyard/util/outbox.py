@@ -184,9 +184,13 @@ def send_due(env, work: Work, owner: str | None = None, due_only: bool = True
 
 
 class Worker:
-    """The thread of one queue of one project in this process."""
+    """The thread of one queue of one project in this process.
 
-    def __init__(self, env, kind: str, run_once: Callable[[Any, str], None],
+    ``run_once(env, owner)`` works off what is due and returns whether the queue is in use
+    (False: sending is switched off, so the next look is a poll later, with no query of
+    when the next row is due)."""
+
+    def __init__(self, env, kind: str, run_once: Callable[[Any, str], bool],
                  next_due: Callable[[Any], int | None]) -> None:
         self._env = weakref.ref(env)
         self.name = worker_name()
@@ -218,8 +222,8 @@ class Worker:
             try:
                 # Cleared before looking: a row queued while we send wakes the next round.
                 self.wake.clear()
-                self._run_once(env, self.name)
-                wait = self._wait_seconds(env)
+                if self._run_once(env, self.name):
+                    wait = self._wait_seconds(env)
             except Exception:  # the thread must live on: log, wait, try again
                 try:
                     env.log.exception("the %s worker failed", self.thread.name.split()[0])
@@ -232,7 +236,7 @@ class Worker:
 class Workers:
     """The workers of one kind (one per project and process)."""
 
-    def __init__(self, kind: str, run_once: Callable[[Any, str], None],
+    def __init__(self, kind: str, run_once: Callable[[Any, str], bool],
                  next_due: Callable[[Any], int | None]) -> None:
         self.kind = kind
         self._run_once, self._next_due = run_once, next_due

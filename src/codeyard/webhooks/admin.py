@@ -60,7 +60,7 @@ def _act(req, form) -> str:
         return "ping"
     if action == "redeliver":
         model.redeliver(env, _id(form.get("delivery")))
-        sender.wake_sender(env)
+        events.wake(env)
         return "redeliver"
     raise HTTPBadRequest(f"Unknown action {action!r}.")
 

@@ -8,6 +8,7 @@ committed. It never fails the change: a payload that cannot be built is logged.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -36,8 +37,19 @@ def queue_event(env, event: str, sender_name: str | None, when_us: int,
             payload = api.envelope(env, event, model.new_delivery_id(), sender_name, when_us,
                                    fields)
             ids.append(model.enqueue(env, hook, event, payload))
-        db.on_commit(lambda: sender.wake_sender(env))
+        db.on_commit(lambda: wake(env))
     return ids
+
+
+# The projects this process serves: only these run a sender (a command queues and leaves
+# the sending to the servers).
+_served: weakref.WeakSet = weakref.WeakSet()
+
+
+def wake(env) -> None:
+    if env in _served:
+        sender.start_sender(env)  # once; a running sender is left as it is
+    sender.wake_sender(env)
 
 
 def _guarded(env, what: str, build) -> None:
@@ -163,7 +175,11 @@ def push_received(env, repos, revisions, pusher):
 
 @hookimpl
 def environment_served(env):
-    sender.start_sender(env)
+    # A project without hooks (or anything left to send) gets no thread until a delivery
+    # is queued in this process: serving never polls the database for nothing.
+    _served.add(env)
+    if model.all_hooks(env) or model.OUTBOX.next_due(env) is not None:
+        sender.start_sender(env)
 
 
 @hookimpl

@@ -95,8 +95,9 @@ def send_due(env, owner: str | None = None, due_only: bool = True) -> tuple[int,
     return outbox.send_due(env, work, owner, due_only)
 
 
-def _run_once(env, owner: str) -> None:
+def _run_once(env, owner: str) -> bool:
     send_due(env, owner)
+    return True
 
 
 # This process's senders, one per project: start, wake (a row waits) and stop one.

@@ -3,6 +3,8 @@ bad input as 4xx) and the ``webhook`` admin commands."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from codeyard.admin.console import main
@@ -24,7 +26,8 @@ def admin_site(served, receiver):
         ("webhooks", "ci.events", "push")))
     PermissionSystem(env).grant("root", "TRAC_ADMIN")
     site.get("/login", environ={"REMOTE_USER": "root"})
-    return env, site
+    yield env, site
+    sender.stop_sender(env)
 
 
 
@@ -90,17 +93,30 @@ def test_bad_input_is_a_400_with_a_message(admin_site, receiver):
     assert [h.name for h in model.all_hooks(env)] == ["ci"]
 
 
+def _settled(env, count: int) -> list[model.Delivery]:
+    """The deliveries once ``count`` of them are no longer pending (the sender thread)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        rows = model.deliveries(env)
+        if sum(1 for r in rows if r.status != "pending") >= count:
+            return rows
+        time.sleep(0.05)
+    raise AssertionError(f"still pending: {model.deliveries(env)}")
+
+
 def test_deliveries_are_listed_and_redelivered(admin_site, receiver):
     env, site = admin_site
-    sender.stop_sender(env)  # this test sends by itself, step by step
+    env.config.set("webhooks", "retry_delay", "600")  # the failed try waits: the page shows it
     model.add_hook(env, "main", receiver.url, "k")
     receiver.statuses = [502]
-    make_ticket(env)
-    sender.send_due(env)
+    make_ticket(env)  # the project's sender thread tries it at once
+    deadline = time.monotonic() + 10
+    while model.deliveries(env)[0].attempts == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
     page = text(site.get(PANEL))
     assert "ticket.created" in page and "pending" in page and "502" in page
     assert "HTTP 502: status 502" in page
-    sender.send_due(env, due_only=False)
+    assert sender.send_due(env, due_only=False) == (1, 0)
     [row] = model.deliveries(env)
     assert row.status == "delivered"
     again = site.post(PANEL, {"action": "redeliver", "delivery": str(row.id)})
@@ -108,10 +124,10 @@ def test_deliveries_are_listed_and_redelivered(admin_site, receiver):
     assert "The delivery has been queued again." in text(site.get(again.headers["Location"]))
     pinged = site.post(PANEL, {"action": "ping", "hook": "main"})
     assert pinged.status_code == 303
-    sender.send_due(env)
     got = receiver.wait_for(4)
     assert [g.headers["X-Codeyard-Event"] for g in got] == ["ticket.created"] * 3 + ["ping"]
     assert got[3].json["sender"] == "root" and verify("k", got[3])
+    assert len(_settled(env, 3)) == 3
     page = text(site.get(PANEL))
     assert page.count("delivery-delivered") == 3 and "delivery-pending" not in page
 

@@ -180,12 +180,16 @@ def test_the_body_is_the_stored_payload(hook_env, receiver):
     assert json.loads(got.body)["ticket"]["summary"] == "Ünïcode ☕"
 
 
+def _senders(env) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == f"webhook-sender {env.path}"]
+
+
 def test_serving_starts_a_sender_that_delivers_on_its_own(served, receiver):
     env, site = served("proj", options=hook_options())
     model.add_hook(env, "main", receiver.url, SECRET)
     assert site.get("/about").status_code == 200
     assert site.get("/about").status_code == 200
-    running = [t for t in threading.enumerate() if t.name == f"webhook-sender {env.path}"]
+    running = _senders(env)
     assert len(running) == 1
     began = time.monotonic()
     make_ticket(env)
@@ -194,3 +198,22 @@ def test_serving_starts_a_sender_that_delivers_on_its_own(served, receiver):
     assert verify(SECRET, got)
     sender.stop_sender(env)
     assert not running[0].is_alive()
+
+
+def test_a_project_without_hooks_runs_no_sender_until_it_queues(served, receiver):
+    env, site = served("proj", options=hook_options())
+    assert site.get("/about").status_code == 200
+    assert _senders(env) == []  # nothing to send: no thread polling the database
+    make_ticket(env)  # no hook yet: nothing queued, still no thread
+    assert _senders(env) == [] and model.deliveries(env) == []
+    model.add_hook(env, "late", receiver.url)
+    make_ticket(env)  # queued, committed: the sender starts and sends
+    [got] = receiver.wait_for(1, timeout=5)
+    assert got.json["event"] == "ticket.created" and len(_senders(env)) == 1
+    sender.stop_sender(env)
+
+
+def test_a_command_queues_but_leaves_the_sending_to_the_servers(hook_env, receiver):
+    make_ticket(hook_env)  # this process never served the project
+    assert _senders(hook_env) == [] and receiver.received() == []
+    assert model.deliveries(hook_env)[0].status == "pending"
