@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -265,6 +265,3 @@ class Workers:
         if worker is not None:
             worker.stop()
             worker.thread.join(timeout=10)
-
-    def running(self) -> Sequence[Worker]:
-        return [w for w in list(self._workers.values()) if w.thread.is_alive()]
