@@ -7,11 +7,12 @@ over); this module is the one place that knows the dialect differences.
 from __future__ import annotations
 
 import contextvars
+import logging
 import os
 import re
 import sqlite3
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,6 +148,20 @@ class Db:
         # Cache generations read in this scope: one transaction reads each at most once
         # (a page rendering many wiki texts checks the page list once, not per text).
         self.generations: dict[str, int] = {}
+        self._after_commit: list[Callable[[], Any]] = []
+
+    def on_commit(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback()`` once the outermost scope has committed (never if it rolls
+        back): how a writer wakes a background worker only for rows others can see."""
+        self._after_commit.append(callback)
+
+    def _run_after_commit(self) -> None:
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - the commit stands; a callback only wakes
+                logging.getLogger("codeyard.db").exception("an after-commit callback failed")
 
     def _prepare(self, sql: str, params: Sequence[Any] | dict | None):
         if params is None or (not isinstance(params, dict) and len(params) == 0):
@@ -457,6 +472,7 @@ class DatabaseManager:
         finally:
             conn.info["write"] = False
             conn.close()
+        state.db._run_after_commit()
 
     def query(self):
         return self.scope(write=False)

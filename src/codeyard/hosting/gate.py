@@ -1,7 +1,7 @@
 """What every hosted repository request goes through, whatever the protocol: who the
 client is, whether it may pull or push, the per-repository write lock, and what happens
-after a push is accepted (the changeset cache and the ticket updater, before the push
-returns).
+after a push is accepted (the changeset cache, the ticket updater and the ``push_received``
+listeners, before the push returns).
 
 Permissions: pulling needs ``BROWSER_VIEW`` and ``FILE_VIEW`` on the repository, pushing
 ``REPOSITORY_PUSH`` (implied by ``VERSIONCONTROL_ADMIN`` and ``TRAC_ADMIN``); the
@@ -78,17 +78,25 @@ def write_lock(directory: str) -> Iterator[None]:
 
 
 def after_push(env, repos, pusher: str | None) -> list[str]:
-    """Bring the changeset cache up to date with what was pushed and let the listeners
-    (the ticket updater) hear of each new changeset as done by ``pusher``. Never raises:
-    the push has already been accepted; a failure is logged."""
+    """Bring the changeset cache up to date with what was pushed, let the listeners (the
+    ticket updater) hear of each new changeset as done by ``pusher``, then tell the
+    ``push_received`` listeners of the push as a whole. Never raises: the push has already
+    been accepted; a failure is logged."""
     from codeyard.vcs import cache
 
     try:
-        return cache.sync(env, repos, notify=True, pusher=pusher or None)
+        added = cache.sync(env, repos, notify=True, pusher=pusher or None)
     except Exception:  # noqa: BLE001 - logged; the client's push stands
         env.log.exception("After the push to %s: updating the changeset cache failed",
                           repos.name or "(default)")
         return []
+    try:
+        env.hook.push_received(env=env, repos=repos, revisions=list(added),
+                               pusher=pusher or None)
+    except Exception:  # noqa: BLE001 - logged; the client's push stands
+        env.log.exception("After the push to %s: a push listener failed",
+                          repos.name or "(default)")
+    return added
 
 
 def access_commands(req, repos, fetch: str, push: str, url: str, readonly: bool

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from codeyard.admin.api import AdminCommand, AdminCommandError, AdminContext
 from codeyard.core import hookimpl
 from codeyard.notification import api, model, sender
-
-
-def _time(us: int) -> str:
-    if not us:
-        return ""
-    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+from codeyard.util.timefmt import utc_text as _time
 
 
 def _send(ctx: AdminContext) -> None:

@@ -3,13 +3,13 @@ the queue of messages waiting to be sent (``codeyard_notify_queue``)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Column, Index, Integer, MetaData, Table, Text
 
 from codeyard.db.schema import INT64
+from codeyard.util.outbox import Outbox, now_us
 
 _metadata = MetaData()
 
@@ -36,11 +36,9 @@ QUEUE = Table(
     Index("codeyard_notify_queue_state_next_idx", "state", "next_try"),
 )
 
+OUTBOX = Outbox("codeyard_notify_queue")
+
 RULE_COLUMNS = "class, distributor, sid, authenticated, format, priority, adverb"
-
-
-def now_us() -> int:
-    return int(time.time() * 1_000_000)
 
 
 # -- subscription rules
@@ -139,11 +137,11 @@ class QueuedMessage:
     last_error: str
 
 
-_QUEUE_COLUMNS = ("id, created, realm, target, category, from_addr, recipients, message, "
+QUEUE_COLUMNS = ("id, created, realm, target, category, from_addr, recipients, message, "
                   "state, attempts, next_try, last_error")
 
 
-def _queued(row) -> QueuedMessage:
+def queued_message(row) -> QueuedMessage:
     return QueuedMessage(int(row[0]), int(row[1] or 0), row[2] or "", row[3] or "",
                          row[4] or "", row[5] or "", [r for r in (row[6] or "").split("\n") if r],
                          row[7] or "", row[8] or "", int(row[9] or 0), int(row[10] or 0),
@@ -163,64 +161,32 @@ def enqueue(env, realm: str, target: str, category: str, from_addr: str,
 
 def claim(env, owner: str, lease_seconds: float, limit: int = 20,
           due_only: bool = True) -> list[QueuedMessage]:
-    """Rows this ``owner`` may send now: pending, due (unless ``due_only`` is off), and not
-    leased by anyone else; each leased to ``owner`` for ``lease_seconds``."""
-    now = now_us()
-    until = now + int(lease_seconds * 1_000_000)
-    due = " AND next_try<=%s" if due_only else ""
-    params: tuple = (now, now) if due_only else (now,)
-    with env.db_query as db:
-        ids = [int(r[0]) for r in db(
-            "SELECT id FROM codeyard_notify_queue WHERE state='pending' AND lease_until<%s"
-            f"{due} ORDER BY id LIMIT {int(limit)}", params)]
-    claimed = []
-    for row_id in ids:
-        with env.db_transaction as db:
-            if db.execute_rowcount(
-                    "UPDATE codeyard_notify_queue SET lease_owner=%s, lease_until=%s "
-                    "WHERE id=%s AND state='pending' AND lease_until<%s",
-                    (owner, until, row_id, now)) == 1:
-                rows = db(f"SELECT {_QUEUE_COLUMNS} FROM codeyard_notify_queue WHERE id=%s",
-                          (row_id,))
-                claimed.append(_queued(rows[0]))
-    return claimed
+    """Rows this ``owner`` may send now, each leased to it for ``lease_seconds``."""
+    return [queued_message(r) for r in OUTBOX.claim(env, owner, lease_seconds, QUEUE_COLUMNS,
+                                             limit, due_only)]
 
 
 def mark_sent(env, row_id: int, owner: str) -> None:
-    with env.db_transaction as db:
-        db("UPDATE codeyard_notify_queue SET state='sent', sent=%s, lease_until=0, "
-           "attempts=attempts+1, last_error='' WHERE id=%s AND lease_owner=%s",
-           (now_us(), row_id, owner))
+    OUTBOX.mark_done(env, row_id, owner)
 
 
 def mark_failed(env, row_id: int, owner: str, error: str, retry_in: float | None) -> None:
     """A failed try: due again in ``retry_in`` seconds, or given up (None)."""
-    now = now_us()
-    with env.db_transaction as db:
-        if retry_in is None:
-            db("UPDATE codeyard_notify_queue SET state='failed', lease_until=0, "
-               "attempts=attempts+1, last_error=%s WHERE id=%s AND lease_owner=%s",
-               (error, row_id, owner))
-        else:
-            db("UPDATE codeyard_notify_queue SET lease_until=0, attempts=attempts+1, "
-               "next_try=%s, last_error=%s WHERE id=%s AND lease_owner=%s",
-               (now + int(retry_in * 1_000_000), error, row_id, owner))
+    OUTBOX.mark_failed(env, row_id, owner, error, retry_in)
 
 
 def queued(env, states: tuple[str, ...] = ("pending", "failed", "sent"),
            limit: int = 200) -> list[QueuedMessage]:
     marks = ", ".join(["%s"] * len(states))
     with env.db_query as db:
-        rows = db(f"SELECT {_QUEUE_COLUMNS} FROM codeyard_notify_queue WHERE state IN ({marks}) "
+        rows = db(f"SELECT {QUEUE_COLUMNS} FROM codeyard_notify_queue WHERE state IN ({marks}) "
                   f"ORDER BY id DESC LIMIT {int(limit)}", states)
-    return [_queued(r) for r in rows]
+    return [queued_message(r) for r in rows]
 
 
 def next_due(env) -> int | None:
     """When the earliest pending message is due (microseconds), or None."""
-    with env.db_query as db:
-        value = db("SELECT MIN(next_try) FROM codeyard_notify_queue WHERE state='pending'")[0][0]
-    return None if value is None else int(value)
+    return OUTBOX.next_due(env)
 
 
 def tables() -> list[Table]:

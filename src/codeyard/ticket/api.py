@@ -21,5 +21,5 @@ def ticket_change_deleted(env, ticket, cnum, cdate, changes, when):
 
 
 @hookspec
-def milestone_changed(env, event, name, old_name):
-    """A milestone was created, changed, renamed (old_name set) or deleted (event), inside the writing transaction."""
+def milestone_changed(env, event, name, old_name, previous):
+    """A milestone was created, changed, renamed (old_name set) or deleted (event), inside the writing transaction; previous is the Milestone as it was before (None when created)."""

@@ -10,7 +10,7 @@ microseconds since the epoch; like Trac, "no date" is stored as 0 and read back 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from codeyard import cachekeys
@@ -324,6 +324,7 @@ def update_milestone(env, name: str, due=_UNSET, completed=_UNSET, description=_
     """Change the due date, completion date or description (None clears a date)."""
     with env.db_transaction as db:
         current = get_milestone(env, name)
+        previous = replace(current)
         if due is not _UNSET:
             current.due = due
         if completed is not _UNSET:
@@ -332,7 +333,7 @@ def update_milestone(env, name: str, due=_UNSET, completed=_UNSET, description=_
             current.description = description
         db("UPDATE milestone SET due=%s, completed=%s, description=%s WHERE name=%s",
            (current.due or 0, current.completed or 0, current.description, name))
-        _milestones_changed(env, "changed", name)
+        _milestones_changed(env, "changed", name, previous=previous)
 
 
 def rename_milestone(env, name: str, new_name: str, author: str | None = None,
@@ -340,7 +341,7 @@ def rename_milestone(env, name: str, new_name: str, author: str | None = None,
     """Rename a milestone; its tickets move along with a "Milestone renamed" change, as in
     Trac, and its attachments follow. Returns the ids of the tickets changed."""
     with env.db_transaction as db:
-        get_milestone(env, name)
+        previous = get_milestone(env, name)
         new_name = _clean_name(new_name, "milestone")
         if new_name == name:
             return []
@@ -359,23 +360,25 @@ def rename_milestone(env, name: str, new_name: str, author: str | None = None,
                "VALUES (%s, %s, %s, 'comment', %s, %s)",
                (ticket_id, when, author, str(cnum), "Milestone renamed"))
         attachments.reparent_all(env, "milestone", name, "milestone", new_name)
-        _milestones_changed(env, "renamed", new_name, name)
+        _milestones_changed(env, "renamed", new_name, name, previous)
     return ids
 
 
 def remove_milestone(env, name: str) -> None:
     """Remove a milestone and its attachments (tickets keep the name, as in Trac)."""
     with env.db_transaction as db:
-        get_milestone(env, name)
+        previous = get_milestone(env, name)
         db("DELETE FROM milestone WHERE name=%s", (name,))
         attachments.delete_all(env, "milestone", name)
-        _milestones_changed(env, "deleted", name)
+        _milestones_changed(env, "deleted", name, previous=previous)
 
 
-def _milestones_changed(env, event: str, name: str, old_name: str | None = None) -> None:
+def _milestones_changed(env, event: str, name: str, old_name: str | None = None,
+                        previous: Milestone | None = None) -> None:
     env.invalidate(MILESTONES_CACHE_KEY)
     invalidate_ticket_fields(env)
-    env.hook.milestone_changed(env=env, event=event, name=name, old_name=old_name)
+    env.hook.milestone_changed(env=env, event=event, name=name, old_name=old_name,
+                               previous=previous)
 
 
 # ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@ one the span holds at least 1.9 times, the count rounded to the nearest whole on
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 UNITS = ((86400 * 365, "year"), (86400 * 30, "month"), (86400 * 7, "week"), (86400, "day"),
          (3600, "hour"), (60, "minute"))
@@ -21,3 +21,10 @@ def pretty_timedelta(start: datetime, end: datetime) -> str:
             count = round(ratio)
             return f"{count} {unit}" + ("" if count == 1 else "s")
     return ""
+
+
+def utc_text(us: int | None) -> str:
+    """A time in microseconds as ``YYYY-MM-DD HH:MM:SS`` in UTC ("" for none), for lists."""
+    if not us:
+        return ""
+    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%d %H:%M:%S")

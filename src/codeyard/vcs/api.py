@@ -353,6 +353,11 @@ def repository_changed(env, event, repos):
 
 
 @hookspec
+def push_received(env, repos, revisions, pusher):
+    """A push through codeyard's hosting was accepted and the changeset cache synced: revisions are the new ones (oldest first, maybe none), pusher the account that pushed."""
+
+
+@hookspec
 def repository_access_commands(req, repos, path):
     """(label, command line) pairs the browser shows for getting the repository this
     request browses (or, for a tree of Bazaar branches, the branch at ``path``) —

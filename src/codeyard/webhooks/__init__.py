@@ -1,0 +1,1 @@
+"""Outgoing webhooks: signed JSON POSTs about tickets, wiki pages, milestones and pushes."""
