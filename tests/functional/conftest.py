@@ -20,6 +20,27 @@ def write_htpasswd(path: str, entries: dict[str, str]) -> str:
     return path
 
 
+def serve_with_accounts(tmp_path, env_path: str, users, password: str):
+    """``codeyard serve`` of one project, two workers, HTTP Basic on /login against an
+    htpasswd file holding ``users`` (all with ``password``)."""
+    from tests.support.codeyard_server import CodeyardServer
+
+    htpasswd = write_htpasswd(str(tmp_path / "htpasswd"), {u: password for u in users})
+    return CodeyardServer("-s", env_path, "--basic-auth", f"*,{htpasswd},Kettles", workers=2)
+
+
+def login(server, user: str, password: str):
+    """(a client logged in as ``user`` by its cookie, its form token)."""
+    from tests.support.http import Client
+
+    client = Client(server.url, auth=(user, password))
+    assert client.get("login").status in (200, 302, 303)
+    client.auth = None
+    page = client.get("newticket")
+    assert page.status == 200 and user in page.text, page.text[:300]
+    return client, client.cookies["trac_form_token"]
+
+
 def make_project(parent: str, name: str, title: str, options=()) -> str:
     env = Environment.create(os.path.join(parent, name), [
         ("project", "name", title),

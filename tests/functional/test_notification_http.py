@@ -14,8 +14,8 @@ from codeyard.env import Environment
 from codeyard.notification import model
 from codeyard.perm import PermissionSystem
 from codeyard.sessions import create_session
-from tests.functional.conftest import write_htpasswd
-from tests.support.codeyard_server import CodeyardServer
+from tests.functional.conftest import login as login_as
+from tests.functional.conftest import serve_with_accounts
 from tests.support.http import Client
 from tests.support.smtp_server import SmtpServer
 
@@ -56,19 +56,12 @@ def project(tmp_path, db_url, smtp):
 
 @pytest.fixture
 def server(tmp_path, project):
-    htpasswd = write_htpasswd(str(tmp_path / "htpasswd"), {u: PASSWORD for u in USERS})
-    with CodeyardServer("-s", project, "--basic-auth", f"*,{htpasswd},Kettles",
-                        workers=2) as srv:
+    with serve_with_accounts(tmp_path, project, USERS, PASSWORD) as srv:
         yield srv
 
 
 def login(server, user: str) -> tuple[Client, str]:
-    client = Client(server.url, auth=(user, PASSWORD))
-    assert client.get("login").status in (200, 302, 303)
-    client.auth = None
-    page = client.get("newticket")
-    assert page.status == 200 and user in page.text, page.text[:300]
-    return client, client.cookies["trac_form_token"]
+    return login_as(server, user, PASSWORD)
 
 
 def view_time(client: Client, path: str) -> str:

@@ -14,9 +14,9 @@ from codeyard.env import Environment
 from codeyard.perm import PermissionSystem
 from codeyard.vcs.manager import RepositoryManager
 from codeyard.webhooks import model
-from tests.functional.conftest import write_htpasswd
+from tests.functional.conftest import login as login_as
+from tests.functional.conftest import serve_with_accounts
 from tests.functional.test_git_hosting import Git, with_user
-from tests.support.codeyard_server import CodeyardServer
 from tests.support.http import Client
 from tests.support.webhook_receiver import WebhookReceiver
 from tests.unit.webhooks.conftest import verify
@@ -62,19 +62,12 @@ def project(tmp_path, db_url, receivers):
 
 @pytest.fixture
 def server(tmp_path, project):
-    htpasswd = write_htpasswd(str(tmp_path / "htpasswd"), {u: PASSWORD for u in USERS})
-    with CodeyardServer("-s", project["path"], "--basic-auth", f"*,{htpasswd},Kettles",
-                        workers=2) as srv:
+    with serve_with_accounts(tmp_path, project["path"], USERS, PASSWORD) as srv:
         yield srv
 
 
 def login(server, user: str) -> tuple[Client, str]:
-    client = Client(server.url, auth=(user, PASSWORD))
-    assert client.get("login").status in (200, 302, 303)
-    client.auth = None
-    page = client.get("newticket")
-    assert page.status == 200 and user in page.text, page.text[:300]
-    return client, client.cookies["trac_form_token"]
+    return login_as(server, user, PASSWORD)
 
 
 def _rows(project) -> list[model.Delivery]:
