@@ -356,7 +356,9 @@ def report(args, rows, bzr_rows, hello: Result, memory: dict[str, float], setup:
         f"(`TRAC_ENV_PARENT_DIR`) under gunicorn with {args.workers} gthread workers and the same "
         "thread count, on its own copy of the same project; a hello-world WSGI app under "
         "codeyard's gunicorn settings (the ceiling); Loggerhead's own server for the Bazaar pages.",
-        f"- Load: `{args.client}`, {args.concurrency} concurrent keep-alive connections, "
+        f"- Load: `{args.client}`, {args.concurrency} concurrent clients, a new connection per "
+        "request (kept-alive connections can all land on one worker process and halve a "
+        "run at random), "
         f"{args.time_limit:.0f} s per page after a warm-up (pages slower than 0.5 s: Python "
         "clients that each finish their request).",
         "",
@@ -404,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.time_limit:
         args.time_limit = 2.0 if args.quick else 8.0
     args.warm_seconds = 1.0 if args.quick else 2.0
+    # A new connection per request: a few kept-alive connections can all land on one of
+    # the two worker processes (each server's), which halves that run's figures at random.
+    args.keepalive = False
     if not shutil.which("ab"):
         args.client = "python"
 

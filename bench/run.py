@@ -117,9 +117,10 @@ def fetch(port: int, path: str) -> tuple[int, bytes]:
 
 
 def load_with_ab(port: int, path: str, requests: int, concurrency: int, time_limit: float,
-                 workdir: str) -> tuple[int, int, float, float, list[float]]:
+                 workdir: str, keepalive: bool = True) -> tuple[int, int, float, float, list[float]]:
     csv_path = os.path.join(workdir, "ab-percentiles.csv")
-    command = ["ab", "-q", "-k", "-l", "-c", str(concurrency), "-t", str(int(time_limit)),
+    keep_alive = ["-k"] if keepalive else []
+    command = ["ab", "-q", *keep_alive, "-l", "-c", str(concurrency), "-t", str(int(time_limit)),
                "-n", str(requests), "-e", csv_path, f"http://127.0.0.1:{port}{path}"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=time_limit + 60)
     if done.returncode != 0:
@@ -226,12 +227,14 @@ def measure(label: str, port: int, path: str, args, workdir: str) -> Result:
         warm = max(40, args.concurrency * 20)
         warm_seconds = getattr(args, "warm_seconds", 3.0)
         if args.client == "ab":
-            load_with_ab(port, path, warm, args.concurrency, warm_seconds, workdir)
+            load_with_ab(port, path, warm, args.concurrency, warm_seconds, workdir,
+                         getattr(args, "keepalive", True))
         else:
             load_with_python(port, path, warm, args.concurrency, warm_seconds)
     if args.client == "ab":
         complete, failed, seconds, rps, pct = load_with_ab(
-            port, path, args.requests, args.concurrency, args.time_limit, workdir)
+            port, path, args.requests, args.concurrency, args.time_limit, workdir,
+            getattr(args, "keepalive", True))
     else:
         complete, failed, seconds, rps, pct = load_with_python(
             port, path, args.requests, args.concurrency, args.time_limit)
