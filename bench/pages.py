@@ -37,12 +37,12 @@ if REPO not in sys.path:
 
 from tests.support.servers import free_port  # noqa: E402
 
+from bench import tickets as tickets_bench  # noqa: E402
 from bench import vcs_data  # noqa: E402
 from bench.run import Result, add_load_arguments, fetch, measure, start, stop  # noqa: E402
-from bench.tickets import TRAC_WSGI  # noqa: E402
 from bench.tickets import build as build_tickets  # noqa: E402
-from bench.vcs import bzr_source_file, loggerhead_serve, some_file, timed_resync  # noqa: E402
-from bench.wiki import realistic_page, trac_python  # noqa: E402
+from bench.vcs import bzr_source_file, serve_loggerhead, some_file, timed_resync  # noqa: E402
+from bench.wiki import realistic_page  # noqa: E402
 
 PROJECT = "bench"
 DATA_VERSION = 2  # bump when the generated environment changes
@@ -153,9 +153,6 @@ def working_copies(parent: str, workdir: str) -> tuple[str, str]:
 # Servers
 
 
-TRAC_PARENT_WSGI = TRAC_WSGI.replace('os.environ["TRAC_ENV"]', 'os.environ["TRAC_ENV_PARENT_DIR"]')
-
-
 def serve_codeyard(parent: str, args, workdir: str):
     port = free_port()
     command = [sys.executable, "-m", "codeyard", "serve", "-e", parent, "--port", str(port),
@@ -164,21 +161,8 @@ def serve_codeyard(parent: str, args, workdir: str):
 
 
 def serve_trac(parent: str, args, workdir: str):
-    python = trac_python()
-    if python is None:
-        raise SystemExit("Trac 1.6 is needed for this benchmark")
-    gunicorn = os.path.join(os.path.dirname(python), "gunicorn")
-    if not os.path.exists(gunicorn):
-        subprocess.run([python, "-m", "pip", "install", "-q", "gunicorn"], check=True)
-    with open(os.path.join(workdir, "trac_wsgi.py"), "w", encoding="utf-8") as fh:
-        fh.write(TRAC_PARENT_WSGI.format(env=parent, cache=os.path.join(workdir, "eggs")))
-    from codeyard.web.server import DEFAULT_THREADS
-
-    port = free_port()
-    command = [gunicorn, "--chdir", workdir, "--bind", f"127.0.0.1:{port}", "--workers",
-               str(args.workers), "--threads", str(DEFAULT_THREADS), "--worker-class", "gthread",
-               "--no-control-socket", "trac_wsgi:application"]
-    return port, start(command, port, os.path.join(workdir, "trac.log"))
+    """Trac 1.6 over the directory (TRAC_ENV_PARENT_DIR), as ``bench.tickets`` serves it."""
+    return tickets_bench.serve_trac(parent, args, workdir, variable="TRAC_ENV_PARENT_DIR")
 
 
 def serve_hello(args, workdir: str):
@@ -205,16 +189,6 @@ def serve_granian(parent: str, args, workdir: str):
 
 
 GRANIAN_PAGES = ("WikiStart", "Ticket", "Query (default)", "Timeline")
-
-
-def serve_loggerhead(bzr_root: str, workdir: str):
-    port = free_port()
-    home = os.path.join(workdir, "lh-home")
-    os.makedirs(home, exist_ok=True)
-    command = ["env", f"HOME={home}", f"BRZ_HOME={home}", loggerhead_serve(), "--host",
-               "127.0.0.1", "--port", str(port), "--cache-dir", os.path.join(workdir, "lh-cache"),
-               "--log-folder", workdir, bzr_root]
-    return port, start(command, port, os.path.join(workdir, "loggerhead.log"))
 
 
 def workers_rss_mib(pid: int) -> float:

@@ -40,7 +40,7 @@ RESOLUTIONS = ["fixed", "invalid", "wontfix", "duplicate", "worksforme"]
 
 TRAC_WSGI = '''
 import os
-os.environ["TRAC_ENV"] = {env!r}
+os.environ[{variable!r}] = {env!r}
 os.environ["PYTHON_EGG_CACHE"] = {cache!r}
 from trac.web.main import dispatch_request as application
 '''
@@ -111,19 +111,24 @@ def serve_codeyard(env_path: str, args, workdir: str):
     return port, start(command, port, os.path.join(workdir, "codeyard.log"))
 
 
-def serve_trac(env_path: str, args, workdir: str, python: str | None = None):
-    """Trac under gunicorn; ``python`` is the Trac installation's (default: var/trac-venv)."""
+def serve_trac(env_path: str, args, workdir: str, python: str | None = None,
+               variable: str = "TRAC_ENV"):
+    """Trac under gunicorn; ``python`` is the Trac installation's (default: var/trac-venv).
+    ``variable`` TRAC_ENV_PARENT_DIR serves a directory of projects."""
     python = python or trac_python()
     if python is None:
         raise SystemExit("Trac 1.6 is needed for this benchmark")
+    from codeyard.web.server import DEFAULT_THREADS
+
     gunicorn = os.path.join(os.path.dirname(python), "gunicorn")
     if not os.path.exists(gunicorn):
         subprocess.run([python, "-m", "pip", "install", "-q", "gunicorn"], check=True)
     with open(os.path.join(workdir, "trac_wsgi.py"), "w", encoding="utf-8") as fh:
-        fh.write(TRAC_WSGI.format(env=env_path, cache=os.path.join(workdir, "eggs")))
+        fh.write(TRAC_WSGI.format(variable=variable, env=env_path,
+                                  cache=os.path.join(workdir, "eggs")))
     port = free_port()
     command = [gunicorn, "--chdir", workdir, "--bind", f"127.0.0.1:{port}", "--workers",
-               str(args.workers), "--threads", "4", "--worker-class", "gthread",
+               str(args.workers), "--threads", str(DEFAULT_THREADS), "--worker-class", "gthread",
                "--no-control-socket", "trac_wsgi:application"]
     return port, start(command, port, os.path.join(workdir, "trac.log"))
 
