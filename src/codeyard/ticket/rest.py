@@ -10,6 +10,8 @@ with 409.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from typing import Any
 
@@ -21,7 +23,6 @@ from codeyard.rest.api import (
     OPT_STR,
     STR,
     TIME,
-    ApiError,
     Call,
     Endpoint,
     Paged,
@@ -317,12 +318,17 @@ def _existing(call: Call) -> str:
 # ---------------------------------------------------------------------------
 # Milestones and components: the admin commands' functions (ticket.values)
 
-def _model_error(exc: V.TicketModelError) -> ApiError:
-    if isinstance(exc, V.ResourceNotFound):
-        return not_found(str(exc))
-    if isinstance(exc, V.ResourceExists):
-        return conflict(str(exc))
-    return bad_request(str(exc))
+@contextmanager
+def _model_errors() -> Iterator[None]:
+    """The ticket model's refusals as the API's errors: 404, 409 or 400."""
+    try:
+        yield
+    except V.ResourceNotFound as exc:
+        raise not_found(str(exc)) from None
+    except V.ResourceExists as exc:
+        raise conflict(str(exc)) from None
+    except V.TicketModelError as exc:
+        raise bad_request(str(exc)) from None
 
 
 def _milestone_json(m: V.Milestone) -> dict:
@@ -340,10 +346,8 @@ def list_milestones(call: Call) -> Paged:
 def _milestone(call: Call, action: str) -> V.Milestone:
     name = call.args["name"]
     call.req.perm.require(action, Resource("milestone", name))
-    try:
+    with _model_errors():
         return V.get_milestone(call.env, name)
-    except V.TicketModelError as exc:
-        raise _model_error(exc) from None
 
 
 def get_milestone(call: Call) -> dict:
@@ -353,14 +357,12 @@ def get_milestone(call: Call) -> dict:
 def create_milestone(call: Call) -> Reply:
     body = call.body
     call.req.perm.require("MILESTONE_CREATE", Resource("milestone"))
-    try:
+    with _model_errors():
         with call.env.db_transaction:
             V.add_milestone(call.env, body["name"], parse_time(body.get("due"), "due"),
                             parse_time(body.get("completed"), "completed"),
                             body.get("description") or "")
         created = V.get_milestone(call.env, body["name"])
-    except V.TicketModelError as exc:
-        raise _model_error(exc) from None
     return Reply(_milestone_json(created), 201)
 
 
@@ -374,23 +376,19 @@ def update_milestone(call: Call) -> dict:
     if "description" in body:
         changes["description"] = body["description"] or ""
     new_name = body.get("name") or milestone.name
-    try:
+    with _model_errors():
         with call.env.db_transaction:
             if changes:
                 V.update_milestone(call.env, milestone.name, **changes)
             if new_name != milestone.name:
                 V.rename_milestone(call.env, milestone.name, new_name, author=call.req.authname)
         return _milestone_json(V.get_milestone(call.env, new_name))
-    except V.TicketModelError as exc:
-        raise _model_error(exc) from None
 
 
 def delete_milestone(call: Call) -> None:
     milestone = _milestone(call, "MILESTONE_DELETE")
-    try:
+    with _model_errors():
         V.remove_milestone(call.env, milestone.name)
-    except V.TicketModelError as exc:
-        raise _model_error(exc) from None
 
 
 def _component_json(c: V.Component) -> dict:
@@ -404,10 +402,8 @@ def list_components(call: Call) -> Paged:
 
 def _component(call: Call, action: str) -> V.Component:
     call.req.perm.require(action)
-    try:
+    with _model_errors():
         return V.get_component(call.env, call.args["name"])
-    except V.TicketModelError as exc:
-        raise _model_error(exc) from None
 
 
 def get_component(call: Call) -> dict:
@@ -417,19 +413,17 @@ def get_component(call: Call) -> dict:
 def create_component(call: Call) -> Reply:
     call.req.perm.require("TICKET_ADMIN")
     body = call.body
-    try:
+    with _model_errors():
         with call.env.db_transaction:
             V.add_component(call.env, body["name"], body.get("owner"), body.get("description"))
         return Reply(_component_json(V.get_component(call.env, body["name"])), 201)
-    except V.TicketModelError as exc:
-        raise _model_error(exc) from None
 
 
 def update_component(call: Call) -> dict:
     component = _component(call, "TICKET_ADMIN")
     body = call.body
     new_name = body.get("name") or component.name
-    try:
+    with _model_errors():
         with call.env.db_transaction:
             if "owner" in body:
                 V.set_component_owner(call.env, component.name, body["owner"] or None)
@@ -438,13 +432,9 @@ def update_component(call: Call) -> dict:
             if new_name != component.name:
                 V.rename_component(call.env, component.name, new_name)
         return _component_json(V.get_component(call.env, new_name))
-    except V.TicketModelError as exc:
-        raise _model_error(exc) from None
 
 
 def delete_component(call: Call) -> None:
     component = _component(call, "TICKET_ADMIN")
-    try:
+    with _model_errors():
         V.remove_component(call.env, component.name)
-    except V.TicketModelError as exc:
-        raise _model_error(exc) from None
