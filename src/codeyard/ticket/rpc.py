@@ -522,12 +522,10 @@ class _Enum:
         value = _enum_value(value)
         env = req.env
         try:
-            with env.db_transaction as db:
+            with env.db_transaction:
                 V.add_enum(env, self.kind, name)
                 if value:
-                    db("UPDATE enum SET value=%s WHERE type=%s AND name=%s",
-                       (value, self.kind, name))
-                    V.invalidate_ticket_fields(env)
+                    V.set_enum_value(env, self.kind, name, value)
         except V.TicketModelError as exc:
             raise _model_error(exc) from None
         return 0
@@ -537,10 +535,7 @@ class _Enum:
         value = _enum_value(value)
         env = req.env
         try:
-            with env.db_transaction as db:
-                V.get_enum(env, self.kind, name)
-                db("UPDATE enum SET value=%s WHERE type=%s AND name=%s", (value, self.kind, name))
-                V.invalidate_ticket_fields(env)
+            V.set_enum_value(env, self.kind, name, value)
         except V.TicketModelError as exc:
             raise _model_error(exc) from None
         return 0

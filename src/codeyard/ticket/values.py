@@ -19,7 +19,7 @@ from codeyard.attachment import model as attachments
 __all__ = [
     "ENUM_TYPES", "FIELDS_CACHE_KEY", "MILESTONES_CACHE_KEY", "TICKET_COLUMNS",
     "TicketModelError", "ResourceNotFound", "ResourceExists", "InvalidName", "EnumValue", "Component", "Milestone", "Version",
-    "list_enum", "get_enum", "add_enum", "rename_enum", "remove_enum", "move_enum",
+    "list_enum", "get_enum", "add_enum", "set_enum_value", "rename_enum", "remove_enum", "move_enum",
     "list_components", "get_component", "add_component", "rename_component",
     "set_component_owner", "remove_component",
     "list_milestones", "get_milestone", "add_milestone", "rename_milestone",
@@ -146,6 +146,14 @@ def add_enum(env, enum_type: str, name: str, description: str | None = None) -> 
                (enum_type, name, value, description))
         invalidate_ticket_fields(env)
     return EnumValue(enum_type, name, value, description)
+
+
+def set_enum_value(env, enum_type: str, name: str, value: str) -> None:
+    """Give an existing enum value the stored ``value`` (its place in the order)."""
+    with env.db_transaction as db:
+        get_enum(env, enum_type, name)
+        db("UPDATE enum SET value=%s WHERE type=%s AND name=%s", (value, enum_type, name))
+        invalidate_ticket_fields(env)
 
 
 def rename_enum(env, enum_type: str, name: str, new_name: str) -> None:
