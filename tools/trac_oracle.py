@@ -23,50 +23,15 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "..", "tests", "unit", "wiki", "golden")
-CASE_MARK = "~~~~~~~~ case: "
-HTML_MARK = "~~~~~~~~ html"
+sys.path.insert(0, os.path.join(HERE, ".."))  # the golden format is shared with the tests
 
-
-def read_cases(path):
-    """[(header, text, html)] of one golden file (header = 'name | opt=val | flag')."""
-    cases = []
-    header = text = html = None
-    target = None
-    with open(path, encoding="utf-8") as fh:
-        lines = fh.read().split("\n")
-    for line in lines:
-        if line.startswith(CASE_MARK):
-            if header is not None:
-                cases.append((header, "\n".join(text), "\n".join(html)))
-            header, text, html, target = line[len(CASE_MARK):].strip(), [], [], "text"
-        elif line == HTML_MARK and header is not None:
-            target = "html"
-        elif target == "text":
-            text.append(line)
-        elif target == "html":
-            html.append(line)
-    if header is not None:
-        cases.append((header, "\n".join(text), "\n".join(html)))
-    return [(h, t, x.rstrip("\n")) for h, t, x in cases]
-
-
-def write_cases(path, cases, preamble):
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(preamble)
-        for header, text, html in cases:
-            fh.write(f"{CASE_MARK}{header}\n{text}\n{HTML_MARK}\n{html}\n")
-
-
-def parse_header(header):
-    parts = [p.strip() for p in header.split("|")]
-    opts = {}
-    for part in parts[1:]:
-        if "=" in part:
-            k, v = part.split("=", 1)
-            opts[k.strip()] = v.strip()
-        elif part:
-            opts[part] = True
-    return parts[0], opts
+from tests.support.golden_format import (  # noqa: E402
+    CASE_MARK,
+    ini_settings,
+    parse_header,
+    read_cases,
+    write_cases,
+)
 
 
 def make_env(tmp):
@@ -97,16 +62,6 @@ def make_env(tmp):
 
     del WikiSystem(env).pages
     return env
-
-
-def ini_settings(opts):
-    """[(section, option, value)] of a case's ``ini=section.option=value;…`` header option."""
-    found = []
-    for item in filter(None, (opts.get("ini") or "").split(";")):
-        key, _, value = item.partition("=")
-        section, _, option = key.strip().partition(".")
-        found.append((section, option, value.strip()))
-    return found
 
 
 def render(env, text, opts):

@@ -19,52 +19,13 @@ from codeyard.env import Environment
 from codeyard.perm import PermissionCache, Resource
 from codeyard.util.href import Href
 from codeyard.wiki.formatter import FormatContext, format_to_html, format_to_oneliner
+from tests.support.golden_format import ini_settings, parse_header, read_cases
 
 pytestmark = pytest.mark.db
 USE_POSTGRES = os.environ.get("CODEYARD_TEST_DB") == "postgres"
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "golden")
-CASE_MARK = "~~~~~~~~ case: "
-HTML_MARK = "~~~~~~~~ html"
-
-
-def read_cases(path):
-    cases = []
-    header = None
-    text: list[str] = []
-    html: list[str] = []
-    target = None
-    with open(path, encoding="utf-8") as fh:
-        lines = fh.read().split("\n")
-    for line in lines:
-        if line.startswith(CASE_MARK):
-            if header is not None:
-                cases.append((header, "\n".join(text), "\n".join(html).rstrip("\n")))
-            header, text, html, target = line[len(CASE_MARK):].strip(), [], [], "text"
-        elif line == HTML_MARK and header is not None:
-            target = "html"
-        elif target == "text":
-            text.append(line)
-        elif target == "html":
-            html.append(line)
-    if header is not None:
-        cases.append((header, "\n".join(text), "\n".join(html).rstrip("\n")))
-    return cases
-
-
-def parse_header(header):
-    parts = [p.strip() for p in header.split("|")]
-    opts = {}
-    for part in parts[1:]:
-        if "=" in part:
-            key, value = part.split("=", 1)
-            opts[key.strip()] = value.strip()
-        elif part:
-            opts[part] = True
-    return parts[0], opts
-
-
 def all_cases():
     found = []
     for name in sorted(os.listdir(GOLDEN)):
@@ -137,16 +98,6 @@ def golden_env(tmp_path_factory, request):
     env.invalidate(cachekeys.WIKI_PAGES, cachekeys.INTERWIKI_MAP)
     yield env
     env.shutdown()
-
-
-def ini_settings(opts):
-    """[(section, option, value)] of a case's ``ini=section.option=value;…`` header option."""
-    found = []
-    for item in filter(None, (opts.get("ini") or "").split(";")):
-        key, _, value = item.partition("=")
-        section, _, option = key.strip().partition(".")
-        found.append((section, option, value.strip()))
-    return found
 
 
 def render(env, text, opts):
