@@ -58,14 +58,6 @@ SEARCH = "/search?q=parser+server&noquickjump=1"
 # Data
 
 
-def _progress(label: str, done: int, total: int) -> None:
-    if done == total or done % max(1, total // 20) == 0:
-        sys.stderr.write(f"\r{label}: {done}/{total}")
-        if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
 def add_wiki_pages(env_path: str, count: int, seed: int = 31) -> None:
     """``count`` pages of a few KB of mixed markup (1 to 3 versions each) and the 100 KB
     page, written as Trac writes them."""
@@ -81,7 +73,7 @@ def add_wiki_pages(env_path: str, count: int, seed: int = 31) -> None:
             rows.append((f"Bench/Page{n:03d}", version, now - (n * 3 + versions - version) * 600_000_000,
                          f"user{n % 30}", text + ("\nEdited.\n" * (version - 1)),
                          f"edit {version}", 0))
-        _progress("wiki pages", n + 1, count)
+        vcs_data.progress("wiki pages", n + 1, count)
     rows.append((LARGE_PAGE, 1, now - 86_400_000_000, "user1", realistic_page(), "", 0))
     env = Environment(env_path)
     try:

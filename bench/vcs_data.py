@@ -36,7 +36,7 @@ AUTHORS = [f"Developer {n} <dev{n}@example.org>" for n in range(12)]
 LARGE_FILE = "src/generated/tables.py"
 
 
-def _progress(label: str, done: int, total: int) -> None:
+def progress(label: str, done: int, total: int) -> None:
     if done == total or done % max(1, total // 50) == 0:
         sys.stderr.write(f"\r{label}: {done}/{total}")
         if done == total:
@@ -185,7 +185,7 @@ def git_repository(commits: int = 5000, files: int = 300) -> str:
             out.write(f"tag v{number // 500}.0\nfrom :{number}\n".encode())
             out.write(f"tagger {author} {when} +0000\n".encode())
             data(f"Release {number // 500}.0".encode())
-        _progress("git history", number, commits)
+        progress("git history", number, commits)
     out.write(b"done\n")
     out.close()
     if proc.wait() != 0:
@@ -249,7 +249,7 @@ def bzr_branch(revisions: int = 1000, files: int = 150) -> str:
                             reporter=NullCommitReporter())
                 if number % 100 == 0:
                     tree.branch.tags.set_tag(f"v{number // 100}.0", tree.last_revision())
-                _progress("bzr history", number, revisions)
+                progress("bzr history", number, revisions)
     open(os.path.join(root, "codeyard-complete"), "w").close()
     sys.stderr.write(f"bzr branch of {revisions} revisions in {time.perf_counter() - began:.1f} s\n")
     return root
@@ -430,7 +430,7 @@ def svn_repository(revisions: int = 2000, files: int = 300, data: str = DATA,
     history = SvnHistory(SvnDump(proc.stdin, uuid), revisions, files, seed)
     for number in range(1, revisions + 1):
         history.write(number)
-        _progress("svn history", number, revisions)
+        progress("svn history", number, revisions)
     proc.stdin.close()
     if proc.wait() != 0:
         raise SystemExit("svnadmin load failed")
