@@ -344,6 +344,8 @@ def _body(req, endpoint: Endpoint) -> Any:
         body = json.loads(data.decode("utf-8")) if data.strip() else None
     except UnicodeDecodeError:
         raise bad_request("The body is not UTF-8 text.") from None
+    except RecursionError:  # arrays in arrays… deeper than the parser descends
+        raise bad_request("The body is nested too deeply.") from None
     except ValueError as exc:
         raise bad_request(f"The body is not valid JSON: {exc}") from None
     if body is None:

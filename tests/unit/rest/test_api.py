@@ -237,6 +237,15 @@ def test_attachments_upload_list_download_delete(project):
     assert data(dev("GET", f"/tickets/{tid}/attachments"))["items"] == []
 
 
+def test_a_body_nested_too_deeply_is_refused(project):
+    _env, _site, dev, _admin = project
+    depth = 20_000  # deeper than the JSON parser descends (and within the size limit)
+    nested = dev("POST", "/tickets", data="[" * depth + "]" * depth,
+                 headers={"Content-Type": "application/json"})
+    assert "nested too deeply" in error(nested, 400)
+    assert data(dev("GET", "/tickets"))["total"] == 0
+
+
 def test_wiki_page_attachments(project):
     _env, _site, dev, admin = project
     assert dev("PUT", "/wiki/Notes/Files", {"text": "See the files"}).status_code == 201
