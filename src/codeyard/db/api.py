@@ -22,7 +22,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
-__all__ = ["DatabaseError", "DatabaseManager", "DbUrl", "Db", "ScopeError", "parse_db_url"]
+__all__ = ["DatabaseError", "DatabaseManager", "DbUrl", "Db", "ScopeError", "parse_db_url",
+           "row_id"]
 
 
 class DatabaseError(Exception):
@@ -125,6 +126,20 @@ def key_to_id(key: str) -> int:
     for char in key:
         value = (value * 1000003 & _MASK31) ^ ord(char)
     return value ^ len(key)
+
+
+# The integer keys both databases hold (SQLite INTEGER, PostgreSQL bigint).
+_KEY_RANGE = range(-(1 << 63), 1 << 63)
+
+
+def row_id(text: str | None) -> int:
+    """An integer key as a person gave it (a form field, a URL): ValueError for one that is
+    not a number or that no database row can have, such as a number past 64 bits (which
+    the drivers refuse with an error of their own)."""
+    value = int(text or "")
+    if value not in _KEY_RANGE:
+        raise ValueError(f"{text!r} is out of range")
+    return value
 
 
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

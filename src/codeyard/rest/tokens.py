@@ -16,6 +16,7 @@ import time
 from sqlalchemy import Column, Index, Integer, MetaData, Table, Text
 
 from codeyard.core import hookimpl
+from codeyard.db.api import row_id
 from codeyard.db.schema import INT64
 from codeyard.web.api import HTTPBadRequest, HTTPForbidden, HTTPUnauthorized
 
@@ -147,7 +148,7 @@ def tokens_panel(req, panel: str):
                 errors.append(str(exc))
         elif action.startswith("revoke_"):
             try:
-                token_id = int(action.removeprefix("revoke_"))
+                token_id = row_id(action.removeprefix("revoke_"))
             except ValueError:
                 raise HTTPBadRequest(f"Unknown action {action!r}.") from None
             if not revoke_token(req.env, req.authname, token_id):

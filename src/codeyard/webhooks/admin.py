@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from codeyard.admin.api import AdminCommand, AdminCommandError, AdminContext
 from codeyard.core import hookimpl
+from codeyard.db.api import row_id
 from codeyard.util.timefmt import utc_text as _time
 from codeyard.web.api import AdminPanel, HTTPBadRequest, HTTPNotFound
 from codeyard.webhooks import api, events, model, sender
@@ -33,9 +34,9 @@ def _form_events(form) -> list[str]:
 
 def _id(text: str | None) -> int:
     try:
-        return int(text or "")
+        return row_id(text)
     except ValueError:
-        raise HTTPBadRequest(f"{text!r} is not a number.") from None
+        raise HTTPBadRequest(f"{text!r} is not the number of a webhook or a delivery.") from None
 
 
 def _act(req, form) -> str:
@@ -162,8 +163,8 @@ def _ping(ctx: AdminContext, name: str) -> None:
     hook = model.find_hook(env, name)
     if hook is None:
         raise AdminCommandError(f"There is no webhook {name!r}.")
-    row_id = events.ping(env, hook, None)
-    ctx.print(f"Ping queued as delivery {row_id}.")
+    delivery = events.ping(env, hook, None)
+    ctx.print(f"Ping queued as delivery {delivery}.")
 
 
 @hookimpl

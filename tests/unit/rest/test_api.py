@@ -94,6 +94,7 @@ def test_tokens_are_made_listed_and_revoked_in_the_preferences(project):
     other = create_token(env, "dev", "mine")
     dev_id = [t for t in list_tokens(env, "dev") if t["name"] == "mine"][0]["id"]
     assert site.post("/prefs/api-tokens", {"action": f"revoke_{dev_id}"}).status_code == 400
+    assert site.post("/prefs/api-tokens", {"action": "revoke_" + "9" * 30}).status_code == 400
     assert data(fresh("GET", "/user", headers={"Authorization": f"Bearer {other}"}))["user"] == "dev"
     assert site.post("/prefs/api-tokens", {"action": "create", "name": " "}).status_code == 400
 

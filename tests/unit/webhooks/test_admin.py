@@ -68,6 +68,7 @@ def test_add_edit_disable_delete(admin_site, receiver):
     assert [h.name for h in model.all_hooks(env)] == ["ci"]
     assert site.get(f"{PANEL}/{hook.id}").status_code == 404
     assert site.get(f"{PANEL}/nonsense").status_code == 400
+    assert site.get(f"{PANEL}/{'9' * 30}").status_code == 400  # past what a key can hold
 
 
 def test_bad_input_is_a_400_with_a_message(admin_site, receiver):
@@ -83,6 +84,7 @@ def test_bad_input_is_a_400_with_a_message(admin_site, receiver):
             ({"action": "remove"}, "No webhooks were selected."),
             ({"action": "ping", "hook": "nope"}, "There is no webhook"),
             ({"action": "redeliver", "delivery": "77"}, "There is no delivery 77."),
+            ({"action": "redeliver", "delivery": "9" * 30}, "is not the number of"),
             ({"action": "explode"}, "Unknown action")]:
         answer = site.post(PANEL, data)
         assert answer.status_code == 400, (data, answer.status_code)
