@@ -1,7 +1,8 @@
 """Git hosting speed: ``git clone --bare`` of the benchmark repository (5,000 commits, from
 ``bench.vcs_data``) and a push of its whole history, through codeyard's Git smart HTTP
-against plain ``git http-backend`` behind a minimal WSGI wrapper (``plain_backend`` below),
-both under the same gunicorn settings, and against a local ``git clone --no-local``.
+served by ``codeyard serve -s`` (2 workers, 4 threads), against plain ``git http-backend``
+behind a minimal WSGI wrapper (``plain_backend`` below) under gunicorn with the same worker
+and thread counts, and against a local ``git clone --no-local``.
 
 codeyard's push includes what every push does there before it returns: the changeset
 cache filled with the pushed history and the ticket updater run over it.
@@ -77,9 +78,18 @@ def plain_backend(environ, start_response):
 
 
 def gunicorn(port: int, app: str, env_vars: dict[str, str], log: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "2",
-               "-k", "gthread", "--threads", "4", "--timeout", "900", "--chdir", REPO,
-               *(arg for k, v in env_vars.items() for arg in ("-e", f"{k}={v}")), app]
+    return start([sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "2",
+                  "-k", "gthread", "--threads", "4", "--timeout", "900", "--chdir", REPO,
+                  *(arg for k, v in env_vars.items() for arg in ("-e", f"{k}={v}")), app],
+                 port, log)
+
+
+def codeyard_serve(port: int, env_path: str, log: str) -> subprocess.Popen:
+    return start([sys.executable, "-m", "codeyard", "serve", "-s", env_path, "--port", str(port),
+                  "--workers", "2", "--threads", "4", "--no-access-log"], port, log)
+
+
+def start(command: list[str], port: int, log: str) -> subprocess.Popen:
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
@@ -179,8 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         env_path = make_environment(root, served)
 
         cy_port, plain_port = free_port(), free_port()
-        procs.append(gunicorn(cy_port, "codeyard.web.wsgi:application", {"TRAC_ENV": env_path},
-                              os.path.join(root, "codeyard.log")))
+        procs.append(codeyard_serve(cy_port, env_path, os.path.join(root, "codeyard.log")))
         procs.append(gunicorn(plain_port, "bench.hosting_git:plain_backend",
                               {"GIT_PROJECT_ROOT": repos_root}, os.path.join(root, "plain.log")))
         cy_url = f"http://127.0.0.1:{cy_port}/git"
@@ -232,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         ("`git push` of the whole history", med(pushes["codeyard"]), med(pushes["plain"]), None),
     ]
     print(f"Git hosting, {args.commits} commits ({args.clones} clones / {args.pushes} pushes "
-          "each, median; gunicorn -w 2 -k gthread --threads 4 for both servers)\n")
+          "each, median; `codeyard serve` and gunicorn -k gthread, both 2 workers of 4 "
+          "threads)\n")
     print("| operation | codeyard | plain git http-backend | ratio | local `clone --no-local` |")
     print("|---|---:|---:|---:|---:|")
     for label, ours, plain, local in rows:

@@ -258,8 +258,8 @@ def hosting_tables(quick: bool) -> list[str]:
         return ["Hosting timings: not measured by a quick run (`python -m bench.hosting_git`, "
                 "`python -m bench.hosting_bzr`)."]
     lines = []
-    for command in (["bench.hosting_git", "--clones", "2", "--pushes", "1"],
-                    ["bench.hosting_bzr", "--repeat", "1"]):
+    for command in (["bench.hosting_git", "--clones", "5", "--pushes", "1"],
+                    ["bench.hosting_bzr", "--repeat", "3"]):
         print(f"running {' '.join(command)} ...", file=sys.stderr, flush=True)
         done = subprocess.run([sys.executable, "-m", *command], cwd=REPO, capture_output=True,
                               text=True, timeout=900)

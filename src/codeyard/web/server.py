@@ -121,6 +121,47 @@ class SiteMiddleware:
         return self.app(environ, start_response)
 
 
+# A new worker answers a page of each project (up to this many, within this time) before it
+# takes connections, so no user waits for its imports, database connections and templates.
+WARM_UP_PROJECTS = 8
+WARM_UP_SECONDS = 10.0
+
+
+def warm_up_paths(settings: SiteSettings, limit: int = WARM_UP_PROJECTS) -> list[str]:
+    """The paths (below ``--base-path``) a new worker asks for before it serves anyone."""
+    if settings.single_env:
+        return ["/"]
+    names = [os.path.basename(p.rstrip("/")) for p in settings.env_paths]
+    if settings.env_parent_dir:
+        try:
+            entries = sorted(os.listdir(settings.env_parent_dir))
+        except OSError:
+            entries = []
+        names = [n for n in entries if not n.startswith(".") and os.path.isfile(
+            os.path.join(settings.env_parent_dir, n, "VERSION"))]
+    return ["/"] + [f"/{name}/" for name in names[:limit]]
+
+
+def warm_up(app: Callable, settings: SiteSettings, log: Callable[[str], None]) -> None:
+    """Answer the warm-up pages inside this process as anonymous GETs; the answers go
+    nowhere. A page that fails is logged and skipped: it will fail for its user too."""
+    import time
+
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    began = time.monotonic()
+    for path in warm_up_paths(settings):
+        if time.monotonic() - began > WARM_UP_SECONDS:
+            break
+        environ = EnvironBuilder(path=settings.base_path + path,
+                                 base_url="http://127.0.0.1/").get_environ()
+        environ["REMOTE_ADDR"] = "127.0.0.1"
+        try:
+            run_wsgi_app(app, environ, buffered=True)
+        except Exception as exc:  # noqa: BLE001 - a warm-up never stops a worker
+            log(f"warm-up of {path} failed: {exc!r}")
+
+
 def load_site_application() -> Callable:
     from codeyard.web.wsgi import application
 
@@ -482,8 +523,12 @@ def serve_command(envs, port, hostname, env_parent_dir, single_env, basic_auth, 
                f"Serving on {url}")
 
     def loader() -> Callable:
+        import logging
+
         log_to_stderr()
-        return SiteMiddleware(load_site_application(), settings)
+        app = SiteMiddleware(load_site_application(), settings)
+        warm_up(app, settings, logging.getLogger("codeyard.web").warning)
+        return app
 
     options = gunicorn_options(
         host=hostname, port=port, workers=nworkers, threads=threads, http11=not http10,

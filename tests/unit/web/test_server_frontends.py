@@ -16,6 +16,8 @@ from codeyard.web.server import (
     build_settings,
     parse_password_option,
     serve_command,
+    warm_up,
+    warm_up_paths,
 )
 
 
@@ -63,6 +65,34 @@ def test_site_middleware_single_env_and_env_list():
     seen["codeyard.env_paths"].append("changed")  # a request cannot change the next one
     _, _, seen = call(several, "/two/wiki")
     assert seen["codeyard.env_paths"] == ["/srv/one", "/srv/two"]
+
+
+def test_warm_up_asks_for_a_page_of_each_project(tmp_path):
+    for name in ("beta", "alpha", ".hidden", "notenv"):
+        (tmp_path / name).mkdir()
+    for name in ("alpha", "beta", ".hidden"):
+        (tmp_path / name / "VERSION").write_text("Trac Environment Version 1\n")
+    assert warm_up_paths(SiteSettings(env_paths=["/srv/one"], single_env=True)) == ["/"]
+    assert warm_up_paths(SiteSettings(env_paths=["/srv/one/", "/srv/two"])) == [
+        "/", "/one/", "/two/"]
+    parent = SiteSettings(env_parent_dir=str(tmp_path), base_path="/p")
+    assert warm_up_paths(parent) == ["/", "/alpha/", "/beta/"]
+    assert warm_up_paths(parent, limit=1) == ["/", "/alpha/"]
+
+    seen, logged = [], []
+
+    def app(environ, start_response):
+        seen.append((environ["REQUEST_METHOD"], environ["SCRIPT_NAME"], environ["PATH_INFO"],
+                     "HTTP_COOKIE" in environ))
+        if environ["PATH_INFO"] == "/beta/":
+            raise RuntimeError("broken project")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    warm_up(SiteMiddleware(app, parent), parent, logged.append)
+    assert seen == [("GET", "/p", "/", False), ("GET", "/p", "/alpha/", False),
+                    ("GET", "/p", "/beta/", False)]
+    assert len(logged) == 1 and "/beta/" in logged[0] and "broken project" in logged[0]
 
 
 def test_password_option_parsing(tmp_path):
