@@ -460,30 +460,44 @@ def layout(columns: Sequence[str], rows: Iterable[Sequence[Any]], labels: Mappin
         group.append(header)
     header_groups = [g for g in header_groups if g] or [[]]
 
+    # What each column means for a row, worked out once: (header, name, is the group,
+    # row key or None, names the row, names the realm).
+    plan: list[list[tuple[dict, str, bool, str | None, bool, bool]]] = []
+    for header_group in header_groups:
+        group_plan = []
+        for header in header_group:
+            col = header["col"]
+            name = col.strip("_")
+            group_plan.append((header, name, col == "__group__",
+                               name if col in ROW_COLUMNS else None,
+                               col in ("report", "ticket", "id", "_id"), name == "realm"))
+        plan.append(group_plan)
+    grouped = "__group__" in columns
+
     row_groups: list[tuple[str | None, list[dict]]] = []
     previous: Any = object()
     for idx, result in enumerate(rows):
         row: dict[str, Any] = {"idx": idx, "id": None, "cells": [], "realm": "ticket"}
         position = 0
         group_value = None
-        for header_group in header_groups:
+        for group_plan in plan:
             cells: list[dict[str, Any]] = []
-            for header in header_group:
-                value = cell_value(result[position])
-                col = header["col"]
-                cells.append({"value": value, "raw": result[position], "header": header,
-                              "col": col.strip("_"), "index": position})
+            for header, name, is_group, row_key, is_id, is_realm in group_plan:
+                raw = result[position]
+                value = cell_value(raw)
+                cells.append({"value": value, "raw": raw, "header": header, "col": name,
+                              "index": position})
                 position += 1
-                if col == "__group__":
+                if is_group:
                     group_value = value
-                if col in ROW_COLUMNS:
-                    row[col.strip("_")] = value
-                if col in ("report", "ticket", "id", "_id"):
+                if row_key is not None:
+                    row[row_key] = value
+                if is_id:
                     row["id"] = value
-                if col.strip("_") == "realm" and value:
+                if is_realm and value:
                     row["realm"] = value
             row["cells"].append(cells)
-        if "__group__" in columns and group_value != previous:
+        if grouped and group_value != previous:
             previous = group_value
             row_groups.append((group_value, []))
         if not row_groups:
