@@ -24,7 +24,7 @@ from codeyard.util.lru import BoundedCache
 from codeyard.vcs import api
 from codeyard.vcs import web_util as U
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound
-from codeyard.web.chrome import template_env
+from codeyard.web.chrome import SPLICE_MIN, Spliced, splice, template_env
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_to_html
 
@@ -287,14 +287,15 @@ def _diff_data(req, reponame: str, repos: api.Repository, files: list[FileDiff])
         if _is_binary(old) or _is_binary(new):
             f.state = "binary"
             continue
-        f.html, changed = _rendered_diff(req, repos, f, old, new, options, style)
+        piece, changed = _rendered_diff(req, repos, f, old, new, options, style)
+        f.html = splice(req, piece)
         f.state = "shown" if changed else "same"
     return {"files": files, "style": style, "options": options, "summarized": summarized,
             "style_args": _keep_query(req)}
 
 
 def _rendered_diff(req, repos: api.Repository, f: FileDiff, old: bytes, new: bytes,
-                   options: DiffOptions, style: str) -> tuple[Markup, bool]:
+                   options: DiffOptions, style: str) -> tuple[Spliced | Markup, bool]:
     """The diff table of two contents and whether they differ, kept per process by their
     digests, the options and the labels: a changeset's diff is the same for every reader
     (permissions are checked before), so a big one is computed once, not per view."""
@@ -310,7 +311,8 @@ def _rendered_diff(req, repos: api.Repository, f: FileDiff, old: bytes, new: byt
     hunks = diff_hunks(_lines(old), _lines(new), options)
     html = Markup(jenv.get_template("_diff.html").module.render(  # type: ignore[attr-defined]
         hunks, style, old_label, new_label))
-    result = (html, bool(hunks))
+    result: tuple[Spliced | Markup, bool] = (
+        Spliced(html) if len(html) >= SPLICE_MIN else html, bool(hunks))
     if len(html) <= MAX_CACHED_DIFF:
         cache.put(key, result)
     return result

@@ -8,6 +8,7 @@ page, and ``site_head.html`` / ``site_header.html`` / ``site_footer.html`` add t
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 import threading
 import time
@@ -248,12 +249,59 @@ def page_context(req) -> dict[str, Any]:
     }
 
 
+# A piece of a page at least this large is sent as ready bytes (see ``splice``).
+SPLICE_MIN = 32 * 1024
+
+
+class Spliced:
+    """A large piece of a page, as text and as its UTF-8 bytes (made once, then kept)."""
+
+    __slots__ = ("html", "encoded")
+
+    def __init__(self, html: Markup) -> None:
+        self.html = html
+        self.encoded = str(html).encode("utf-8")
+
+
+def splice(req, piece: Spliced | Markup) -> Markup:
+    """What a template outputs for a large ready piece of the page (a diff table of
+    hundreds of kilobytes): a marker that ``render`` replaces by the piece's bytes, so
+    the piece is neither copied into the page's text nor encoded again on each view. A
+    small piece is itself. Markers carry a token of the request, which a page's own
+    text cannot guess."""
+    if isinstance(piece, Markup):
+        if len(piece) < SPLICE_MIN:
+            return piece
+        piece = Spliced(piece)
+    elif len(piece.encoded) < SPLICE_MIN:
+        return piece.html
+    pieces = req.__dict__.setdefault("_spliced", [])
+    if not pieces:
+        req.__dict__["_splice_token"] = secrets.token_hex(8)
+    pieces.append(piece.encoded)
+    return Markup(f"\x00{req.__dict__['_splice_token']}:{len(pieces) - 1}\x00")
+
+
+def _spliced_body(req, body: str) -> str | list[bytes]:
+    pieces = req.__dict__.get("_spliced")
+    if not pieces:
+        return body
+    token = f"\x00{req.__dict__['_splice_token']}:"
+    parts = body.split(token)
+    chunks = [parts[0].encode("utf-8")]
+    for part in parts[1:]:
+        index, _nul, rest = part.partition("\x00")
+        chunks.append(pieces[int(index)])
+        chunks.append(rest.encode("utf-8"))
+    return chunks
+
+
 def render(req, template: str, data: dict[str, Any] | None = None, status: int = 200,
            content_type: str = "text/html; charset=utf-8") -> Response:
     context = page_context(req)
     context.update(data or {})
     body = template_env(req.env).get_template(template).render(context)
-    response = Response(body, status=status, content_type=content_type)
+    response = Response(_spliced_body(req, body), status=status, content_type=content_type)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"

@@ -151,3 +151,29 @@ def test_feature_templates_live_in_their_package_and_a_project_overrides_them(se
     page = site.get("/wiki/WikiStart")
     assert page.status_code == 200
     assert "<p id='mine'>WikiStart</p>" in text(page)
+
+
+def test_a_large_piece_goes_out_as_its_bytes_in_its_place():
+    from markupsafe import Markup
+
+    from codeyard.web.chrome import SPLICE_MIN, Spliced, _spliced_body, splice
+
+    class Req:
+        pass
+
+    req = Req()
+    small = Markup("<b>small</b>")
+    assert splice(req, small) is small and _spliced_body(req, "page") == "page"
+    big = Markup("<td>é</td>" * (SPLICE_MIN // 5))
+    kept = Spliced(big)
+    first, second = splice(req, kept), splice(req, big)
+    assert str(first) != str(second) and "\x00" in first
+    # Text that looks like a marker but lacks the request's token is left as it is.
+    body = f"<p>a\x000000:0\x00</p>{first}<hr>{second}<p>ü</p>"
+    chunks = _spliced_body(req, body)
+    assert isinstance(chunks, list) and kept.encoded in chunks
+    expected = f"<p>a\x000000:0\x00</p>{big}<hr>{big}<p>ü</p>".encode()
+    assert b"".join(chunks) == expected
+    # Another request gets another token.
+    other = Req()
+    assert str(splice(other, kept)).split(":")[0] != str(first).split(":")[0]
