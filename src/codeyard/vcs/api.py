@@ -19,6 +19,7 @@ oldest first, parents before children — the order the cache stores them in.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 from collections.abc import Iterable, Iterator
@@ -293,6 +294,12 @@ class Repository:
 
     def close(self) -> None:
         """Release what the backend holds open."""
+
+    def consistent(self) -> contextlib.AbstractContextManager[None]:
+        """A block of calls (a page's worth) that may all see the repository as it was at
+        its start: a backend that looks for changes on disk at each call looks once. The
+        default has nothing to do."""
+        return contextlib.nullcontext()
 
     # -- how the changeset cache stores this repository (Trac's connectors' way)
 

@@ -109,6 +109,11 @@ def _limit(req) -> int:
 def log_page(req, path: str = ""):
     """/log[/repo][/path] — the revision log of a path (``?format=rss`` as a feed)."""
     reponame, repos, rest = U.find(req, path)
+    with repos.consistent():
+        return _log_page(req, reponame, repos, rest)
+
+
+def _log_page(req, reponame: str, repos: api.Repository, rest: str):
     resource = U.source_resource(reponame, rest)
     req.perm.require("LOG_VIEW", resource)
     mode = req.args.get("mode") or "stop_on_copy"

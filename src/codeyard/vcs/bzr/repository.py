@@ -187,6 +187,8 @@ class BzrRepository(api.Repository):
         self._root = _layout.check_root(name, directory)
         self._layout_data: _layout.Layout | None = None
         self._layout_serial = -1
+        self._ordered_data: list[BranchState] | None = None
+        self._ordered_serial = -1
         self._states: dict[str, BranchState] = {}
         self._repositories: dict[str, Any] = {}
         self._trees: OrderedDict[tuple[int, bytes], Any] = OrderedDict()
@@ -224,6 +226,11 @@ class BzrRepository(api.Repository):
             finally:
                 self._depth -= 1
 
+    def consistent(self) -> contextlib.AbstractContextManager[None]:
+        """One outer call for the whole block: the layout and the tips are looked at
+        once (a log page otherwise asks a hundred times), under the instance lock."""
+        return self.guard()
+
     def _layout(self) -> _layout.Layout:
         if self._layout_serial == self._serial and self._layout_data is not None:
             return self._layout_data
@@ -255,7 +262,15 @@ class BzrRepository(api.Repository):
         return state
 
     def _ordered(self) -> list[BranchState]:
-        """Every branch, the default one first, then by path."""
+        """Every branch, the default one first, then by path (worked out once per outer
+        call: the layout and the tips stand still within one)."""
+        if self._ordered_serial == self._serial and self._ordered_data is not None:
+            return self._ordered_data
+        self._ordered_data = self._order()
+        self._ordered_serial = self._serial
+        return self._ordered_data
+
+    def _order(self) -> list[BranchState]:
         default = self._default()
         states = [self._state(p) for p in sorted(self._layout().branches)]
         if default is not None:
