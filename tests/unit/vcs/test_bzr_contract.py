@@ -205,6 +205,37 @@ def test_standalone_branch_at_root(tmp_path, brz):
     assert sorted(n.name for n in repos.get_node("").get_entries()) == ["a.txt", "b.txt"]
 
 
+def test_a_consistent_block_looks_at_the_disk_once(tmp_path, brz, monkeypatch):
+    from codeyard.vcs.bzr import repository as bzr_repository
+
+    brz(tmp_path, "init-shared-repo", "-q", "repo")
+    root = tmp_path / "repo"
+    brz(root, "init", "-q", "trunk")
+    trunk = root / "trunk"
+    (trunk / "a.txt").write_bytes(b"a\n")
+    brz(trunk, "add", "-q")
+    brz(trunk, "commit", "-q", "-m", "one")
+    repos = open_repos(root)
+    first = brz.revid(trunk, "1")
+    looks = []
+    real_stamp = bzr_repository.BranchState._stamp
+    monkeypatch.setattr(bzr_repository.BranchState, "_stamp",
+                        lambda self: looks.append(1) or real_stamp(self))
+    for _ in range(5):
+        repos.display_rev(first)
+    assert len(looks) == 5  # each call alone looks whether the tip moved
+    looks.clear()
+    with repos.consistent():
+        assert [repos.display_rev(first) for _ in range(20)] == ["trunk:1"] * 20
+        assert repos.youngest_rev == first
+    assert len(looks) == 1
+    # What changed after the block is seen by the next call.
+    (trunk / "a.txt").write_bytes(b"a\nb\n")
+    brz(trunk, "commit", "-q", "-m", "two")
+    assert repos.youngest_rev == brz.revid(trunk, "2")
+    repos.close()
+
+
 def test_empty_repository_and_empty_branch(tmp_path, brz):
     brz(tmp_path, "init-shared-repo", "-q", "shared")
     repos = open_repos(tmp_path / "shared", "shared")
