@@ -195,15 +195,15 @@ def group_days(events: list, tz: tzinfo, today: date, lastvisit: int = 0,
         unread = bool(lastvisit) and to_us(event.date) > lastvisit
         groups = days[-1]["groups"]
         if not groups or groups[-1]["unread"] != unread:
-            groups.append({"unread": unread, "events": [], "lines": []})
-        moment = local.strftime("%H:%M")
-        groups[-1]["events"].append({"event": event, "time": moment,
+            groups.append({"unread": unread, "events": []})
+        groups[-1]["events"].append({"event": event, "time": local.strftime("%H:%M"),
                                      "highlight": highlight, "unread": unread})
-        if markup:
-            groups[-1]["lines"].append(_event_lines(event, moment, highlight, unread))
-    for day in days:
-        for group in day["groups"]:
-            group["html"] = Markup("".join(group.pop("lines")))
+    if markup:
+        for day in days:
+            for group in day["groups"]:
+                group["html"] = Markup("".join(
+                    _event_lines(item["event"], item["time"], item["highlight"], item["unread"])
+                    for item in group["events"]))
     return days
 
 

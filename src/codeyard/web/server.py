@@ -131,14 +131,12 @@ def warm_up_paths(settings: SiteSettings, limit: int = WARM_UP_PROJECTS) -> list
     """The paths (below ``--base-path``) a new worker asks for before it serves anyone."""
     if settings.single_env:
         return ["/"]
-    names = [os.path.basename(p.rstrip("/")) for p in settings.env_paths]
     if settings.env_parent_dir:
-        try:
-            entries = sorted(os.listdir(settings.env_parent_dir))
-        except OSError:
-            entries = []
-        names = [n for n in entries if not n.startswith(".") and os.path.isfile(
-            os.path.join(settings.env_parent_dir, n, "VERSION"))]
+        from codeyard.web.wsgi import project_names  # the index's own listing
+
+        names = sorted(project_names(settings.env_parent_dir))
+    else:
+        names = [os.path.basename(p.rstrip("/")) for p in settings.env_paths]
     return ["/"] + [f"/{name}/" for name in names[:limit]]
 
 
