@@ -278,11 +278,15 @@ def ratio(ours: Result, theirs: Result) -> float:
 
 
 def comparison_table(rows: list[tuple[str, str, Result, Result]], other: str) -> list[str]:
-    lines = [f"| Page | codeyard req/s | p50 ms | p99 ms | {other} req/s | p50 ms | p99 ms | ratio |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    alone = any(ours.alone_p99_ms is not None for _, _, ours, _ in rows)
+    lines = [f"| Page | codeyard req/s | p50 ms | p99 ms |{' p99 ms, 1 client |' if alone else ''} "
+             f"{other} req/s | p50 ms | p99 ms | ratio |",
+             f"|---|---:|---:|---:|{'---:|' if alone else ''}---:|---:|---:|---:|"]
     for name, path, ours, theirs in rows:
+        single = "" if not alone else (
+            f" {ours.alone_p99_ms:.1f} |" if ours.alone_p99_ms is not None else " – |")
         lines.append(f"| {name} (`{path}`) | {ours.rps:,.1f} | {ours.p50_ms:.1f} | "
-                     f"{ours.p99_ms:.1f} | {theirs.rps:,.1f} | {theirs.p50_ms:.1f} | "
+                     f"{ours.p99_ms:.1f} |{single} {theirs.rps:,.1f} | {theirs.p50_ms:.1f} | "
                      f"{theirs.p99_ms:.1f} | {ratio(ours, theirs):.1f}x |")
     return lines
 
@@ -290,13 +294,15 @@ def comparison_table(rows: list[tuple[str, str, Result, Result]], other: str) ->
 def summary_line(rows: list[tuple[str, str, Result, Result]], hello: Result) -> str:
     ratios = [ratio(ours, theirs) for _, _, ours, theirs in rows]
     p99 = max(ours.p99_ms for _, _, ours, _ in rows)
+    alone = [ours.alone_p99_ms for _, _, ours, _ in rows if ours.alone_p99_ms is not None]
     by_name = {name: ours for name, _, ours, _ in rows}
 
     def ceiling(name: str) -> str:
         return f"{100 * by_name[name].rps / hello.rps:.0f}%" if hello.rps else "n/a"
 
     return (f"bench: codeyard/trac min {min(ratios):.1f}x median {statistics.median(ratios):.1f}x "
-            f"over {len(rows)} pages; p99 max {p99:.0f} ms; "
+            f"over {len(rows)} pages; p99 max {p99:.0f} ms"
+            f"{f' ({max(alone):.0f} ms with one client)' if alone else ''}; "
             f"ceiling wiki {ceiling('WikiStart')} ticket {ceiling('Ticket')}")
 
 
@@ -326,7 +332,9 @@ def report(args, rows, bzr_rows, hello: Result, memory: dict[str, float], setup:
         "request (kept-alive connections can all land on one worker process and halve a "
         "run at random), "
         f"{args.time_limit:.0f} s per page after a warm-up (pages slower than 0.5 s: Python "
-        "clients that each finish their request).",
+        "clients that each finish their request). The column \"p99 ms, 1 client\" is the "
+        "99th percentile of a further load with one client at a time: the page's own latency "
+        "without the queueing of more clients than cores.",
         "",
         f"Hello-world ceiling: {hello.rps:,.0f} req/s (p99 {hello.p99_ms:.1f} ms). Largest worker "
         "resident set after the run: " + ", ".join(f"{name} {mib:.0f} MiB"
@@ -398,12 +406,12 @@ def main(argv: list[str] | None = None) -> int:
             stop(proc)
         port, proc = serve_codeyard(ours_dir, args, workdir)
         try:
-            ours = [measure(f"codeyard: {name}", port, f"/{PROJECT}{path}", args, workdir)
-                    for name, path in pages]
+            ours = [measure(f"codeyard: {name}", port, f"/{PROJECT}{path}", args, workdir,
+                            alone=True) for name, path in pages]
             ours.append(measure("codeyard: Project index", port, "/", args, workdir))
             bzr = bzr_pages(bzr_root, port)
             ours_bzr = [measure(f"codeyard: Bazaar {name}", port, f"/{PROJECT}{path}", args,
-                                workdir) for name, path, _ in bzr]
+                                workdir, alone=True) for name, path, _ in bzr]
             memory["codeyard"] = workers_rss_mib(proc.pid)
         finally:
             stop(proc)

@@ -47,6 +47,9 @@ class Result:
     rps: float
     p50_ms: float
     p99_ms: float
+    # The 99th percentile with one client at a time (``measure(..., alone=True)``): the
+    # page's own latency, without the queueing of a load larger than the cores.
+    alone_p99_ms: float | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -206,7 +209,23 @@ def add_load_arguments(parser, requests: int, time_limit: float) -> None:
 SLOW_PAGE = 0.5  # seconds: a page this slow is warmed by a few requests only
 
 
-def measure(label: str, port: int, path: str, args, workdir: str) -> Result:
+def measure(label: str, port: int, path: str, args, workdir: str, alone: bool = False
+            ) -> Result:
+    """The page's figures under the load of ``args``; with ``alone``, also its 99th
+    percentile with one client (``Result.alone_p99_ms``)."""
+    result = _measure(label, port, path, args, workdir)
+    if alone and result.p50_ms < SLOW_PAGE * 1000:
+        seconds = max(1.0, args.time_limit / 4)
+        if args.client == "ab":
+            *_, pct = load_with_ab(port, path, args.requests, 1, seconds, workdir,
+                                   getattr(args, "keepalive", True))
+        else:
+            *_, pct = load_with_python(port, path, args.requests, 1, seconds)
+        result.alone_p99_ms = pct[99]
+    return result
+
+
+def _measure(label: str, port: int, path: str, args, workdir: str) -> Result:
     slow = False
     for n in range(20):  # warm up: every worker opens what it needs
         began = time.perf_counter()

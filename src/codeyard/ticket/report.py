@@ -257,6 +257,9 @@ class ReportResult:
     missing_args: list[str] = field(default_factory=list)
     args: dict[str, str] = field(default_factory=dict)
     sql: str = ""
+    # The rows were kept under the tickets' stamp: the same ``rows`` list comes back while
+    # it holds, so what is made of it may be kept with it (``report_web``).
+    kept: bool = False
 
     @property
     def pages(self) -> int:
@@ -412,12 +415,14 @@ def execute_report(env, sql: str, args: Mapping[str, str] | None = None, *, repo
                 columns, rows = runner.run(final, params)
             return columns, rows, total if limit else len(rows), paged, final
 
-        if _keepable(env, db, sql):
+        kept = _keepable(env, db, sql)
+        if kept:
             key = ("report", text, tuple(params), sort, asc, page, limit)
             columns, rows, total, paged, final = kept_while_tickets_unchanged(env, db, key, run)
         else:
             columns, rows, total, paged, final = run()
-    return ReportResult(columns, rows, total, page, limit, paged, missing, shown_args, final)
+    return ReportResult(columns, rows, total, page, limit, paged, missing, shown_args, final,
+                        kept)
 
 
 # ---------------------------------------------------------------------------

@@ -180,13 +180,7 @@ def _view(req, report_id: int):
                          f"report_{report_id}.{ext}")
     if fmt == "rss":
         return _rss(req, report, result.columns, rows)
-    labels = {f.name: f.label for f in ticket_fields(req.env)}
-    header_groups, row_groups = model.layout(result.columns, rows, labels, sort, asc)
-    writer = _RowWriter(req, ctx)
-    with req.env.db_query:  # one read transaction for every rendered cell
-        for _, group_rows in row_groups:
-            for row in group_rows:
-                row["lines"] = writer.lines(row)
+    header_groups, row_groups = _laid_out(req, ctx, result, rows, sort, asc)
     if result.missing_args:
         req.add_warning("The following arguments are missing: " + ", ".join(result.missing_args))
     data["args"] = {k: v for k, v in result.args.items() if k != "USER"}
@@ -204,6 +198,47 @@ def _view(req, report_id: int):
 
 
 _TIME_COLUMNS = ("time", "changetime", "created", "modified", "datetime")
+LAID_OUT = 32  # report tables kept per process with the rows they were made of
+
+
+def _shown(col: str) -> bool:
+    """Whether a result column is shown as a cell (``_col`` and ``__col__`` are not)."""
+    if col.startswith("__") and col.endswith("__"):
+        return False
+    return not (col.startswith("_") and not (len(col) > 1 and col.endswith("_")))
+
+
+def _laid_out(req, ctx, result: model.ReportResult, rows: list[tuple], sort: str, asc: bool):
+    """(header groups, row groups with their rendered ``lines``) of the shown rows. The
+    table of rows kept under the tickets' stamp is kept with them, per time zone, link
+    base and shown rows; not when a cell is wiki text, whose links depend on the reader."""
+    from codeyard.util.lru import BoundedCache
+
+    labels = {f.name: f.label for f in ticket_fields(req.env)}
+
+    def lay_out():
+        header_groups, row_groups = model.layout(result.columns, rows, labels, sort, asc)
+        writer = _RowWriter(req, ctx)
+        with req.env.db_query:  # one read transaction for every rendered cell
+            for _, group_rows in row_groups:
+                for row in group_rows:
+                    row["lines"] = writer.lines(row)
+        return header_groups, row_groups
+
+    if not result.kept or any(_shown(c) and c.strip("_") == "description"
+                              for c in result.columns):
+        return lay_out()
+    cache = req.env.memo("ticket.report_laid_out", lambda: BoundedCache(LAID_OUT))
+    shown = None if len(rows) == len(result.rows) else tuple(id(row) for row in rows)
+    key = (id(result.rows), shown, str(req.tz), req.href.base, sort, asc,
+           tuple(labels.items()))
+    hit = cache.get(key)
+    # the kept rows themselves are held with the table, so their id stays theirs
+    if hit is not None and hit[0] is result.rows:
+        return hit[1], hit[2]
+    header_groups, row_groups = lay_out()
+    cache.put(key, (result.rows, header_groups, row_groups))
+    return header_groups, row_groups
 
 
 class _RowWriter:

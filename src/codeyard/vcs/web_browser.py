@@ -81,7 +81,8 @@ def browser_page(req, path: str = ""):
             data["access"] = _access(req, default, "") if default is not None else []
             return "vcs/browser.html", data
     reponame, repos, rest = U.find(req, path)
-    result = _node_page(req, reponame, rest, repos)
+    with repos.consistent():
+        result = _node_page(req, reponame, rest, repos)
     if isinstance(result, Response):
         return result
     if repos is not None:

@@ -76,6 +76,12 @@ def changeset_page(req, rev: str | None = None, rest: str = ""):
     if rev is None:
         rev = ""
     reponame, repos, path = U.find(req, rest)
+    with repos.consistent():
+        return _changeset_page(req, rev, reponame, repos, path)
+
+
+def _changeset_page(req, rev: str, reponame: str, repos, path: str):
+    args = req.args
     with U.readable_errors(reponame):
         nrev = U.normalize_rev(repos, rev or None)
         if nrev is None:

@@ -333,3 +333,32 @@ def test_reports_reading_more_than_tickets_run_each_time(env, sql):
         assert not rp._keepable(env, db, sql)
     assert rp._keepable(env, db, "SELECT p.value AS __color__, id AS ticket FROM ticket t "
                                  "LEFT JOIN enum p ON p.name = t.priority -- now\n")
+
+
+def test_a_report_table_is_kept_with_its_rows_and_made_again_when_they_change(site, tmp_path,
+                                                                              monkeypatch):
+    env, client = site
+    laid_out = []
+    real = rp.layout
+    monkeypatch.setattr(rp, "layout", lambda *a, **k: laid_out.append(1) or real(*a, **k))
+    first = text(client.get("/report/1"))
+    assert text(client.get("/report/1")) == first and len(laid_out) == 1
+    with env.db_transaction as db:  # a change as Trac and codeyard record it
+        db("UPDATE ticket SET summary='Renamed three' WHERE id=3")
+        db("INSERT INTO ticket_change (ticket, time, author, field, oldvalue, newvalue) "
+           "VALUES (3, %s, 'bob', 'summary', 'Summary 3', 'Renamed three')", (BASE + 99_000_000,))
+    changed = text(client.get("/report/1"))
+    assert "Renamed three" in changed and "Summary 3" not in changed and len(laid_out) == 2
+    # a reader who may not see a ticket gets a table of their own, not the kept one
+    rules = tmp_path / "authz.ini"
+    rules.write_text("[ticket:3@*]\n* =\n\n[*]\n* = TICKET_VIEW, REPORT_VIEW\n")
+    env.config.set("authz_policy", "authz_file", str(rules))
+    env.config.set("trac", "permission_policies", "AuthzPolicy, DefaultPermissionPolicy")
+    env.config.save()
+    hidden = text(client.get("/report/1"))
+    assert "Renamed three" not in hidden and "Summary 4" in hidden and len(laid_out) == 3
+    # a wiki-text cell (links read for their reader) is made for each page
+    with_text = rp.create_report(env, "Texts", "SELECT id AS ticket, description FROM ticket", "")
+    for _ in range(2):
+        assert "<strong>4</strong>" in text(client.get(f"/report/{with_text}"))
+    assert len(laid_out) == 5
