@@ -236,6 +236,48 @@ def test_a_consistent_block_looks_at_the_disk_once(tmp_path, brz, monkeypatch):
     repos.close()
 
 
+def test_a_consistent_block_read_locks_each_repository_once(tmp_path, brz, monkeypatch):
+    from breezy.bzr.pack_repo import PackRepository
+
+    brz(tmp_path, "init-shared-repo", "-q", "repo")
+    root = tmp_path / "repo"
+    brz(root, "init", "-q", "trunk")
+    trunk = root / "trunk"
+    for n in range(3):
+        (trunk / f"f{n}.txt").write_bytes(b"x\n" * (n + 1))
+        brz(trunk, "add", "-q")
+        brz(trunk, "commit", "-q", "-m", f"change {n}")
+    repos = open_repos(root)
+    youngest = repos.youngest_rev
+    locks = []
+    real = PackRepository.lock_read
+
+    def counted(self):
+        if not self.is_locked():  # a lock taken anew (a nested one only counts up)
+            locks.append(1)
+        return real(self)
+
+    monkeypatch.setattr(PackRepository, "lock_read", counted)
+
+    def read_everything() -> list[bytes]:
+        node = repos.get_node("trunk", youngest)
+        return [b"".join(entry.get_content() or []) for entry in node.get_entries()
+                for _ in range(3)]
+
+    alone = read_everything()
+    assert len(locks) >= 9  # each read locks and unlocks
+    locks.clear()
+    with repos.consistent():
+        assert read_everything() == alone
+        assert repos.get_node("trunk/f1.txt", youngest).get_content().read() == b"x\nx\n"
+    assert len(locks) == 1
+    # the lock was given back: a write to the shared repository goes through
+    (trunk / "f0.txt").write_bytes(b"changed\n")
+    brz(trunk, "commit", "-q", "-m", "after")
+    assert repos.youngest_rev != youngest
+    repos.close()
+
+
 def test_empty_repository_and_empty_branch(tmp_path, brz):
     brz(tmp_path, "init-shared-repo", "-q", "shared")
     repos = open_repos(tmp_path / "shared", "shared")

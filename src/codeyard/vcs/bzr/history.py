@@ -59,7 +59,7 @@ def path_history(repos: BzrRepository, state: BranchState, inner: str, revid: by
                 break
         return out
     position = {rev: index for index, rev in enumerate(chain)}
-    with state.repository.lock_read():
+    with repos.read_locked(state.repository):
         tree = repos.tree(state, chain[0])
         file_id = tree.path2id(inner)
         if file_id is None:
@@ -101,7 +101,7 @@ def first_touching(repos: BzrRepository, state: BranchState, inner: str, revid: 
         return None
     if inner == "":
         return following[0]
-    with state.repository.lock_read():
+    with repos.read_locked(state.repository):
         start = repos.tree(state, revid)
         file_id = start.path2id(inner)
         if file_id is not None and start.kind(inner) == "directory":
@@ -147,7 +147,7 @@ def virtual_history(repos: BzrRepository, path: str, rev: str | None, limit: int
         if not (state.path + "/").startswith(prefix) or state.empty:
             continue
         missing = [r for r in state.mainline if r not in dated]
-        with state.repository.lock_read():
+        with repos.read_locked(state.repository):
             for revision in state.repository.get_revisions(missing):
                 dated[revision.revision_id] = revision.timestamp
     ceiling = None
@@ -195,7 +195,7 @@ def compare(repos: BzrRepository, old: api.Node, new: api.Node
         return [(old, new, api.FILE, api.EDIT)]
     if old.isfile != new.isfile:
         return [(old, None, old.kind, api.DELETE), (None, new, new.kind, api.ADD)]
-    with repos.guard(), old.state.repository.lock_read(), new.state.repository.lock_read():
+    with repos.guard(), repos.read_locked(old.state.repository), repos.read_locked(new.state.repository):
         before, after = _descendants(old), _descendants(new)
 
     def node(side: BranchNode, item: tuple[Any, str]) -> BranchNode:

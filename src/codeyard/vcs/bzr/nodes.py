@@ -56,7 +56,7 @@ class BranchNode(api.Node):
             if self._inner and created != self._revid:
                 with self.repos.guard():
                     tree = self.repos.tree(self._state, created)
-                    with self._state.repository.lock_read():
+                    with self.repos.read_locked(self._state.repository):
                         inner = tree.id2path(self._entry.file_id)
                     path = posixpath.join(self._state.path, inner).strip("/")
             self._created_path = path
@@ -73,7 +73,7 @@ class BranchNode(api.Node):
     def get_entries(self) -> Iterator[api.Node]:
         if not self.isdir:
             return iter(())
-        with self.repos.guard(), self._state.repository.lock_read():
+        with self.repos.guard(), self.repos.read_locked(self._state.repository):
             children = sorted(self._tree.iter_child_entries(self._inner), key=lambda e: e.name)
             return iter([self._child(entry.name, entry) for entry in children])
 
@@ -82,7 +82,7 @@ class BranchNode(api.Node):
             return None
         if self._entry.kind == "symlink":
             return io.BytesIO(os.fsencode(self._entry.symlink_target or ""))
-        with self.repos.guard(), self._state.repository.lock_read():
+        with self.repos.guard(), self.repos.read_locked(self._state.repository):
             return io.BytesIO(self._tree.get_file_text(self._inner))
 
     def get_content_length(self) -> int | None:
@@ -107,7 +107,7 @@ class BranchNode(api.Node):
             return []
         if self._entry.kind == "symlink":
             return [api.Annotation(1, self.created_rev)]
-        with self.repos.guard(), self._state.repository.lock_read():
+        with self.repos.guard(), self.repos.read_locked(self._state.repository):
             lines = self._tree.annotate_iter(self._inner)
         return [api.Annotation(number, to_rev(revid))
                 for number, (revid, _line) in enumerate(lines, 1)]

@@ -183,6 +183,8 @@ class BzrRepository(api.Repository):
         super().__init__(name, directory, params, id)
         self._lock = threading.RLock()
         self._depth = 0
+        self._holder: int | None = None  # the thread in a consistent() block
+        self._held: dict[int, Any] = {}  # breezy repositories it keeps read-locked
         self._serial = 0
         self._root = _layout.check_root(name, directory)
         self._layout_data: _layout.Layout | None = None
@@ -226,10 +228,37 @@ class BzrRepository(api.Repository):
             finally:
                 self._depth -= 1
 
-    def consistent(self) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def consistent(self) -> Iterator[None]:
         """One outer call for the whole block: the layout and the tips are looked at
-        once (a log page otherwise asks a hundred times), under the instance lock."""
-        return self.guard()
+        once (a log page otherwise asks a hundred times), under the instance lock, and
+        each breezy repository read is read-locked once (``read_locked``) until it ends."""
+        with self.guard():
+            if self._holder is not None:  # an inner block: the outer one holds the locks
+                yield
+                return
+            self._holder = threading.get_ident()
+            try:
+                yield
+            finally:
+                self._holder = None
+                held, self._held = self._held, {}
+                for repo in held.values():
+                    try:
+                        repo.unlock()
+                    except bzr_errors.BzrError as exc:  # pragma: no cover - breezy's own
+                        _layout.log.warning("%s: unlocking failed: %s", self._label(), exc)
+
+    def read_locked(self, repo: Any) -> contextlib.AbstractContextManager[Any]:
+        """``repo.lock_read()`` for a block; inside ``consistent()`` (on its thread) the
+        lock is taken once and kept until that ends, so a page's many reads do not each
+        lock and unlock (breezy reads the pack names anew at each lock)."""
+        if self._holder is None or self._holder != threading.get_ident():
+            return repo.lock_read()
+        if id(repo) not in self._held:
+            repo.lock_read()
+            self._held[id(repo)] = repo
+        return contextlib.nullcontext()
 
     def _layout(self) -> _layout.Layout:
         if self._layout_serial == self._serial and self._layout_data is not None:
@@ -319,7 +348,7 @@ class BzrRepository(api.Repository):
         hit = self._revisions.get(revid)
         if hit is None:
             try:
-                with state.repository.lock_read():
+                with self.read_locked(state.repository):
                     hit = state.repository.get_revision(revid)
             except bzr_errors.NoSuchRevision as exc:
                 raise api.NoSuchChangeset(to_rev(revid), self.name) from exc
@@ -334,7 +363,7 @@ class BzrRepository(api.Repository):
         key = (id(repo), revid)
         tree = self._trees.get(key)
         if tree is None:
-            with repo.lock_read():
+            with self.read_locked(repo):
                 tree = repo.revision_tree(revid)
             self._trees[key] = tree
             if len(self._trees) > TREE_CACHE_SIZE:
@@ -347,7 +376,7 @@ class BzrRepository(api.Repository):
         index = state.mainline_index(revid)
         if index is not None:
             return state.mainline[index - 1] if index > 0 else None
-        with state.repository.lock_read():
+        with self.read_locked(state.repository):
             parents = state.repository.get_parent_map([revid]).get(revid) or ()
         if not parents or parents[0] == NULL_REVISION or parents[0] not in state.revnos:
             return None
@@ -408,7 +437,7 @@ class BzrRepository(api.Repository):
         if revid not in state.revnos:
             raise api.NoSuchNode(path, self.display_rev(rev), self.name)
         tree = self.tree(state, revid)
-        with state.repository.lock_read():
+        with self.read_locked(state.repository):
             file_id = tree.path2id(inner)
             entry = tree.root_inventory.get_entry(file_id) if file_id is not None else None
         if entry is None:
@@ -536,7 +565,7 @@ class BzrRepository(api.Repository):
             return False
         for state in (second_state, first_state):
             if first in state.revnos and second in state.revnos:
-                with state.repository.lock_read():
+                with self.read_locked(state.repository):
                     graph = state.repository.get_graph()
                     if graph.is_ancestor(first, second):
                         return True
@@ -553,7 +582,7 @@ class BzrRepository(api.Repository):
             if state.empty or state.tip in parents:
                 continue
             tips.append(state.tip)  # type: ignore[arg-type]
-            with state.repository.lock_read():
+            with self.read_locked(state.repository):
                 graph = state.repository.get_graph()
                 for revid, found in graph.iter_ancestry([state.tip]):
                     if found is None or revid == NULL_REVISION or revid in parents:
@@ -621,7 +650,7 @@ class BzrRepository(api.Repository):
             return posixpath.join(prefix, inner) if prefix else inner
 
         changes = []
-        with state.repository.lock_read():
+        with self.read_locked(state.repository):
             for change in new.iter_changes(old):
                 old_path, new_path = change.path
                 if old_path == "" or new_path == "":
