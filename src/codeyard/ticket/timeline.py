@@ -7,7 +7,7 @@ Filters: ``ticket`` ("Tickets opened and closed": created, closed, reopened),
 
 from __future__ import annotations
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from codeyard.core import hookimpl
 from codeyard.perm import Resource
@@ -31,8 +31,8 @@ def timeline_filters(req):
 
 
 def _ticket_title(tid: int, summary: str, verb: str) -> Markup:
-    shown = format_summary(summary)
-    return Markup('Ticket <em title="%s">#%s</em> (%s) %s') % (shown, tid, shown, verb)
+    shown = escape(format_summary(summary))
+    return Markup(f'Ticket <em title="{shown}">#{int(tid)}</em> ({shown}) {escape(verb)}')
 
 
 def _changes(db, start_us: int, stop_us: int, details: bool) -> list[dict]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus
 
 # Characters left unquoted, as Trac leaves them, so links compare equal across the two.
 PATH_SAFE = "/!~*'()"
@@ -13,18 +14,34 @@ QUERY_SAFE = "!~*'()"
 def query_string(query: dict[str, Any], params: list[tuple[str, Any]] | None = None) -> str:
     """``?a=1&b=2`` from keyword values as Href writes them (sorted by name, ``None`` dropped,
     lists repeated, ``True`` as an empty value, a trailing ``_`` stripped); "" when empty."""
-    params = list(params or ())
-    for name, value in sorted(query.items()):
-        name = name[:-1] if name.endswith("_") else name
+    if not query and not params:
+        return ""
+    params = list(params) if params else []
+    for name, value in sorted(query.items()) if len(query) > 1 else query.items():
         if value is None:
             continue
-        if isinstance(value, list | tuple):
+        if name[-1:] == "_":
+            name = name[:-1]
+        if isinstance(value, _SEQUENCES):
             params.extend((name, v) for v in value)
         else:
             params.append((name, value))
     if not params:
         return ""
-    return "?" + urlencode([(k, "" if v is True else str(v)) for k, v in params], safe=QUERY_SAFE)
+    return "?" + "&".join([f"{_query_quote(k)}={_query_quote('' if v is True else str(v))}"
+                           for k, v in params])
+
+
+_SEQUENCES = (list, tuple)
+
+
+_QUERY_PLAIN = re.compile(r"[A-Za-z0-9_.~!*'()-]*\Z")
+
+
+def _query_quote(text: str) -> str:
+    """``text`` quoted for a query string exactly as ``urlencode(..., safe=QUERY_SAFE)``
+    quotes it; most names and values need nothing, and are passed as they are."""
+    return text if _QUERY_PLAIN.match(text) else quote_plus(text, safe=QUERY_SAFE)
 
 
 class Href:

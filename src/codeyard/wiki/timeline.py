@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from codeyard.core import hookimpl
 from codeyard.perm import Resource
@@ -31,7 +31,7 @@ def timeline_events(req, start, stop, filters):
         verb = "created" if int(version) == 1 else "edited"
         events.append(TimelineEvent(
             kind="wiki", date=from_us(time), author=author or "",
-            title=Markup("<em>%s</em> %s") % (name, verb),
+            title=Markup(f"<em>{escape(name)}</em> {verb}"),
             href=req.url_for("wiki", page=name, version=version),
             filter="wiki", text=comment or "", resource=Resource("wiki", name, version)))
     return events
