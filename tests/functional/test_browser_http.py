@@ -310,6 +310,24 @@ def test_binary_and_huge_diffs_are_summarized(served, history):
     assert "+print('two')" in text(_get(client, f"/changeset/{revs['r2']}?format=diff"))
 
 
+def test_a_diff_seen_before_is_found_by_the_blob_ids_without_reading(site, monkeypatch):
+    from codeyard.vcs.git.node import GitNode
+
+    env, client, revs = site
+    first = _main(_get(client, f"/changeset/{revs['r2']}?contextlines=1"))
+    reads = []
+    real = GitNode.get_content
+    monkeypatch.setattr(GitNode, "get_content", lambda self: reads.append(self.path)
+                        or real(self))
+    again = _main(_get(client, f"/changeset/{revs['r2']}?contextlines=1"))
+    assert again == first and "print(&#39;two&#39;)" in again
+    # only the binary file is read again: binary contents are never kept as a diff
+    assert reads and set(reads) == {"logo.png"} and "(binary)" in again
+    reads.clear()
+    other = _main(_get(client, f"/changeset/{revs['r4']}?contextlines=1"))
+    assert reads and "+More." not in first and "More." in other
+
+
 # -- links and the macro
 
 

@@ -188,6 +188,13 @@ class Node:
         """A MIME type the repository records for the file (``svn:mime-type``), or None."""
         return None
 
+    @property
+    def content_id(self) -> str | None:
+        """An id of a file's content that the backend knows without reading it and that
+        differs whenever the content does (Git's blob id, Bazaar's text SHA-1); None when
+        there is none (directories, links, backends without one)."""
+        return None
+
     def get_last_modified(self) -> datetime:
         """When ``created_rev`` was committed (UTC)."""
         return self.repos.get_changeset(self.created_rev).date

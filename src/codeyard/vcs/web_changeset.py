@@ -285,32 +285,75 @@ def _diff_data(req, reponame: str, repos: api.Repository, files: list[FileDiff])
         if summarized:
             f.state = "skipped"
             continue
-        old = _read(f.old_node, max_bytes)
-        new = _read(f.new_node, max_bytes)
-        if old is None or new is None:
+        if max_bytes and any((n.get_content_length() or 0) > max_bytes
+                             for n in (f.old_node, f.new_node) if n is not None):
             f.state = "too-large"
             continue
-        if _is_binary(old) or _is_binary(new):
-            f.state = "binary"
-            continue
-        piece, changed = _rendered_diff(req, repos, f, old, new, options, style)
+        # A diff seen before is found by the contents' ids, without reading them.
+        ids = _content_ids(repos, f)
+        found = _kept_diff(req, repos, f, ids, options, style) if ids is not None else None
+        if found is None:
+            old = _read(f.old_node, 0)
+            new = _read(f.new_node, 0)
+            assert old is not None and new is not None
+            if _is_binary(old) or _is_binary(new):
+                f.state = "binary"
+                continue
+            found = _rendered_diff(req, repos, f, old, new, options, style, ids)
+        piece, changed = found
         f.html = splice(req, piece)
         f.state = "shown" if changed else "same"
     return {"files": files, "style": style, "options": options, "summarized": summarized,
             "style_args": _keep_query(req)}
 
 
+def _content_ids(repos: api.Repository, f: FileDiff) -> tuple[str, str] | None:
+    """The ids of both sides' contents ("" for a missing side) when the backend knows them
+    without reading (``Node.content_id``), else None."""
+    ids = []
+    for node in (f.old_node, f.new_node):
+        if node is None:
+            ids.append("")
+            continue
+        content_id = node.content_id
+        if not content_id:
+            return None
+        ids.append(f"{type(repos).__name__}:{content_id}")
+    return ids[0], ids[1]
+
+
+def _labels(repos: api.Repository, f: FileDiff) -> tuple[str, str]:
+    return (f"{f.old_path} ({repos.short_rev(f.old_rev) if f.old_rev else ''})",
+            f"{f.path} ({repos.short_rev(f.new_rev) if f.new_rev else ''})")
+
+
+def _diff_key(req, repos: api.Repository, f: FileDiff, digests: tuple, options: DiffOptions,
+              style: str) -> tuple:
+    return (*digests, astuple(options), style, *_labels(repos, f), id(template_env(req.env)))
+
+
+def _diff_cache(req) -> BoundedCache:
+    return req.env.memo("vcs.rendered_diffs", lambda: BoundedCache(RENDERED_DIFFS))
+
+
+def _kept_diff(req, repos: api.Repository, f: FileDiff, ids: tuple[str, str],
+               options: DiffOptions, style: str) -> tuple[Spliced | Markup, bool] | None:
+    return _diff_cache(req).get(_diff_key(req, repos, f, ids, options, style))
+
+
 def _rendered_diff(req, repos: api.Repository, f: FileDiff, old: bytes, new: bytes,
-                   options: DiffOptions, style: str) -> tuple[Spliced | Markup, bool]:
-    """The diff table of two contents and whether they differ, kept per process by their
-    digests, the options and the labels: a changeset's diff is the same for every reader
-    (permissions are checked before), so a big one is computed once, not per view."""
-    old_label = f"{f.old_path} ({repos.short_rev(f.old_rev) if f.old_rev else ''})"
-    new_label = f"{f.path} ({repos.short_rev(f.new_rev) if f.new_rev else ''})"
+                   options: DiffOptions, style: str, ids: tuple[str, str] | None = None
+                   ) -> tuple[Spliced | Markup, bool]:
+    """The diff table of two contents and whether they differ, kept per process by the
+    contents' ids (their digests when the backend has none), the options and the labels:
+    a changeset's diff is the same for every reader (permissions are checked before), so
+    a big one is computed once, not per view. Binary contents never come here, so a kept
+    diff stands for a text one."""
+    old_label, new_label = _labels(repos, f)
     jenv = template_env(req.env)
-    key = (hashlib.sha1(old).digest(), hashlib.sha1(new).digest(), astuple(options), style,
-           old_label, new_label, id(jenv))
-    cache = req.env.memo("vcs.rendered_diffs", lambda: BoundedCache(RENDERED_DIFFS))
+    digests = ids or (hashlib.sha1(old).digest(), hashlib.sha1(new).digest())
+    key = _diff_key(req, repos, f, digests, options, style)
+    cache = _diff_cache(req)
     hit = cache.get(key)
     if hit is not None:
         return hit

@@ -121,6 +121,13 @@ class BranchNode(api.Node):
         return sha1.decode("ascii") if sha1 else None
 
     @property
+    def content_id(self) -> str | None:
+        """The text's SHA-1 as the inventory records it (files only)."""
+        if self._entry.kind != "file":
+            return None
+        return self.sha1
+
+    @property
     def file_id(self) -> bytes:
         return bytes(self._entry.file_id)
 

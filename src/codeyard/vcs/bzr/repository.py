@@ -27,6 +27,7 @@ REVNO = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 HEAD_NAMES = ("", "head", "tip", "-1")
 TREE_CACHE_SIZE = 32
 REVISION_CACHE_SIZE = 2048
+CHANGES_CACHE_SIZE = 256  # revisions whose changes are kept
 
 
 def to_revid(rev: str) -> bytes:
@@ -195,6 +196,7 @@ class BzrRepository(api.Repository):
         self._repositories: dict[str, Any] = {}
         self._trees: OrderedDict[tuple[int, bytes], Any] = OrderedDict()
         self._revisions: OrderedDict[bytes, Any] = OrderedDict()
+        self._changes: OrderedDict[tuple, list[api.Change]] = OrderedDict()
         with self.guard():
             found = self._layout()
             if not found.branches and not self._looks_like_bazaar():
@@ -640,6 +642,19 @@ class BzrRepository(api.Repository):
     @_public
     def get_changes(self, rev: str) -> list[api.Change]:
         revid, state = self._lookup(rev)
+        key = (state.path, state.real, revid)
+        kept = self._changes.get(key)
+        if kept is None:
+            kept = self._changes[key] = self._compute_changes(state, revid)
+            if len(self._changes) > CHANGES_CACHE_SIZE:
+                self._changes.popitem(last=False)
+        else:
+            self._changes.move_to_end(key)
+        return list(kept)
+
+    def _compute_changes(self, state: BranchState, revid: bytes) -> list[api.Change]:
+        """What a revision changed against its left parent (a revision's changes never
+        change: they are kept by ``get_changes``)."""
         parent = self._left_parent(state, revid)
         base_rev = to_rev(parent) if parent is not None else None
         new = self.tree(state, revid)

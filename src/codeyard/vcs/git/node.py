@@ -171,6 +171,12 @@ class GitNode(Node):
             return 0
         return self._git._blob_size(self.oid)
 
+    @property
+    def content_id(self) -> str | None:
+        """The blob id (the content of a symbolic link or a submodule is not a blob's)."""
+        return self.oid if self.kind == FILE and self.mode not in (MODE_GITLINK, MODE_LINK) \
+            else None
+
     def get_properties(self) -> dict[str, str]:
         if self.mode in (MODE_TREE, MODE_BLOB):
             return {}
