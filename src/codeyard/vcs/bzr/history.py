@@ -9,6 +9,7 @@ between cannot have changed the entry and are skipped in one step.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from breezy.revision import NULL_REVISION
@@ -37,8 +38,19 @@ def _touched_below(new: Any, old: Any, inner: str) -> bool:
     return False
 
 
+def _branch_history(path: str, chain: list[bytes], limit: int | None
+                    ) -> Iterator[tuple[str, str, str]]:
+    """The history of a branch's root: its chain of revisions, read as far as asked (a
+    log page reads a hundred of a long history)."""
+    from codeyard.vcs.bzr.repository import to_rev
+
+    last = len(chain) - 1
+    for index, revision in enumerate(chain if limit is None else chain[:limit]):
+        yield path, to_rev(revision), api.ADD if index == last else api.EDIT
+
+
 def path_history(repos: BzrRepository, state: BranchState, inner: str, revid: bytes,
-                 limit: int | None) -> list[tuple[str, str, str]]:
+                 limit: int | None) -> Iterable[tuple[str, str, str]]:
     """(path, rev, change) newest first, for a path of a branch at ``revid``."""
     from codeyard.vcs.bzr.repository import to_rev
 
@@ -52,12 +64,7 @@ def path_history(repos: BzrRepository, state: BranchState, inner: str, revid: by
         return limit is not None and len(out) >= limit
 
     if inner == "":
-        for index, revision in enumerate(chain):
-            change = api.ADD if index == len(chain) - 1 else api.EDIT
-            out.append((state.path, to_rev(revision), change))
-            if done():
-                break
-        return out
+        return _branch_history(state.path, chain, limit)
     position = {rev: index for index, rev in enumerate(chain)}
     with repos.read_locked(state.repository):
         tree = repos.tree(state, chain[0])
