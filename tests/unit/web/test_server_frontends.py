@@ -95,6 +95,22 @@ def test_warm_up_asks_for_a_page_of_each_project(tmp_path):
     assert len(logged) == 1 and "/beta/" in logged[0] and "broken project" in logged[0]
 
 
+def test_a_warmed_up_worker_sets_its_heap_aside_from_the_collector():
+    """(in a process of its own: freezing is for the life of the process)"""
+    import subprocess
+    import sys
+
+    script = ("import gc\n"
+              "from codeyard.web import server\n"
+              "assert gc.get_freeze_count() == 0\n"
+              "server.settle_heap()\n"
+              "print(gc.get_freeze_count(), len(gc.get_objects()))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    frozen, tracked = map(int, done.stdout.split())
+    assert frozen > 1000 and tracked < frozen / 10
+
+
 def test_password_option_parsing(tmp_path):
     pw = tmp_path / "htpasswd"
     pw.write_text("")
