@@ -313,3 +313,22 @@ def test_odd_page_numbers(site, page):
     env, client = site
     html = text(_get(client, f"/timeline?from=2020-03-10&daysback=1&page={page}"))
     assert "Timeline" in html
+
+
+def test_kept_messages_need_no_context_of_their_own(site, monkeypatch):
+    from codeyard.timeline import events
+
+    env, client = site
+    url = "/timeline?from=2020-03-10&daysback=1&wiki=on&ticket=on&ticket_details=on"
+    first = _main(_get(client, url))
+    made = []
+    real = events.format_context
+    monkeypatch.setattr(events, "format_context", lambda *a, **k: made.append(a[1])
+                        or real(*a, **k))
+    assert _main(_get(client, url)) == first
+    assert len(made) == 1  # the first text's, which names the kept rendering
+    with env.db_transaction as db:  # a new text: each one is rendered in its own context
+        db("INSERT INTO wiki (name, version, time, author, text, comment, readonly) "
+           "VALUES (%s, 3, %s, 'bob', 'z', 'See [wiki:Other]', 0)", ("DraftPage", _us(16)))
+    made.clear()
+    assert "See <a" in _main(_get(client, url)) and len(made) > 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from markupsafe import Markup
 
@@ -27,21 +28,26 @@ def render_texts(req, events: list, full: bool, shorten: bool = True) -> None:
     (``shorten``ed to their first line when asked), the whole text with absolute links for a
     feed. All texts render together, each in its own resource's context."""
     pending = [e for e in events if e.text]
-    contexts = {}
-    for event in pending:
-        resource = event.resource or Resource("timeline")
-        key = (resource.realm, resource.id, resource.version)
-        if key not in contexts:
-            contexts[key] = format_context(req, resource, absurls=full)
     resources = [e.resource or Resource("timeline") for e in pending]
-    ordered = [contexts[(r.realm, r.id, r.version)] for r in resources]
+
+    def each_context(first) -> list:
+        """Each text's own context: needed only to render (kept texts are not)."""
+        head = resources[0]
+        contexts: dict[tuple, Any] = {(head.realm, head.id, head.version): first}
+        for resource in resources:
+            key = (resource.realm, resource.id, resource.version)
+            if key not in contexts:
+                contexts[key] = format_context(req, resource, absurls=full)
+        return [contexts[(r.realm, r.id, r.version)] for r in resources]
+
     rendered: list[Markup] = []
     if pending:
         texts = [e.text for e in pending]
+        first = format_context(req, resources[0], absurls=full)
         rendered = render_texts_html(
-            ordered[0], "full" if full else "shortened" if shorten else "oneliner", texts,
-            lambda: format_many(ordered[0], texts, oneliner=not full,
-                                shorten=shorten and not full, contexts=ordered),
+            first, "full" if full else "shortened" if shorten else "oneliner", texts,
+            lambda: format_many(first, texts, oneliner=not full,
+                                shorten=shorten and not full, contexts=each_context(first)),
             resources=resources)
     for event, html in zip(pending, rendered, strict=True):
         event.description = Markup("%s: %s") % (event.prefix, html) if event.prefix else html
