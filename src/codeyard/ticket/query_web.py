@@ -113,6 +113,32 @@ def _ticket_cells(req, columns: list[str], ticket: dict) -> Markup:
     return Markup("".join(out))
 
 
+QUERY_ROWS = 2048  # result rows whose cells a process keeps
+
+
+def _all_cells(req, columns: list[str], tickets: list[dict]) -> dict[Any, Markup]:
+    """Each ticket's cells, kept per process by what they show (the link base, the
+    columns and their values): the default query's hundred rows change rarely."""
+    from codeyard.util.lru import BoundedCache
+
+    cache = req.env.memo("ticket.query_cells", lambda: BoundedCache(QUERY_ROWS))
+    base = req.href.base
+    names = tuple(columns)
+    cells = {}
+    for ticket in tickets:
+        key: tuple | None = (base, names, ticket["id"], *(ticket.get(c) for c in names))
+        try:
+            html = cache.get(key)
+        except TypeError:  # a value that cannot be a key (none of the field types)
+            html, key = None, None
+        if html is None:
+            html = _ticket_cells(req, columns, ticket)
+            if key is not None:
+                cache.put(key, html)
+        cells[ticket["id"]] = html
+    return cells
+
+
 def _query_from_request(req, pairs: list[tuple[str, str]]) -> Query:
     """The query of the page's arguments (QueryError when they are bad)."""
     query = Query.from_args(req.env, pairs)
@@ -186,7 +212,7 @@ def query_page(req):
             if ticket.get(name):
                 row_html[ticket["id"], name] = format_to_html(ctx, str(ticket[name]))
     _remember(req, query, tickets, query_href)
-    cells = {ticket["id"]: _ticket_cells(req, columns, ticket) for ticket in tickets}
+    cells = _all_cells(req, columns, tickets)
     batch = _batch_data(req, tickets) if tickets else None
     data = _page_data(req, query.constraints, _settings(query), query)
     data.update({

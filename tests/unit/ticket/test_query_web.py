@@ -85,3 +85,26 @@ def test_ticket_query_macro_formats(site):
     assert "No results" in listing
     broken = str(format_to_html(ctx, "[[TicketQuery(nosuchfield=1)]]"))
     assert "system-message" in broken
+
+
+def test_result_cells_are_kept_by_what_they_show(site, monkeypatch):
+    from codeyard.ticket import query_web
+
+    env, site = site
+    made = []
+    real = query_web._ticket_cells
+    monkeypatch.setattr(query_web, "_ticket_cells",
+                        lambda req, cols, t: made.append(t["id"]) or real(req, cols, t))
+    url = "/query?status=!closed&order=id&col=id&col=summary&col=owner"
+    first = text(site.get(url))
+    assert len(made) == 6
+    made.clear()
+    assert text(site.get(url)) == first and made == []
+    ticket = Ticket(env, 3)
+    ticket["summary"] = "Renamed <three>"
+    ticket.save_changes("ann", "")
+    changed = text(site.get(url))
+    assert made == [3] and "Renamed &lt;three&gt;" in changed and "Ticket 2<" not in changed
+    made.clear()
+    text(site.get(url.replace("&col=owner", "")))  # other columns: other cells
+    assert len(made) == 6
