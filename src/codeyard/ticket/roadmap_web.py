@@ -93,6 +93,29 @@ def _stylesheet(req) -> None:
     req.chrome["stylesheets"].append(req.url_for("chrome", prefix="common", path="css/roadmap.css"))
 
 
+PROGRESS_BARS = 256  # progress bars a process keeps
+
+
+def progress_bar(req, m: dict) -> Markup:
+    """The milestone's progress bar and counts (``_progress.html``'s ``bar``), kept per
+    process by what they show: a roadmap draws one per milestone."""
+    from codeyard.util.lru import BoundedCache
+    from codeyard.web.chrome import template_env
+
+    jenv = template_env(req.env)
+    stats = m["stats"]
+    key = (id(jenv), stats.count, stats.done_percent,
+           tuple((i["interval"].title, i["interval"].count, i["interval"].percent,
+                  i["interval"].css_class, i["href"]) for i in m["intervals"]))
+    cache = req.env.memo("ticket.progress_bars", lambda: BoundedCache(PROGRESS_BARS))
+    html = cache.get(key)
+    if html is None:
+        macro = jenv.get_template("ticket/_progress.html").module.bar  # type: ignore[attr-defined]
+        html = Markup(macro(m))
+        cache.put(key, html)
+    return html
+
+
 def roadmap_page(req):
     """/roadmap — the milestones with their progress; ``?format=ics`` as iCalendar."""
     req.perm.require("ROADMAP_VIEW")
@@ -115,6 +138,9 @@ def roadmap_page(req):
         descriptions = _descriptions_html(req, listed)
         shown_milestones = [_milestone_data(req, m, stats[m.name], now,
                                             descriptions.get(m.name, "")) for m in listed]
+    for m in shown_milestones:
+        if m["stats"].count:
+            m["bar_html"] = progress_bar(req, m)
     return "ticket/roadmap.html", {
         "title": "Roadmap",
         "milestones": shown_milestones,

@@ -154,3 +154,22 @@ def test_anonymous_cannot_change_milestones(site):
     assert site.post("/milestone/milestone1", {"action": "delete"}).status_code == 403
     assert site.post("/milestone", {"action": "new", "name": "x"}).status_code == 403
     assert "milestone1" in [m.name for m in values.list_milestones(env)]
+
+
+def test_progress_bars_are_kept_by_what_they_show(site, monkeypatch):
+    from codeyard.util import lru
+
+    env, site = site
+    drawn = []  # the bars drawn (and then kept)
+    real_put = lru.BoundedCache.put
+    monkeypatch.setattr(lru.BoundedCache, "put", lambda self, key, value, size=None: (
+        drawn.append(key) if isinstance(value, str) and "progress" in value else None)
+        or real_put(self, key, value, size))
+    first = text(site.get("/roadmap"))
+    assert len(drawn) == 2 and "Total number of tickets:</dt><dd>4</dd>" in first
+    drawn.clear()
+    assert text(site.get("/roadmap")) == first and drawn == []
+    add_ticket(env, "t9", "milestone1", "closed", resolution="fixed")
+    again = text(site.get("/roadmap"))
+    assert len(drawn) == 1 and "Total number of tickets:</dt><dd>5</dd>" in again
+    assert "60%" in again
