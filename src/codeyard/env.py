@@ -101,9 +101,12 @@ def request_scope() -> Iterator[None]:
     """Within it, an entry of ``Environment.caches`` found current once is trusted until it
     is replaced or dropped (what this process writes replaces or drops it; what another
     process writes meanwhile is seen by the next request)."""
+    from codeyard.db.api import generations_scope
+
     token = _VALIDATED.set({})
     try:
-        yield
+        with generations_scope():
+            yield
     finally:
         _VALIDATED.reset(token)
 
@@ -480,8 +483,7 @@ class Environment:
         entry = self._validated(key)
         if entry is not None:
             return True, entry[1], entry[0]
-        with self.db_query as db:
-            generation = self.database.generation(db, key)
+        generation = self.database.request_generation(key)
         hit = self.caches.get(key)
         if hit is not None and hit[0] == generation:
             self._mark_validated(key)

@@ -321,6 +321,21 @@ class Db:
 
 
 # Scopes in progress in this context (thread or task): database manager id -> state.
+# The generations a request read (``DatabaseManager.request_generation``), per database.
+_generation_snapshots: contextvars.ContextVar[dict[int, dict[int, int]] | None] = \
+    contextvars.ContextVar("codeyard_generation_snapshots", default=None)
+
+
+@contextmanager
+def generations_scope():
+    """A request's scope for ``request_generation``: one read of the generations."""
+    token = _generation_snapshots.set({})
+    try:
+        yield
+    finally:
+        _generation_snapshots.reset(token)
+
+
 _scopes: contextvars.ContextVar[dict[int, _ScopeState] | None] = contextvars.ContextVar(
     "codeyard_db_scopes", default=None
 )
@@ -514,8 +529,25 @@ class DatabaseManager:
     def generations(self, db: Db) -> dict[int, int]:
         return dict(db("SELECT id, generation FROM cache"))
 
+    def request_generation(self, key: str) -> int:
+        """The generation of ``key`` as this request sees it: inside ``generations_scope``
+        every key's generation is read in one query at the first call and kept for the
+        rest of the request (until this process invalidates a key); outside, read now."""
+        snapshots = _generation_snapshots.get()
+        if snapshots is None:
+            with self.query() as db:
+                return self.generation(db, key)
+        snapshot = snapshots.get(id(self))
+        if snapshot is None:
+            with self.query() as db:
+                snapshot = snapshots[id(self)] = self.generations(db)
+        return snapshot.get(key_to_id(key), -1)
+
     def invalidate(self, db: Db, key: str) -> None:
         db.generations.pop(key, None)
+        snapshots = _generation_snapshots.get()
+        if snapshots is not None:
+            snapshots.pop(id(self), None)
         db(
             "INSERT INTO cache (id, generation, key) VALUES (%s, 0, %s) "
             "ON CONFLICT (id) DO UPDATE SET generation = cache.generation + 1",

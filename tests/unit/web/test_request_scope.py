@@ -46,3 +46,20 @@ def test_a_request_checks_each_entry_once(env):
         assert len(_queries(env, lambda: env.cached("test.key", compute))) == 1
     # outside any request every call checks
     assert len(_queries(env, lambda: [env.cached("test.key", compute) for _ in range(3)])) == 3
+
+
+def test_a_request_reads_every_generation_in_one_query(env):
+    keys = [f"test.key{n}" for n in range(4)]
+    for key in keys:
+        env.cached(key, lambda: "first")
+    with env.db_transaction as db:  # another process bumps one (as Trac would)
+        env.database.invalidate(db, keys[2])
+    with request_scope():
+        read = _queries(env, lambda: [env.cached(key, lambda: "again") for key in keys[:3]])
+        assert len(read) == 1  # one look at the cache table for all of them
+        assert [env.cached(key, lambda: "x") for key in keys[:3]] == ["first", "first", "again"]
+        with env.db_transaction as db:  # this request bumps one it did not look at yet ...
+            env.database.invalidate(db, keys[3])
+            # ... and sees the bump at once, inside its transaction
+            assert env.cached(keys[3], lambda: "inside") == "inside"
+        assert env.cached(keys[1], lambda: "x") == "first"
