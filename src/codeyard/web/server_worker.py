@@ -39,6 +39,7 @@ DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_SPOOL_THRESHOLD = 256 * 1024
 # A stopping worker still takes, for this long, a request that is already arriving.
 STOP_LINGER = 2.0
+HEARTBEAT = 1.0  # seconds between the worker's heartbeats at most (see notify)
 READ_SIZE = 65536
 HEAD_END = b"\r\n\r\n"
 HEX_DIGITS = b"0123456789abcdefABCDEF"
@@ -185,6 +186,17 @@ class BufferingWorker(base.Worker):
             os.write(self.PIPE[1], b".")
         except OSError:  # the pipe is full: the loop wakes anyway
             pass
+
+    def notify(self) -> None:
+        """The heartbeat the arbiter watches (a change to a temporary file's status), at
+        most once a second: the loop turns several times per request, and the file can
+        live on a slow file system; the arbiter's timeout is counted in tens of seconds."""
+        now = time.monotonic()
+        timeout = float(self.cfg.timeout or 0)
+        every = min(HEARTBEAT, timeout / 4) if timeout > 0 else HEARTBEAT
+        if now - getattr(self, "_beaten", -every) >= every:
+            self._beaten = now
+            super().notify()
 
     def handle_exit(self, sig, frame) -> None:
         self.alive = False

@@ -162,3 +162,28 @@ def test_streamed_response(echo_port):
     assert response.getheader("Transfer-Encoding") == "chunked"
     assert response.read().count(b"\n") == 20000
     conn.close()
+
+
+def test_the_heartbeat_is_sent_at_most_once_a_second(monkeypatch):
+    import types
+
+    from gunicorn.workers import base
+
+    from codeyard.web import server_worker
+
+    beats, clock = [], [100.0]
+    monkeypatch.setattr(base.Worker, "notify", lambda self: beats.append(clock[0]))
+    monkeypatch.setattr(server_worker.time, "monotonic", lambda: clock[0])
+    worker = object.__new__(server_worker.BufferingWorker)
+    worker.cfg = types.SimpleNamespace(timeout=30)
+    for _ in range(50):  # the loop turning many times within a second
+        worker.notify()
+        clock[0] += 0.01
+    assert beats == [100.0]
+    clock[0] = 101.2
+    worker.notify()
+    assert beats == [100.0, 101.2]
+    worker.cfg.timeout = 2  # a short timeout: a beat at least every quarter of it
+    clock[0] += 0.6
+    worker.notify()
+    assert len(beats) == 3
