@@ -126,16 +126,12 @@ def _all_cells(req, columns: list[str], tickets: list[dict]) -> dict[Any, Markup
     names = tuple(columns)
     cells = {}
     for ticket in tickets:
-        key: tuple | None = (base, names, ticket["id"], *(ticket.get(c) for c in names))
+        key = (base, names, ticket["id"], *(ticket.get(c) for c in names))
         try:
-            html = cache.get(key)
+            cells[ticket["id"]] = cache.get_or_make(
+                key, lambda ticket=ticket: _ticket_cells(req, columns, ticket))
         except TypeError:  # a value that cannot be a key (none of the field types)
-            html, key = None, None
-        if html is None:
-            html = _ticket_cells(req, columns, ticket)
-            if key is not None:
-                cache.put(key, html)
-        cells[ticket["id"]] = html
+            cells[ticket["id"]] = _ticket_cells(req, columns, ticket)
     return cells
 
 
