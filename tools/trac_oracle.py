@@ -69,18 +69,26 @@ def render(env, text, opts):
     if not settings:
         return _render(env, text, opts)
     # Trac's components keep some option values (the interwiki map, the MIME map, the safe
-    # schemes) once read: a case with its own settings gets an environment of its own.
+    # schemes) once read: a case with its own settings gets an environment of its own, a copy
+    # of the first one (making each with trac-admin took most of the check's time).
     from trac.env import Environment
 
-    tmp = tempfile.mkdtemp(prefix="trac-oracle-ini-")
-    try:
-        own = make_env(tmp)
+    key = tuple(settings)
+    own = _own_envs.get(key)
+    if own is None:
+        path = tempfile.mkdtemp(prefix="trac-oracle-ini-")
+        _own_dirs.append(path)
+        shutil.copytree(env.path, os.path.join(path, "p"))
+        copy = Environment(os.path.join(path, "p"))
         for section, option, value in settings:
-            own.config.set(section, option, value)
-        own.config.save()
-        return _render(Environment(own.path), text, opts)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            copy.config.set(section, option, value)
+        copy.config.save()
+        own = _own_envs[key] = Environment(copy.path)
+    return _render(own, text, opts)
+
+
+_own_envs: dict = {}
+_own_dirs: list = []
 
 
 def _render(env, text, opts):
@@ -132,6 +140,8 @@ def main(argv):
         return 1 if bad else 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        for path in _own_dirs:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import importlib.metadata
 import logging
 import sys
 import threading
+import types
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -121,9 +123,49 @@ def announced() -> tuple[list[PluginInfo], list[PluginInfo]]:
     return hit
 
 
+# Which attributes of a module are hook implementations (or hook declarations), with their
+# options. pluggy finds them by inspecting every attribute of every module at each
+# registration; a plugin manager is built per project (and per test environment), and that
+# inspection was nearly all of its cost. A module's markers are set when it is imported, so
+# they are read once per module.
+_module_marks: weakref.WeakKeyDictionary[types.ModuleType, dict[str, dict[str, dict]]] = (
+    weakref.WeakKeyDictionary())
+_module_marks_lock = threading.Lock()
+
+
+def _marked(module: types.ModuleType, kind: str, parse) -> dict[str, dict]:
+    tables = _module_marks.get(module)
+    table = None if tables is None else tables.get(kind)
+    if table is None:
+        with _module_marks_lock:
+            table = {}
+            for attr in dir(module):
+                opts = parse(module, attr)
+                if opts is not None:
+                    table[attr] = dict(opts)
+            _module_marks.setdefault(module, {})[kind] = table
+    return table
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager, reading each plugin module's hook markers once per process."""
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        if not isinstance(plugin, types.ModuleType):
+            return super().parse_hookimpl_opts(plugin, name)
+        opts = _marked(plugin, "impl", super().parse_hookimpl_opts).get(name)
+        return None if opts is None else dict(opts)  # pluggy fills in defaults in place
+
+    def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
+        if not isinstance(module_or_class, types.ModuleType):
+            return super().parse_hookspec_opts(module_or_class, name)
+        opts = _marked(module_or_class, "spec", super().parse_hookspec_opts).get(name)
+        return None if opts is None else dict(opts)
+
+
 def make_plugin_manager(rules: ComponentRules, extra: Iterable[Any] = ()) -> pluggy.PluginManager:
     """Build a plugin manager with every announced catalogue and the plugins the rules enable."""
-    pm = pluggy.PluginManager(PROJECT)
+    pm = PluginManager(PROJECT)
     specs, plugins = announced()
     for spec in specs:
         try:

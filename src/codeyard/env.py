@@ -147,6 +147,9 @@ class Environment:
         self._plugins_stamp: tuple | None = None
         self.caches: dict[str, tuple[int, Any]] = {}
         self._memo: dict[str, Any] = {}
+        # The database and plugins last found ready to serve (web.main.ensure_ready): kept
+        # across configuration changes that touch neither.
+        self.ready_for: tuple | None = None
         self.config.listeners.append(self._config_changed)
         self.config.registry_source = lambda: self.options
 

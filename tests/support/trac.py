@@ -7,11 +7,16 @@ need it, with pip's output: the compatibility tests must not pass without Trac.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
+import json
 import os
+import select
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,10 +42,15 @@ class TracInstall:
 
     def admin(self, env_path, *args: str, check: bool = True, stdin: str | None = None
               ) -> subprocess.CompletedProcess:
-        """Run ``trac-admin ENV args...``; with ``check`` a failure fails the test."""
-        result = subprocess.run([self.trac_admin_path, str(env_path), *args], capture_output=True,
-                                text=True, input=stdin if stdin is not None else "",
-                                env=_clean_env(), timeout=300)
+        """Run ``trac-admin ENV args...``; with ``check`` a failure fails the test.
+
+        Each command runs in a process of its own, forked from one that has imported Trac
+        (``trac_admin_server``): the same fresh start as ``trac-admin``, a second sooner."""
+        argv = [str(env_path), *args]
+        rc, out, err = _admin_server(self).run(
+            {"argv0": self.trac_admin_path, "argv": argv, "stdin": stdin or "",
+             "env": _clean_env(), "cwd": os.getcwd()})
+        result = subprocess.CompletedProcess([self.trac_admin_path, *argv], rc, out, err)
         if check and result.returncode != 0:
             pytest.fail(f"trac-admin {env_path} {' '.join(args)} exited with "
                         f"{result.returncode}:\n{result.stdout}\n{result.stderr}")
@@ -48,6 +58,60 @@ class TracInstall:
 
     def out(self, env_path, *args: str) -> str:
         return self.admin(env_path, *args).stdout
+
+
+class _AdminServer:
+    """A ``trac_admin_server`` process of one Trac virtualenv, for this test process."""
+
+    def __init__(self, install: TracInstall) -> None:
+        self.proc = subprocess.Popen(
+            [install.python, str(Path(__file__).with_name("trac_admin_server.py"))],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_clean_env(),
+            start_new_session=True)
+        self.lock = threading.Lock()
+
+    def run(self, request: dict, timeout: float = 300) -> tuple[int, str, str]:
+        with self.lock:
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+            line = self.proc.stdout.readline() if ready else ""
+            if not line:
+                died = self.proc.poll()
+                self.stop()
+                why = (f"its server exited with {died} (its error output is above)"
+                       if died is not None else f"no answer within {timeout} s")
+                pytest.fail(f"trac-admin {' '.join(request['argv'])}: {why}")
+            reply = json.loads(line)
+            return reply["rc"], reply["out"], reply["err"]
+
+    def stop(self) -> None:
+        _servers.pop(id(self), None)
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+
+
+_servers: dict[int, _AdminServer] = {}
+_by_venv: dict[str, _AdminServer] = {}
+
+
+def _admin_server(install: TracInstall) -> _AdminServer:
+    server = _by_venv.get(str(install.venv))
+    if server is None or server.proc.poll() is not None:
+        server = _by_venv[str(install.venv)] = _AdminServer(install)
+        _servers[id(server)] = server
+    return server
+
+
+@atexit.register
+def _stop_servers() -> None:
+    for server in list(_servers.values()):
+        server.stop()
 
 
 def _clean_env() -> dict[str, str]:

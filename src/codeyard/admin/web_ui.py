@@ -14,6 +14,7 @@ from codeyard.config import ConfigError
 from codeyard.core import hookimpl, known_plugins
 from codeyard.env import LOG_FILE, LOG_LEVEL, LOG_TYPE
 from codeyard.perm import PermissionAdminError, PermissionError_, PermissionSystem, is_group_name
+from codeyard.util.timefmt import is_time_zone, time_zone_names
 from codeyard.web.api import AdminPanel, HTTPNotFound, NavItem
 
 # Plugins the Plugins panel will not switch off: the site would lose its way back.
@@ -69,20 +70,16 @@ def basics_panel(req, category, panel, path_info):
         if values["trac_default_dateinfo_format"] not in ("", "relative", "absolute"):
             errors.append("Date display is relative or absolute.")
         if values["trac_default_timezone"]:
-            import zoneinfo
-
-            if values["trac_default_timezone"] not in zoneinfo.available_timezones():
+            if not is_time_zone(values["trac_default_timezone"]):
                 errors.append(f"Unknown time zone {values['trac_default_timezone']!r}.")
         if not errors:
             for section, name in fields:
                 config.set(section, name, values[f"{section}_{name}"])
             _save(req)
             return req.redirect(req.url_for("admin.panel", category=category, panel=panel, saved=1))
-    import zoneinfo
-
     return "admin/basics.html", {
         "values": {name: config.get(section, name, "") for section, name in fields},
-        "timezones": sorted(zoneinfo.available_timezones()), "errors": errors,
+        "timezones": time_zone_names(), "errors": errors,
         "saved": _saved_notice(req)}
 
 

@@ -6,11 +6,10 @@ Values are stored as Trac's session attributes (``name``, ``email``, ``tz``, ``d
 
 from __future__ import annotations
 
-import zoneinfo
-
 from werkzeug.routing import Rule
 
 from codeyard.core import hookimpl
+from codeyard.util.timefmt import time_zone_names
 from codeyard.web.api import NavItem
 
 FIELDS = ("name", "email", "tz", "dateinfo", "date_format", "language")
@@ -21,7 +20,7 @@ LANGUAGES = [("", "Default"), ("en_US", "English (United States)"), ("en_GB", "E
 
 
 def _timezones() -> list[str]:
-    return sorted(zoneinfo.available_timezones())
+    return time_zone_names()
 
 
 def _notice(req, arg: str, message: str) -> bool:

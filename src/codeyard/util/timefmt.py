@@ -3,6 +3,8 @@ one the span holds at least 1.9 times, the count rounded to the nearest whole on
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from datetime import UTC, datetime
 
 UNITS = ((86400 * 365, "year"), (86400 * 30, "month"), (86400 * 7, "week"), (86400, "day"),
@@ -28,3 +30,23 @@ def utc_text(us: int | None) -> str:
     if not us:
         return ""
     return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@functools.cache
+def _zone_names() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def time_zone_names() -> list[str]:
+    """The IANA time zone names, sorted: read from the zone database once per process (a scan
+    of its files that took longer than the whole preferences page)."""
+    return list(_zone_names())
+
+
+def is_time_zone(name: str) -> bool:
+    return name in _zone_set()
+
+
+@functools.cache
+def _zone_set() -> frozenset[str]:
+    return frozenset(_zone_names())

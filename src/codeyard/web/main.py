@@ -12,7 +12,7 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
 from codeyard.config import ConfigSection, Option
-from codeyard.env import DEBUG, EnvironmentError_
+from codeyard.env import DATABASE, DEBUG, EnvironmentError_
 from codeyard.perm import PermissionCache, PermissionError_
 from codeyard.web import chrome
 from codeyard.web.api import (
@@ -48,13 +48,18 @@ HTTP_HEADERS_SECTION = ConfigSection(
 
 
 def ensure_ready(env) -> None:
-    """Refuse (503) a project whose database must be upgraded; create own tables once."""
+    """Refuse (503) a project whose database must be upgraded; create own tables once for
+    each database and set of enabled plugins (not again at every change of trac.ini)."""
     def make_ready() -> bool:
+        key = (DATABASE(env.config), frozenset(name for name, _ in env.plugins.list_name_plugin()))
+        if env.ready_for == key:
+            return True
         try:
             env.check_ready()
         except EnvironmentError_ as exc:
             raise HTTPServiceUnavailable(str(exc), title="Upgrade needed") from None
         env.ensure_own_tables()
+        env.ready_for = key
         return True
 
     env.memo("web.ready", make_ready)

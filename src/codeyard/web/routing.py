@@ -11,6 +11,7 @@ from urllib.parse import quote
 from werkzeug.routing import Map, PathConverter, Rule, UnicodeConverter
 
 from codeyard.util.href import PATH_SAFE, query_string
+from codeyard.util.lru import BoundedCache
 
 __all__ = ["DEFAULT_HANDLER_ENDPOINT", "Router", "router"]
 
@@ -40,7 +41,6 @@ class Router:
 
     def __init__(self, env) -> None:
         self.handlers: dict[str, Any] = {}
-        self.arguments: dict[str, set[str]] = {}
         rules: list[Rule] = [Rule("/", endpoint=DEFAULT_HANDLER_ENDPOINT, methods=["GET", "HEAD"])]
         for result in env.hook.web_routes():
             for rule, handler in result or ():
@@ -52,15 +52,12 @@ class Router:
                     rule.methods = {"GET", "HEAD"}
                 self.handlers[rule.endpoint] = handler
                 rules.append(rule)
-        self.map = Map(rules, strict_slashes=False, merge_slashes=False,
-                       converters={"default": TracStringConverter, "string": TracStringConverter,
-                                   "path": TracPathConverter})
-        for rule in self.map.iter_rules():
-            self.arguments.setdefault(rule.endpoint, set()).update(rule.arguments)
-        self._builder = self.map.bind("localhost", "/")
-        # (endpoint, argument names) -> the rule's text around its arguments and their
-        # quoting, so that building a URL is a join (None: leave it to werkzeug).
-        self._templates: dict[tuple[str, frozenset[str]], Any] = {}
+        compiled = _compiled_maps.get_or_make(tuple(_rule_key(r) for r in rules),
+                                              lambda: _CompiledMap(rules))
+        self.map = compiled.map
+        self.arguments = compiled.arguments
+        self._builder = compiled.builder
+        self._templates = compiled.templates
 
     def bind(self, environ: dict):
         """The matcher for one request."""
@@ -107,6 +104,36 @@ class Router:
         converters = rules[0]._converters
         return parts, found, [converters[name].to_url for name in found]
 
+
+class _CompiledMap:
+    """A werkzeug map compiled from rules, with what building URLs from it keeps: the same
+    for every project whose plugins give the same rules (werkzeug compiles each rule to code,
+    some 50 ms for a project's map, paid again at every change of its trac.ini)."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.map = Map(rules, strict_slashes=False, merge_slashes=False,
+                       converters={"default": TracStringConverter, "string": TracStringConverter,
+                                   "path": TracPathConverter})
+        self.arguments: dict[str, set[str]] = {}
+        for rule in self.map.iter_rules():
+            self.arguments.setdefault(rule.endpoint, set()).update(rule.arguments)
+        self.builder = self.map.bind("localhost", "/")
+        # (endpoint, argument names) -> the rule's text around its arguments and their
+        # quoting, so that building a URL is a join (None: leave it to werkzeug).
+        self.templates: dict[tuple[str, frozenset[str]], Any] = {}
+
+
+def _rule_key(rule: Rule) -> tuple:
+    """All that a rule gives its compiled map."""
+    return (rule.rule, rule.endpoint, frozenset(rule.methods or ()),
+            repr(sorted((rule.defaults or {}).items(), key=lambda kv: kv[0])), rule.subdomain,
+            rule.host, rule.strict_slashes, rule.merge_slashes, rule.build_only,
+            rule.redirect_to if isinstance(rule.redirect_to, str) else id(rule.redirect_to),
+            rule.alias, rule.websocket)
+
+
+# A few distinct sets of enabled plugins in a process: a handful of maps.
+_compiled_maps = BoundedCache(16)
 
 _UNSET = object()
 _TOKEN = re.compile(r"zq(\d+)qz")
