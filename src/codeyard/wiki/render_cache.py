@@ -111,13 +111,14 @@ def is_cacheable(env, text: str) -> frozenset[str] | None:
     otherwise the names of the probes it depends on besides the cache keys."""
     from codeyard.wiki.extensions import registry
     from codeyard.wiki.parser import parse
+    from codeyard.wiki.renderers import MAX_PROCESSOR_DEPTH
 
     reg = registry(env)
     deps = dependencies(env)
     probes: set[str] = set()
-    pending = [parse(text)]
+    pending = [(parse(text), 0)]
     while pending:
-        tree = pending.pop()
+        tree, depth = pending.pop()
         for node in tree.walk():
             kind = node.kind
             if kind == "link":
@@ -128,7 +129,10 @@ def is_cacheable(env, text: str) -> frozenset[str] | None:
             elif kind in ("macro", "processor") and node.name:
                 name = node.name
                 if kind == "processor" and name in deps.wiki_text:
-                    pending.append(parse(node.text or ""))
+                    # Deeper than the renderer nests, wiki text is shown as written: nothing
+                    # in it links (and parsing every level again would be quadratic).
+                    if depth < MAX_PROCESSOR_DEPTH:
+                        pending.append((parse(node.text or ""), depth + 1))
                 elif name in deps.macros:
                     probes |= deps.macros[name]
                 elif name in reg.macros or name in reg.processors:

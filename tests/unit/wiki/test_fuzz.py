@@ -16,7 +16,6 @@ from codeyard.perm import PermissionCache, Resource
 from codeyard.util.href import Href
 from codeyard.wiki.formatter import FormatContext, format_to_html, format_to_oneliner
 
-pytestmark = pytest.mark.db
 USE_POSTGRES = os.environ.get("CODEYARD_TEST_DB") == "postgres"
 
 VOID = {"br", "img", "hr", "col", "input", "meta", "link", "area", "wbr", "source", "embed"}
@@ -106,6 +105,7 @@ def fuzz_env(tmp_path_factory, request):
     env.shutdown()
 
 
+@pytest.mark.db  # link resolution reads the database
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow,
           HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=25), st.booleans())

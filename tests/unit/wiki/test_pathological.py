@@ -21,7 +21,8 @@ from codeyard.wiki.formatter import (
 from codeyard.wiki.model import WikiPage
 from tests.unit.wiki.test_web import article, body
 
-pytestmark = pytest.mark.db
+# The nesting tests are about the parser alone; the ones marked db also resolve links or
+# save and serve pages, and run again on PostgreSQL.
 
 # Every markup token of WikiFormatting, each repeated into one long line (or many lines).
 TOKENS = [
@@ -63,6 +64,7 @@ def best_of_3(render, text: str) -> float:
     return best
 
 
+@pytest.mark.db
 @pytest.mark.parametrize("token", TOKENS)
 def test_rendering_time_grows_linearly(ctx, token):
     """Four times the text may not take much more than four times as long (16 when quadratic)."""
@@ -80,6 +82,7 @@ def test_rendering_time_grows_linearly(ctx, token):
     assert min(ratios) < 8, (token, ratios)
 
 
+@pytest.mark.db
 @pytest.mark.parametrize("text", [
     "[[" * 10_000, "a." * 32_000 + "@", "{" * 32_000, "'''x" * 32_000, "[1/?#" * 4_000,
     " " * 64_000 + "x", "\t" * 8_000, "== x ==\n" * 8_000, "[" + "a" * 32_000 + "g]",
@@ -157,6 +160,27 @@ def test_walk_reaches_the_bottom_of_a_deep_tree():
     assert len(items) == 1000
 
 
+def test_cacheability_reads_only_the_levels_the_renderer_nests(ctx, monkeypatch):
+    """Whether a page's HTML may be kept looks into wiki text in processors only as deep as
+    it is rendered; every deeper level parsed again was quadratic (15 s for divs-5000)."""
+    from codeyard.wiki import parser, render_cache
+    from codeyard.wiki.renderers import MAX_PROCESSOR_DEPTH
+
+    parsed = []
+    original = parser.parse
+    monkeypatch.setattr(parser, "parse", lambda text, *a, **kw: (parsed.append(len(text)),
+                                                                original(text, *a, **kw))[1])
+    assert render_cache.is_cacheable(ctx.env, NESTED["divs-5000"]) is not None
+    assert len(parsed) == MAX_PROCESSOR_DEPTH + 1
+    # A link inside the levels that are rendered still counts.
+    linked = "{{{#!div\n" * 3 + "[attachment:notes.txt]\n" + "}}}\n" * 3
+    parsed.clear()
+    probes = render_cache.is_cacheable(ctx.env, linked)
+    assert len(parsed) == 4
+    assert probes and probes == render_cache.is_cacheable(ctx.env, "[attachment:notes.txt]")
+
+
+@pytest.mark.db
 @pytest.mark.parametrize("name", ["quotes-600", "quotes-5000", "list-700", "divs-5000",
                                   "tables-in-quotes"])
 def test_deeply_nested_pages_are_served(project, name):
@@ -170,6 +194,7 @@ def test_deeply_nested_pages_are_served(project, name):
     assert site.get("/wiki/Deep?format=txt").status_code == 200
 
 
+@pytest.mark.db
 def test_a_render_past_the_timeout_shows_an_error_box_and_stays_editable(project):
     env, site = project
     page = WikiPage(env, "Slow")
