@@ -33,7 +33,7 @@ from codeyard.config import (
     format_ini,
     sample_ini,
 )
-from codeyard.core import ComponentRules, make_plugin_manager
+from codeyard.core import ComponentRules, announced, make_plugin_manager
 from codeyard.db.api import DatabaseError, DatabaseManager
 from codeyard.db.schema import DB_VERSION, OLDEST_UPGRADABLE
 
@@ -144,7 +144,7 @@ class Environment:
         self.log = self._setup_log()
         self._db: DatabaseManager | None = None
         self._plugins = None
-        self._plugins_stamp: tuple | None = None
+        self._plugins_rules: tuple | None = None  # the [components] the plugins were built for
         self.caches: dict[str, tuple[int, Any]] = {}
         self._memo: dict[str, Any] = {}
         # The database and plugins last found ready to serve (web.main.ensure_ready): kept
@@ -236,7 +236,8 @@ class Environment:
             return hit[1]
 
     def _config_changed(self, config: Configuration) -> None:
-        self._plugins = None
+        if self._plugins_rules != self._component_rules():
+            self._plugins = None
         self.caches.clear()
         self._memo.clear()
         self.log = self._setup_log()
@@ -291,10 +292,14 @@ class Environment:
         if pm is None:
             with self._lock:
                 if self._plugins is None:
-                    rules = ComponentRules(self.config.options("components"))
-                    self._plugins = make_plugin_manager(rules)
+                    self._plugins_rules = self._component_rules()
+                    self._plugins = make_plugin_manager(ComponentRules(self._plugins_rules[0]))
                 pm = self._plugins
         return pm
+
+    def _component_rules(self) -> tuple:
+        """What the plugin manager is built from: [components], and the installed plugins."""
+        return tuple(self.config.options("components")), tuple(announced()[1])
 
     @property
     def hook(self):

@@ -106,3 +106,17 @@ def test_a_trac_ini_change_does_not_redo_the_database_setup(served, monkeypatch)
     env.config.reload_if_changed()
     assert site.get("/about").status_code == 200
     assert done == [env.path]
+
+
+def test_the_plugin_manager_outlives_changes_that_leave_components_alone(make_env):
+    env = make_env("p")
+    pm = env.plugins
+    env.config.set("project", "descr", "another")
+    env.config.save()
+    env.config.reload_if_changed()
+    assert env.plugins is pm
+    env.config.set("components", "codeyard.wiki.web", "disabled")
+    env.config.save()
+    env.config.reload_if_changed()
+    assert env.plugins is not pm
+    assert not env.is_enabled("codeyard.wiki.web")
