@@ -38,10 +38,12 @@ test-postgres: $(STAMP)
 
 # Every page against Trac 1.6 (and Loggerhead) on the same data, plus the hosting timings:
 # about 12 minutes (QUICK=1: 3), the data built once under var/bench-data. The last line
-# printed sums the run up; the tables go to bench/results/<date>.md.
+# printed sums the run up; the tables go to bench/results/<date>.md. Then the pages of projects
+# that are not warm (after a trac.ini change, first of another project): bench/results/cold.md.
 bench: system-deps $(STAMP)
 	$(PY) -m pip install -q granian
 	$(PY) -m bench.pages $(if $(QUICK),--quick)
+	$(PY) -m bench.cold
 
 # The specialised benchmarks, each writing its own file under bench/results.
 bench-detail: system-deps $(STAMP)
