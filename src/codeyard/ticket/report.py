@@ -440,6 +440,14 @@ def header_title(col: str, labels: Mapping[str, str]) -> str:
     return labels.get(col) or col.strip("_").capitalize()
 
 
+def is_hidden_column(col: str) -> bool:
+    """Whether a result column is left out of the cells: ``__col__`` and ``_col`` are, a
+    full-width ``_col_`` and a row-ending ``col_`` are not."""
+    if col.startswith("__") and col.endswith("__"):
+        return True
+    return col.startswith("_") and not (len(col) > 1 and col.endswith("_"))
+
+
 def layout(columns: Sequence[str], rows: Iterable[Sequence[Any]], labels: Mapping[str, str],
            sort: str = "", asc: bool = False) -> tuple[list[list[dict]], list[tuple[str | None, list[dict]]]]:
     """(header groups, row groups) as the report page shows them.
@@ -449,17 +457,16 @@ def layout(columns: Sequence[str], rows: Iterable[Sequence[Any]], labels: Mappin
     {'cells': [cell groups], 'idx', 'id', and the style columns}."""
     header_groups: list[list[dict[str, Any]]] = [[]]
     for col in columns:
-        header: dict[str, Any] = {"col": col, "title": header_title(col, labels), "hidden": False,
+        hidden = is_hidden_column(col)
+        header: dict[str, Any] = {"col": col, "title": header_title(col, labels), "hidden": hidden,
                   "asc": (bool(asc) if col == sort else None)}
         group = header_groups[-1]
-        if col.startswith("__") and col.endswith("__"):
-            header["hidden"] = True
-        elif len(col) > 1 and col.startswith("_") and col.endswith("_"):
+        if hidden:
+            pass
+        elif col.startswith("_") and col.endswith("_"):
             group = []
             header_groups.append(group)
             header_groups.append([])
-        elif col.startswith("_"):
-            header["hidden"] = True
         elif col.endswith("_"):
             header_groups.append([])
         group.append(header)

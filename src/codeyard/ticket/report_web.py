@@ -201,13 +201,6 @@ _TIME_COLUMNS = ("time", "changetime", "created", "modified", "datetime")
 LAID_OUT = 32  # report tables kept per process with the rows they were made of
 
 
-def _shown(col: str) -> bool:
-    """Whether a result column is shown as a cell (``_col`` and ``__col__`` are not)."""
-    if col.startswith("__") and col.endswith("__"):
-        return False
-    return not (col.startswith("_") and not (len(col) > 1 and col.endswith("_")))
-
-
 def _laid_out(req, ctx, result: model.ReportResult, rows: list[tuple], sort: str, asc: bool):
     """(header groups, row groups with their rendered ``lines``) of the shown rows. The
     table of rows kept under the tickets' stamp is kept with them, per time zone, link
@@ -225,7 +218,7 @@ def _laid_out(req, ctx, result: model.ReportResult, rows: list[tuple], sort: str
                     row["lines"] = writer.lines(row)
         return header_groups, row_groups
 
-    if not result.kept or any(_shown(c) and c.strip("_") == "description"
+    if not result.kept or any(not model.is_hidden_column(c) and c.strip("_") == "description"
                               for c in result.columns):
         return lay_out()
     cache = req.env.memo("ticket.report_laid_out", lambda: BoundedCache(LAID_OUT))

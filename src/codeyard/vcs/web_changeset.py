@@ -354,9 +354,10 @@ def _rendered_diff(req, repos: api.Repository, f: FileDiff, old: bytes, new: byt
     digests = ids or (hashlib.sha1(old).digest(), hashlib.sha1(new).digest())
     key = _diff_key(req, repos, f, digests, options, style)
     cache = _diff_cache(req)
-    hit = cache.get(key)
-    if hit is not None:
-        return hit
+    if ids is None:  # with ids, the caller has looked already (_kept_diff)
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
     hunks = diff_hunks(_lines(old), _lines(new), options)
     html = Markup(jenv.get_template("_diff.html").module.render(  # type: ignore[attr-defined]
         hunks, style, old_label, new_label))

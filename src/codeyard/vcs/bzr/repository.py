@@ -255,7 +255,7 @@ class BzrRepository(api.Repository):
         """``repo.lock_read()`` for a block; inside ``consistent()`` (on its thread) the
         lock is taken once and kept until that ends, so a page's many reads do not each
         lock and unlock (breezy reads the pack names anew at each lock)."""
-        if self._holder is None or self._holder != threading.get_ident():
+        if self._holder != threading.get_ident():  # not inside consistent() on this thread
             return repo.lock_read()
         if id(repo) not in self._held:
             repo.lock_read()
