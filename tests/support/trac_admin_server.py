@@ -67,8 +67,10 @@ def _child(request, out_path, err_path, in_path):
 
 
 def main():
-    _preload()
+    # Replies go to a copy of stdout; anything else printed goes to stderr, not into them.
     reply_to = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    _preload()
     for line in sys.stdin:
         request = json.loads(line)
         with tempfile.TemporaryDirectory(prefix="trac-admin-") as tmp:
