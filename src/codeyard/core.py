@@ -134,16 +134,14 @@ _module_marks_lock = threading.Lock()
 
 
 def _marked(module: types.ModuleType, kind: str, parse) -> dict[str, dict]:
-    tables = _module_marks.get(module)
-    table = None if tables is None else tables.get(kind)
+    table = _module_marks.get(module, {}).get(kind)
     if table is None:
         with _module_marks_lock:
-            table = {}
-            for attr in dir(module):
-                opts = parse(module, attr)
-                if opts is not None:
-                    table[attr] = dict(opts)
-            _module_marks.setdefault(module, {})[kind] = table
+            tables = _module_marks.setdefault(module, {})
+            table = tables.get(kind)
+            if table is None:
+                table = tables[kind] = {attr: dict(opts) for attr in dir(module)
+                                        if (opts := parse(module, attr)) is not None}
     return table
 
 

@@ -144,7 +144,7 @@ class Environment:
         self.log = self._setup_log()
         self._db: DatabaseManager | None = None
         self._plugins = None
-        self._plugins_rules: tuple | None = None  # the [components] the plugins were built for
+        self._plugins_rules: tuple | None = None  # what the plugins were built from
         self.caches: dict[str, tuple[int, Any]] = {}
         self._memo: dict[str, Any] = {}
         # The database and plugins last found ready to serve (web.main.ensure_ready): kept

@@ -33,20 +33,16 @@ def utc_text(us: int | None) -> str:
 
 
 @functools.cache
-def _zone_names() -> tuple[str, ...]:
-    return tuple(sorted(zoneinfo.available_timezones()))
+def _zones() -> tuple[tuple[str, ...], frozenset[str]]:
+    names = zoneinfo.available_timezones()
+    return tuple(sorted(names)), frozenset(names)
 
 
 def time_zone_names() -> list[str]:
     """The IANA time zone names, sorted: read from the zone database once per process (a scan
     of its files that took longer than the whole preferences page)."""
-    return list(_zone_names())
+    return list(_zones()[0])
 
 
 def is_time_zone(name: str) -> bool:
-    return name in _zone_set()
-
-
-@functools.cache
-def _zone_set() -> frozenset[str]:
-    return frozenset(_zone_names())
+    return name in _zones()[1]
