@@ -75,11 +75,10 @@ def render(env, text, opts):
 
     key = tuple(settings)
     own = _own_envs.get(key)
-    if own is None:
-        path = tempfile.mkdtemp(prefix="trac-oracle-ini-")
-        _own_dirs.append(path)
-        shutil.copytree(env.path, os.path.join(path, "p"))
-        copy = Environment(os.path.join(path, "p"))
+    if own is None:  # beside the first one, in the directory main() removes
+        path = os.path.join(os.path.dirname(env.path), f"ini-{len(_own_envs)}")
+        shutil.copytree(env.path, path)
+        copy = Environment(path)
         for section, option, value in settings:
             copy.config.set(section, option, value)
         copy.config.save()
@@ -88,7 +87,6 @@ def render(env, text, opts):
 
 
 _own_envs: dict = {}
-_own_dirs: list = []
 
 
 def _render(env, text, opts):
@@ -140,8 +138,6 @@ def main(argv):
         return 1 if bad else 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        for path in _own_dirs:
-            shutil.rmtree(path, ignore_errors=True)
 
 
 if __name__ == "__main__":
