@@ -107,10 +107,20 @@ def write_results(rows, projects: int, changes: int) -> None:
     print(f"Wrote {RESULTS}")
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count from 1 to 1000")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--projects", type=int, default=12)
-    parser.add_argument("--changes", type=int, default=15)
+    parser.add_argument("--projects", type=_count, default=12)
+    parser.add_argument("--changes", type=_count, default=15)
     args = parser.parse_args(argv)
     rows = measure(args.projects, args.changes)
     write_results(rows, args.projects, args.changes)
