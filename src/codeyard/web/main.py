@@ -68,9 +68,14 @@ def ensure_ready(env) -> None:
 def dispatch(env, environ: dict) -> Response:
     """Answer one request to the project ``env``: each step below has a name, and any
     failure becomes a readable error page."""
+    from codeyard.db.api import hold_reads
     from codeyard.env import request_scope
 
     with request_scope():
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            # A page's reads share one transaction, ended before the body is sent.
+            with hold_reads():
+                return _dispatch(env, environ)
         return _dispatch(env, environ)
 
 
