@@ -25,13 +25,20 @@ def timeline_events(req, start, stop, filters):
         rows = db("SELECT name, version, time, author, comment FROM wiki "
                   "WHERE time >= %s AND time < %s ORDER BY time DESC",
                   (to_us(start), to_us(stop)))
-    rows = [r for r in rows if req.perm.has("WIKI_VIEW", Resource("wiki", r[0], r[1]))]
     events = []
+    pages: dict[str, tuple[str, str]] = {}  # a busy month edits some pages many times
     for name, version, time, author, comment in rows:
-        verb = "created" if int(version) == 1 else "edited"
+        version = int(version)
+        resource = Resource("wiki", name, version)
+        if not req.perm.has("WIKI_VIEW", resource):
+            continue
+        known = pages.get(name)
+        if known is None:
+            known = pages[name] = (req.url_for("wiki", page=name) + "?version=",
+                                   f"<em>{escape(name)}</em> ")
+        href, title = known
         events.append(TimelineEvent(
             kind="wiki", date=from_us(time), author=author or "",
-            title=Markup(f"<em>{escape(name)}</em> {verb}"),
-            href=req.url_for("wiki", page=name, version=version),
-            filter="wiki", text=comment or "", resource=Resource("wiki", name, version)))
+            title=Markup(title + ("created" if version == 1 else "edited")),
+            href=f"{href}{version}", filter="wiki", text=comment or "", resource=resource))
     return events
