@@ -30,7 +30,13 @@ def permission_actions():
 
 @hookspec
 def permission_policies():
-    """Return {policy_name: callable(env, action, username, resource, perm) -> True/False/None}."""
+    """Return {policy_name: callable(env, action, username, resource, perm) -> True/False/None}.
+
+    A policy may say what it looks at, so that a page listing hundreds of resources checks
+    each action once rather than once per resource: ``policy.actions``, the set of actions
+    it can have an opinion on (it answers None to every other), and ``policy.resource_blind
+    = True`` when its answer never depends on the resource. A policy that says neither is
+    asked about every action on every resource."""
 
 
 # ---------------------------------------------------------------------------
@@ -112,11 +118,29 @@ def no_opinion(env, action, username, resource, perm):
     return None
 
 
+no_opinion.actions = frozenset()  # type: ignore[attr-defined]
+
+
 def default_permission_policy(env, action, username, resource, perm):
     """Grants from the permission table, expanded through groups and meta-actions."""
     if isinstance(perm, PermissionCache) and perm.username == username:
         return action in perm.granted_actions() or None
     return action in PermissionSystem(env).user_actions(username) or None
+
+
+default_permission_policy.resource_blind = True  # type: ignore[attr-defined]
+
+
+def resource_blind(policies: list[tuple[str, Any]], action: str) -> bool:
+    """Whether every policy that may decide ``action`` gives the same answer whatever the
+    resource (each declares it, see ``permission_policies``)."""
+    for _name, policy in policies:
+        if getattr(policy, "resource_blind", False):
+            continue
+        actions = getattr(policy, "actions", None)
+        if actions is None or action in actions:
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------------
@@ -327,6 +351,9 @@ class PermissionSystem:
         return False
 
 
+_ANY = Resource("*any*")  # the memo's key for an answer that holds for every resource
+
+
 class PermissionCache:
     """What one user may do, memoised for one request."""
 
@@ -355,11 +382,21 @@ class PermissionCache:
     def has(self, action: str, resource: Resource | None = None) -> bool:
         resource = resource if resource is not None else self.resource
         key = (action, resource)
-        if key not in self._memo:
-            policies = self.cached(("policies",), self._system.policies)  # once per request
-            self._memo[key] = self._system.check(action, self.username, resource, self,
-                                                 policies)
-        return self._memo[key]
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        policies = self.cached(("policies",), self._system.policies)  # once per request
+        if resource is not None and self.cached(("blind", action),
+                                                lambda: resource_blind(policies, action)):
+            # no policy in force looks at the resource for this action: one answer for all
+            found = self._memo.get((action, _ANY))
+            if found is None:
+                found = self._memo[(action, _ANY)] = self._system.check(
+                    action, self.username, resource, self, policies)
+        else:
+            found = self._system.check(action, self.username, resource, self, policies)
+        self._memo[key] = found
+        return found
 
     __contains__ = has
 

@@ -79,6 +79,9 @@ def legacy_attachment_policy(env, action, username, resource, perm):
     return perm.has(mapped[index], Resource(parent.realm, parent.id))
 
 
+legacy_attachment_policy.actions = frozenset(_ACTION_INDEX)  # type: ignore[attr-defined]
+
+
 def _author(env, parent: Resource, filename: str) -> str | None:
     with env.db_query as db:
         rows = db("SELECT author FROM attachment WHERE type=%s AND id=%s AND filename=%s",

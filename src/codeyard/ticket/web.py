@@ -712,6 +712,10 @@ def default_ticket_policy(env, action, username, resource, perm):
     return True if rows and rows[0][0] == username else None
 
 
+default_ticket_policy.actions = frozenset(  # type: ignore[attr-defined]
+    {"TICKET_EDIT_COMMENT", "TICKET_EDIT_DESCRIPTION"})
+
+
 @hookimpl
 def permission_policies():
     return {"DefaultTicketPolicy": default_ticket_policy}

@@ -172,6 +172,9 @@ def gather_newest(req, start: datetime, stop: datetime, filters: list[str],
     return events
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def group_days(events: list, tz: tzinfo, today: date, lastvisit: int = 0,
                precise: datetime | None = None, precision: timedelta | None = None,
                markup: bool = False) -> list[dict]:
@@ -181,35 +184,54 @@ def group_days(events: list, tz: tzinfo, today: date, lastvisit: int = 0,
     of events is some hundreds of them, and writing them here costs a fraction of the
     template's loop."""
     days: list[dict] = []
+    yesterday = today - timedelta(days=1)
+    # exact microseconds, as the stored times are (a float's rounding could mark the last
+    # visit's own event unread)
+    unread_after = _EPOCH + timedelta(microseconds=lastvisit) if lastvisit else None
+    day: date | None = None
+    groups: list[dict] = []
+    items: list[dict] = []
+    unread_now: bool | None = None
     for event in events:
         local = event.date.astimezone(tz)
-        day = local.date()
-        if not days or days[-1]["date"] != day:
+        if local.date() != day:
+            day = local.date()
             label = day.isoformat() + ":"
             if day == today:
                 label += " Today"
-            elif day == today - timedelta(days=1):
+            elif day == yesterday:
                 label += " Yesterday"
-            days.append({"date": day, "heading": label, "groups": []})
+            groups = []
+            days.append({"date": day, "heading": label, "groups": groups})
+            unread_now = None
         highlight = bool(precise and precision and timedelta(0) <= event.date - precise < precision)
-        unread = bool(lastvisit) and to_us(event.date) > lastvisit
-        groups = days[-1]["groups"]
-        if not groups or groups[-1]["unread"] != unread:
-            groups.append({"unread": unread, "events": []})
-        groups[-1]["events"].append({"event": event, "time": local.strftime("%H:%M"),
-                                     "highlight": highlight, "unread": unread})
+        unread = unread_after is not None and event.date > unread_after
+        if unread is not unread_now:
+            items = []
+            groups.append({"unread": unread, "events": items})
+            unread_now = unread
+        items.append({"event": event, "time": f"{local.hour:02d}:{local.minute:02d}",
+                      "highlight": highlight, "unread": unread})
     if markup:
-        for day in days:
-            for group in day["groups"]:
-                group["html"] = Markup("".join(
-                    _event_lines(item["event"], item["time"], item["highlight"], item["unread"])
-                    for item in group["events"]))
+        kinds: dict[tuple, str] = {}
+        for day_ in days:
+            for group in day_["groups"]:
+                group["html"] = Markup("".join([
+                    _event_lines(item["event"], item["time"], item["highlight"], item["unread"],
+                                 kinds) for item in group["events"]]))
     return days
 
 
-def _event_lines(event, moment: str, highlight: bool, unread: bool) -> str:
-    """An event's ``<dt>`` (and ``<dd>`` when it has a description) on the page."""
-    kind = escape(event.kind) + (" highlight" if highlight else "")
+def _event_lines(event, moment: str, highlight: bool, unread: bool,
+                 kinds: dict[tuple, str] | None = None) -> str:
+    """An event's ``<dt>`` (and ``<dd>`` when it has a description) on the page; ``kinds``
+    keeps the class attributes already written."""
+    key = (event.kind, highlight)
+    kind = kinds.get(key) if kinds is not None else None
+    if kind is None:
+        kind = str(escape(event.kind)) + (" highlight" if highlight else "")
+        if kinds is not None:
+            kinds[key] = kind
     author = (f' by <span class="trac-author">{escape(event.author)}</span>'
               if event.author else "")
     line = (f'  <dt class="{kind}{" unread" if unread else ""}"><a href="{escape(event.href)}">'

@@ -58,6 +58,7 @@ class Router:
         self.arguments = compiled.arguments
         self._builder = compiled.builder
         self._templates = compiled.templates
+        self._single = compiled.single
 
     def bind(self, environ: dict):
         """The matcher for one request."""
@@ -66,6 +67,13 @@ class Router:
     def build(self, endpoint: str, values: dict[str, Any]) -> str:
         """The path (below the project) of ``endpoint`` with ``values``; values that are not
         arguments of its rules make the query string, as ``Href`` writes it."""
+        if len(values) == 1:  # the common case (a page, a ticket): one path argument
+            for name, value in values.items():
+                plan = self._single.get((endpoint, name), _UNSET)
+                if plan is _UNSET:
+                    plan = self._single[(endpoint, name)] = self._single_plan(endpoint, name)
+                if plan is not None and value is not None and value != "":
+                    return plan[0] + plan[1](value) + plan[2]
         names = self.arguments.get(endpoint)
         if names is None:
             raise LookupError(f"no route named {endpoint!r} in this project")
@@ -85,6 +93,20 @@ class Router:
                 pieces.append(parts[i + 1])
             path = "".join(pieces)
         return path + query_string(query)
+
+    def _single_plan(self, endpoint: str, name: str) -> tuple | None:
+        """(text before, quoting, text after) when ``name`` alone fills a rule of
+        ``endpoint`` (see ``_template``); None when building takes the general way."""
+        if name not in self.arguments.get(endpoint, ()):
+            return None
+        template = self._templates.get((endpoint, frozenset((name,))), _UNSET)
+        if template is _UNSET:
+            template = self._templates[(endpoint, frozenset((name,)))] = self._template(
+                endpoint, {name: None})
+        if template is None:
+            return None
+        parts, _order, quoters = template
+        return parts[0], quoters[0], parts[1]
 
     def _template(self, endpoint: str, path_values: dict[str, Any]) -> Any:
         """What building ``endpoint`` with these argument names always gives, when one rule
@@ -121,6 +143,7 @@ class _CompiledMap:
         # (endpoint, argument names) -> the rule's text around its arguments and their
         # quoting, so that building a URL is a join (None: leave it to werkzeug).
         self.templates: dict[tuple[str, frozenset[str]], Any] = {}
+        self.single: dict[tuple[str, str], Any] = {}  # (endpoint, argument) -> Router._single_plan
 
 
 def _rule_key(rule: Rule) -> tuple:

@@ -442,6 +442,10 @@ def default_wiki_policy(env, action, username, resource, perm):
     return None
 
 
+default_wiki_policy.actions = frozenset(  # type: ignore[attr-defined]
+    {"WIKI_CHANGE_READONLY", "WIKI_DELETE", "WIKI_MODIFY", "WIKI_RENAME"})
+
+
 # ---------------------------------------------------------------------------
 # Hooks
 

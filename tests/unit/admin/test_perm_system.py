@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from codeyard.core import hookimpl
 from codeyard.perm import (
     PermissionAdminError,
     PermissionCache,
@@ -122,3 +123,59 @@ def test_undefined_granted_action_is_kept_apart(env):
     assert "OLD_PLUGIN_ACTION" in system.user_actions("gus")
     assert "OLD_PLUGIN_ACTION" not in system.user_actions("gus", undefined=False)
     assert "OLD_PLUGIN_ACTION" not in system.groups_of("gus")
+
+
+class _Policies:
+    """A plugin's policies: one that looks at the page it is asked about, and one that says
+    it does not (counting how often it is asked)."""
+
+    def __init__(self):
+        self.blind_calls = 0
+
+        def by_page(env, action, username, resource, perm):
+            if action == "WIKI_VIEW" and resource is not None and resource.id == "Secret":
+                return False
+            return None
+
+        def blind(env, action, username, resource, perm):
+            self.blind_calls += 1
+            return True if action == "REPORT_SQL_VIEW" else None
+
+        blind.resource_blind = True
+        self.by_page, self.blind = by_page, blind
+
+    @hookimpl
+    def permission_policies(self):
+        return {"ByPage": self.by_page, "Blind": self.blind}
+
+
+def test_a_policy_that_reads_the_resource_is_asked_per_resource(env):
+    """Checks of one action on many resources are answered once when no policy in force
+    looks at the resource; a policy that does not declare so is asked about each one."""
+    from codeyard.perm import Resource, resource_blind
+
+    policies = _Policies()
+    env.plugins.register(policies)
+    system = PermissionSystem(env)
+    builtin = system.policies()
+    assert [name for name, _ in builtin] == ["DefaultWikiPolicy", "DefaultTicketPolicy",
+                                             "DefaultPermissionPolicy", "LegacyAttachmentPolicy"]
+    assert resource_blind(builtin, "WIKI_VIEW") and resource_blind(builtin, "TICKET_VIEW")
+    # the built-in policies that look at the resource say for which actions
+    assert not resource_blind(builtin, "WIKI_MODIFY")
+    assert not resource_blind(builtin, "TICKET_EDIT_COMMENT")
+    assert not resource_blind(builtin, "ATTACHMENT_VIEW")
+
+    env.config.set("trac", "permission_policies", "ByPage, Blind, DefaultPermissionPolicy")
+    perm = PermissionCache(env, "anonymous")
+    assert perm.has("WIKI_VIEW", Resource("wiki", "Public", 1))
+    assert not perm.has("WIKI_VIEW", Resource("wiki", "Secret", 1))
+    assert perm.has("WIKI_VIEW", Resource("wiki", "Other", 2))
+
+    env.config.set("trac", "permission_policies", "Blind, DefaultPermissionPolicy")
+    perm = PermissionCache(env, "anonymous")
+    asked = policies.blind_calls
+    assert all(perm.has("REPORT_SQL_VIEW", Resource("report", n)) for n in range(50))
+    assert all(perm.has("WIKI_VIEW", Resource("wiki", f"P{n}")) for n in range(50))
+    assert not perm.has("WIKI_DELETE", Resource("wiki", "P1"))
+    assert policies.blind_calls - asked == 3  # once per action, not per resource

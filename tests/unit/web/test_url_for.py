@@ -124,3 +124,16 @@ def test_query_strings_quote_as_urlencode_does():
     assert query_string({"b": "x y", "a": 1, "c": None, "class_": [1, 2], "t": True}) == \
         "?a=1&b=x+y&class=1&class=2&t="
     assert query_string({"only": None}) == "" and query_string({}) == ""
+
+
+def test_one_value_builds_as_the_general_way(env):
+    """A single path value takes a short way; the edge cases still come out as werkzeug's
+    rules build them."""
+    req = _req(env)
+    assert req.url_for("wiki", page="") == "/proj/wiki/"
+    assert req.url_for("wiki", page=None) == "/proj/wiki"
+    assert req.url_for("wiki", page="A b/c") == "/proj/wiki/A%20b/c"
+    assert req.url_for("ticket", id=0) == "/proj/ticket/0"
+    assert req.url_for("milestone", name="m 1/2") == "/proj/milestone/m%201/2"
+    assert req.url_for("timeline", page="A b/c") == "/proj/timeline?page=A+b%2Fc"
+    assert req.url_for("wiki", format="rss") == "/proj/wiki?format=rss"
