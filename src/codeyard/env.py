@@ -36,6 +36,7 @@ from codeyard.config import (
 from codeyard.core import ComponentRules, announced, make_plugin_manager
 from codeyard.db.api import DatabaseError, DatabaseManager
 from codeyard.db.schema import DB_VERSION, OLDEST_UPGRADABLE
+from codeyard.util.lru import BoundedCache
 
 __all__ = ["Environment", "EnvironmentError_", "open_environment", "is_environment"]
 
@@ -83,7 +84,8 @@ POOL_OVERFLOW = IntOption(
     "answered); closed again when the load passes. At most size + overflow per project and "
     "process.")
 REFRESH_CHECK = IntOption("codeyard", "config_check_interval", 1,
-                          "Seconds between checks of trac.ini for changes made by other processes.")
+                          "Seconds between checks of trac.ini, and of each template file, for changes made "
+                          "by other processes.")
 TRAC_SECTION = ConfigSection("trac", "Core settings of the project environment.")
 PROJECT_SECTION = ConfigSection("project", "How the project presents itself.")
 LOGGING_SECTION = ConfigSection("logging", "Where and how much the project logs.")
@@ -116,11 +118,27 @@ class EnvironmentError_(Exception):
 
 
 def is_environment(path: str) -> bool:
+    """Whether ``path`` holds a project (its VERSION file says so). Asked at every request:
+    the file is read again only when its ``stat`` changes."""
+    version = os.path.join(path, "VERSION")
     try:
-        with open(os.path.join(path, "VERSION"), encoding="utf-8") as fh:
-            return fh.read().startswith(VERSION_TEXT)
+        st = os.stat(version)
     except OSError:
         return False
+    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+    known = _version_files.get(version)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    try:
+        with open(version, encoding="utf-8") as fh:
+            found = fh.read().startswith(VERSION_TEXT)
+    except OSError:
+        return False
+    _version_files.put(version, (stamp, found))
+    return found
+
+
+_version_files = BoundedCache(20_000)  # VERSION file -> (its stat, what it says)
 
 
 class Environment:

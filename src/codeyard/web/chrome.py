@@ -28,6 +28,7 @@ from codeyard.env import (
     PROJECT_FOOTER,
     PROJECT_ICON,
     PROJECT_URL,
+    REFRESH_CHECK,
 )
 from codeyard.util.lru import BoundedCache
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound, NavItem
@@ -113,6 +114,34 @@ class _Environment(jinja2.Environment):
             return super()._compile(source, filename)
 
 
+class _CheckedLoader(jinja2.FileSystemLoader):
+    """A project's templates, each file checked for changes at most every ``interval``
+    seconds (``[codeyard] config_check_interval``, as trac.ini is) rather than at every
+    page: a page renders half a dozen templates, and each check is a ``stat``."""
+
+    def __init__(self, searchpath: list[str], interval: float) -> None:
+        super().__init__(searchpath)
+        self.interval = interval
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> Any:
+        source, filename, uptodate = super().get_source(environment, template)
+        if self.interval <= 0:
+            return source, filename, uptodate
+        interval = self.interval
+        checked = [time.monotonic()]
+
+        def throttled() -> bool:
+            now = time.monotonic()
+            if now - checked[0] < interval:
+                return True
+            if uptodate():
+                checked[0] = now
+                return True
+            return False
+
+        return source, filename, throttled
+
+
 class SharedCode(jinja2.BytecodeCache):
     """Compiled templates shared by every project's Jinja environment in the process.
 
@@ -174,9 +203,10 @@ def template_env(env) -> jinja2.Environment:
             dirs.extend(result or ())
         dirs.extend(package_template_dirs(env))
         dirs.append(BUILTIN_TEMPLATES)
-        jenv = _Environment(loader=jinja2.FileSystemLoader([d for d in dirs if d]),
-                                  autoescape=True, auto_reload=True,
-                                  trim_blocks=True, lstrip_blocks=True)
+        jenv = _Environment(loader=_CheckedLoader([d for d in dirs if d],
+                                                  REFRESH_CHECK(env.config)),
+                            autoescape=True, auto_reload=True,
+                            trim_blocks=True, lstrip_blocks=True)
         _filters(jenv)
         return jenv
 

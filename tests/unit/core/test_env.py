@@ -89,3 +89,24 @@ def test_config_change_is_picked_up_without_restart(env):
     opened._next_config_check = 0
     opened.refresh_config()
     assert opened.project_name == "Renamed"
+
+
+def test_is_environment_sees_a_replaced_version_file(env):
+    """The VERSION file is read again whenever its stat changes (it is asked at every
+    request, so it is not read at each)."""
+    import os
+
+    from codeyard.env import is_environment
+
+    version = os.path.join(env.path, "VERSION")
+    assert is_environment(env.path)
+    with open(version, encoding="utf-8") as fh:
+        kept = fh.read()
+    with open(version, "w", encoding="utf-8") as fh:
+        fh.write("something else entirely\n")
+    assert not is_environment(env.path)
+    os.remove(version)
+    assert not is_environment(env.path)
+    with open(version, "w", encoding="utf-8") as fh:
+        fh.write(kept)
+    assert is_environment(env.path)

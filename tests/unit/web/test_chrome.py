@@ -177,3 +177,43 @@ def test_a_large_piece_goes_out_as_its_bytes_in_its_place():
     # Another request gets another token.
     other = Req()
     assert str(splice(other, kept)).split(":")[0] != str(first).split(":")[0]
+
+
+def test_template_files_are_checked_at_most_once_an_interval(tmp_path, monkeypatch):
+    """A project's templates are looked at again for changes once per
+    ``config_check_interval``, not at every page; 0 looks at every page."""
+    import os
+
+    import jinja2
+
+    from codeyard.web import chrome
+
+    page = tmp_path / "p.html"
+    page.write_text("one")
+    clock = [1000.0]
+    monkeypatch.setattr(chrome.time, "monotonic", lambda: clock[0])
+    checks = []
+    real_getmtime = os.path.getmtime
+    monkeypatch.setattr(os.path, "getmtime", lambda p: checks.append(p) or real_getmtime(p))
+
+    def bump(text: str) -> None:
+        page.write_text(text)
+        stamp = real_getmtime(page) + 5
+        os.utime(page, (stamp, stamp))
+
+    throttled = jinja2.Environment(loader=chrome._CheckedLoader([str(tmp_path)], 1),
+                                   auto_reload=True)
+    assert throttled.get_template("p.html").render() == "one"
+    checks.clear()
+    for _ in range(20):
+        assert throttled.get_template("p.html").render() == "one"
+    assert checks == []  # within the interval: no stat at all
+    bump("two")
+    assert throttled.get_template("p.html").render() == "one"
+    clock[0] += 1.5
+    assert throttled.get_template("p.html").render() == "two"
+
+    every = jinja2.Environment(loader=chrome._CheckedLoader([str(tmp_path)], 0), auto_reload=True)
+    assert every.get_template("p.html").render() == "two"
+    bump("three")
+    assert every.get_template("p.html").render() == "three"
