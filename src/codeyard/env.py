@@ -242,6 +242,18 @@ class Environment:
                 self._memo[key] = compute()
             return self._memo[key]
 
+    def per_request(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per request (inside ``request_scope``; every time outside): for
+        what a page asks for many times and may change between requests, such as a
+        look at the disk."""
+        memo = _VALIDATED.get()
+        if memo is None:
+            return compute()
+        slot = ("per-request", id(self), key)
+        if slot not in memo:
+            memo[slot] = compute()
+        return memo[slot]
+
     def memo_stamped(self, key: str, stamp: Any, compute: Callable[[], Any]) -> Any:
         """As ``memo``, but also recomputed when ``stamp`` (e.g. a directory's mtime) changes."""
         hit = self._memo.get(key)

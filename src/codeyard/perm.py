@@ -411,7 +411,9 @@ class PermissionCache:
             resource = realm
         else:
             resource = Resource(realm, id, version)
-        child = PermissionCache(self.env, self.username, resource)
+        child = PermissionCache.__new__(PermissionCache)  # as __init__, sharing this one's
+        child.env, child.username, child.resource = self.env, self.username, resource
+        child._system = self._system
         child._memo = self._memo
         child._facts = self._facts
         child._granted = self._granted

@@ -725,6 +725,9 @@ class Query:
         return results
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _from_utimestamp(value: Any) -> datetime | None:
     try:
         micro = int(value)
@@ -732,7 +735,7 @@ def _from_utimestamp(value: Any) -> datetime | None:
         return None
     if not micro:
         return None
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micro)
+    return _EPOCH + timedelta(microseconds=micro)
 
 
 def _escape(value: str) -> str:

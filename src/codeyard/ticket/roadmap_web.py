@@ -80,12 +80,14 @@ def _descriptions_html(req, milestones) -> dict[str, Markup]:
     if not described:
         return {}
     resources = [Resource("milestone", m.name) for m in described]
-    contexts = [format_context(req, resource) for resource in resources]
+    first = format_context(req, resources[0])
     texts = [m.description for m in described]
-    html = render_texts_html(
-        contexts[0], "milestone", texts,
-        lambda: [format_to_html(ctx, text) for ctx, text in zip(contexts, texts, strict=True)],
-        resources=resources)
+
+    def render() -> list[Markup]:  # the contexts are made only when something is rendered
+        contexts = [first, *(format_context(req, r) for r in resources[1:])]
+        return [format_to_html(ctx, text) for ctx, text in zip(contexts, texts, strict=True)]
+
+    html = render_texts_html(first, "milestone", texts, render, resources=resources)
     return {m.name: shown for m, shown in zip(described, html, strict=True)}
 
 

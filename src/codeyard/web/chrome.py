@@ -210,7 +210,9 @@ def template_env(env) -> jinja2.Environment:
         _filters(jenv)
         return jenv
 
-    return env.memo_stamped("web.jinja", _dir_stamp(env.templates_dir), build)
+    # the templates directory is looked at once per request (a page renders several templates)
+    return env.per_request("web.jinja", lambda: env.memo_stamped(
+        "web.jinja", _dir_stamp(env.templates_dir), build))
 
 
 

@@ -110,3 +110,19 @@ def test_is_environment_sees_a_replaced_version_file(env):
     with open(version, "w", encoding="utf-8") as fh:
         fh.write(kept)
     assert is_environment(env.path)
+
+
+def test_per_request_values_are_computed_once_inside_a_request(env):
+    from codeyard.env import request_scope
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return len(calls)
+
+    assert env.per_request("k", compute) == 1 and env.per_request("k", compute) == 2
+    with request_scope():
+        assert [env.per_request("k", compute) for _ in range(3)] == [3, 3, 3]
+    with request_scope():
+        assert env.per_request("k", compute) == 4
