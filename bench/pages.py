@@ -184,9 +184,11 @@ def serve_granian(parent: str, args, workdir: str):
 GRANIAN_PAGES = ("WikiStart", "Ticket", "Query (default)", "Timeline")
 
 
-def workers_rss_mib(pid: int) -> float:
-    """The largest resident set among the server's processes (its workers), in MiB."""
-    sizes = []
+def workers_rss_mib(pid: int) -> tuple[float, float]:
+    """(resident set, of which mapped files) of the server process (or worker) with the
+    largest resident set, in MiB. The files part is shared with the system's file cache:
+    codeyard reads SQLite databases through a memory map, and those pages count here."""
+    sizes: list[tuple[float, float]] = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -196,12 +198,13 @@ def workers_rss_mib(pid: int) -> float:
             if int(fields[1]) != pid and int(entry) != pid:
                 continue
             with open(f"/proc/{entry}/status", encoding="ascii") as fh:
-                for line in fh:
-                    if line.startswith("VmRSS:"):
-                        sizes.append(int(line.split()[1]) / 1024)
-        except (OSError, IndexError, ValueError):
+                status = dict(line.split(":", 1) for line in fh if ":" in line)
+            shared = sum(int(status.get(key, "0 kB").split()[0])  # a file on tmpfs is shmem
+                         for key in ("RssFile", "RssShmem"))
+            sizes.append((int(status["VmRSS"].split()[0]) / 1024, shared / 1024))
+        except (OSError, IndexError, ValueError, KeyError):
             continue
-    return max(sizes) if sizes else 0.0
+    return max(sizes) if sizes else (0.0, 0.0)
 
 
 # ---------------------------------------------------------------------------
@@ -351,8 +354,8 @@ def summary_line(rows: list[tuple[str, str, Result, Result]], hello: Result) -> 
             f"ceiling wiki {ceiling('WikiStart')} ticket {ceiling('Ticket')}")
 
 
-def report(args, rows, bzr_rows, hello: Result, memory: dict[str, float], setup: str,
-           hosting: list[str], summary: str, granian: list | None = None) -> str:
+def report(args, rows, bzr_rows, hello: Result, memory: dict[str, tuple[float, float]],
+           setup: str, hosting: list[str], summary: str, granian: list | None = None) -> str:
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     failed = [r.label for *_, ours, theirs in rows for r in (ours, theirs) if r.failed]
@@ -382,8 +385,9 @@ def report(args, rows, bzr_rows, hello: Result, memory: dict[str, float], setup:
         "without the queueing of more clients than cores.",
         "",
         f"Hello-world ceiling: {hello.rps:,.0f} req/s (p99 {hello.p99_ms:.1f} ms). Largest worker "
-        "resident set after the run: " + ", ".join(f"{name} {mib:.0f} MiB"
-                                                   for name, mib in memory.items()) + ".",
+        "resident set after the run (of which mapped files, shared with the system's file "
+        "cache): " + ", ".join(f"{name} {mib:.0f} MiB ({files:.0f})"
+                               for name, (mib, files) in memory.items()) + ".",
         "",
         *comparison_table(rows, "Trac"),
         "",
@@ -453,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ours_dir, trac_dir = working_copies(parent, workdir)
         pages = project_pages(git_repo)
-        memory: dict[str, float] = {}
+        memory: dict[str, tuple[float, float]] = {}
         port, proc = serve_hello(args, workdir)
         try:
             hello = measure("hello-world", port, "/", args, workdir)

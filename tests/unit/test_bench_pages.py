@@ -21,3 +21,21 @@ def test_the_summary_line_has_the_fixed_form():
                     "ceiling wiki 10% ticket 5%")
     assert re.fullmatch(r"bench: codeyard/trac min [\d.]+x median [\d.]+x over \d+ pages; "
                         r"p99 max \d+ ms; ceiling wiki \d+% ticket \d+%", line)
+
+
+def test_worker_memory_names_its_mapped_files_part():
+    import mmap
+    import os
+    import tempfile
+
+    from bench.pages import workers_rss_mib
+
+    with tempfile.TemporaryFile() as fh:
+        fh.write(b"x" * (8 << 20))
+        fh.flush()
+        before = workers_rss_mib(os.getpid())
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            assert sum(mapped[i] for i in range(0, len(mapped), 4096)) == 120 * 2048
+            rss, files = workers_rss_mib(os.getpid())
+    assert 0 < files <= rss
+    assert files - before[1] >= 7  # the 8 MiB read through the map count as mapped files

@@ -105,9 +105,25 @@ def package_template_dirs(env) -> list[str]:
 _COMPILE_LOCK = threading.Lock()
 
 
+# What a plain dict has as attributes (its methods): ``d.items`` is the method, as in Jinja.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
 class _Environment(jinja2.Environment):
     def __init__(self, **kw: Any) -> None:
         super().__init__(bytecode_cache=_SHARED_CODE, **kw)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``obj.name`` in a template. Jinja tries the attribute, then the item; a plain
+        dict has no attribute but its methods, so its item is looked up at once. The answer
+        is the same, without raising and catching an AttributeError for each of the
+        hundreds of ``row.name`` a page reads from dicts."""
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
 
     def _compile(self, source: str, filename: str) -> Any:
         with _COMPILE_LOCK:
@@ -249,8 +265,11 @@ def navigation(req) -> dict[str, list[NavItem]]:
     first item offered there names the page the box submits to.
     """
     items: dict[str, list[NavItem]] = {"mainnav": [], "metanav": [], "search": []}
-    config = req.env.config
-    for result in req.env.hook.navigation_items(req=req):
+    env = req.env
+    # the [mainnav] and [metanav] sections, read once per configuration
+    overrides = env.memo("web.nav_overrides", lambda: {
+        section: dict(env.config.options(section)) for section in ("mainnav", "metanav")})
+    for result in env.hook.navigation_items(req=req):
         for item in result or ():
             section = item.category
             if section not in items:
@@ -258,11 +277,12 @@ def navigation(req) -> dict[str, list[NavItem]]:
             if section == "search":
                 items[section].append(item)
                 continue
-            if config.get(section, item.name, "").strip().lower() in ("disabled", "false", "no", "off"):
+            given = overrides[section]
+            if given.get(item.name, "").strip().lower() in ("disabled", "false", "no", "off"):
                 continue
-            label = config.get(section, item.name + ".label", "")
-            href = config.get(section, item.name + ".href", "")
-            order = config.get(section, item.name + ".order", "")
+            label = given.get(item.name + ".label", "")
+            href = given.get(item.name + ".href", "")
+            order = given.get(item.name + ".order", "")
             if label:
                 item.label = label
             if href:

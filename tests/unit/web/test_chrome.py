@@ -217,3 +217,25 @@ def test_template_files_are_checked_at_most_once_an_interval(tmp_path, monkeypat
     assert every.get_template("p.html").render() == "two"
     bump("three")
     assert every.get_template("p.html").render() == "three"
+
+
+def test_template_attributes_of_dicts_read_as_jinja_reads_them(tmp_path):
+    """``d.name`` on a plain dict goes straight to the item; the answers stay Jinja's."""
+    import collections
+
+    import jinja2
+
+    from codeyard.web import chrome
+
+    ours = chrome._Environment(loader=jinja2.DictLoader({}), autoescape=True,
+                               undefined=jinja2.StrictUndefined)
+    plain = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    source = ("{{ d.name }}|{{ d['name'] }}|{{ d.items()|list|length }}|{{ d.get('x', 'no') }}"
+              "|{{ d.keys is callable }}|{{ d.missing is defined }}|{{ o.name }}|{{ o.x is defined }}")
+    values = {"d": {"name": "<n>", "items": "not the method", "keys": 1},
+              "o": collections.OrderedDict(name="ordered")}
+    expected = plain.from_string(source).render(values)
+    assert ours.from_string(source).render(values) == expected
+    assert expected == "&lt;n&gt;|&lt;n&gt;|3|no|True|False|ordered|False"
+    with pytest.raises(jinja2.UndefinedError):
+        ours.from_string("{{ d.missing }}").render(d={})
