@@ -381,22 +381,25 @@ class PermissionCache:
 
     def has(self, action: str, resource: Resource | None = None) -> bool:
         resource = resource if resource is not None else self.resource
+        if resource is not None:
+            blind = self._facts.get(("blind", action))
+            if blind is None:
+                blind = self._facts[("blind", action)] = resource_blind(self._policies(), action)
+            if blind:  # no policy in force looks at the resource: one answer for all of them
+                found = self._memo.get((action, _ANY))
+                if found is None:
+                    found = self._memo[(action, _ANY)] = self._system.check(
+                        action, self.username, resource, self, self._policies())
+                return found
         key = (action, resource)
         found = self._memo.get(key)
-        if found is not None:
-            return found
-        policies = self.cached(("policies",), self._system.policies)  # once per request
-        if resource is not None and self.cached(("blind", action),
-                                                lambda: resource_blind(policies, action)):
-            # no policy in force looks at the resource for this action: one answer for all
-            found = self._memo.get((action, _ANY))
-            if found is None:
-                found = self._memo[(action, _ANY)] = self._system.check(
-                    action, self.username, resource, self, policies)
-        else:
-            found = self._system.check(action, self.username, resource, self, policies)
-        self._memo[key] = found
+        if found is None:
+            found = self._memo[key] = self._system.check(action, self.username, resource, self,
+                                                         self._policies())
         return found
+
+    def _policies(self) -> list[tuple[str, Any]]:
+        return self.cached(("policies",), self._system.policies)  # once per request
 
     __contains__ = has
 

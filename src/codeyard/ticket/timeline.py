@@ -78,11 +78,12 @@ def _ticket_events(req, start, stop, filters) -> list[TimelineEvent]:
                 summaries[int(tid)] = summary or ""
     visible = {tid for tid in ids if req.perm.has("TICKET_VIEW", Resource("ticket", tid))}
     hrefs: dict[int, str] = {}
+    ticket_url = req.url_builder("ticket", "id")
 
     def href_of(tid: int) -> str:  # a busy month names each ticket many times
         found = hrefs.get(tid)
         if found is None:
-            found = hrefs[tid] = req.url_for("ticket", id=tid)
+            found = hrefs[tid] = ticket_url(tid)
         return found
 
     events: list[TimelineEvent] = []

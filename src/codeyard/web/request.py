@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import urllib.parse
 import zoneinfo
+from collections.abc import Callable
 from datetime import tzinfo
 from typing import Any
 
@@ -189,6 +190,25 @@ class Request(WerkzeugRequest):
             path = path[1:]
         url = self.href.base + path
         return url if url.startswith("/") else "/" + url
+
+    def url_builder(self, endpoint: str, name: str) -> Callable[[Any], str]:
+        """``value -> url_for(endpoint, name=value)``, quicker for a page that builds many
+        URLs of one route (a timeline's tickets, a listing's files)."""
+        plan = router(self.env).single_plan(endpoint, name)
+        if plan is None:
+            return lambda value: self.url_for(endpoint, **{name: value})
+        before, quote_value, after = plan
+        head = self.href.base + before
+        if not head.startswith("/"):
+            head = "/" + head
+        url_for = self.url_for
+
+        def build(value: Any) -> str:
+            if value is None or value == "":
+                return url_for(endpoint, **{name: value})
+            return head + quote_value(value) + after
+
+        return build
 
     # -- cookies
     def set_cookie(self, name: str, value: str, max_age: int | None = None, path: str | None = None,

@@ -94,6 +94,15 @@ class Router:
             path = "".join(pieces)
         return path + query_string(query)
 
+    def single_plan(self, endpoint: str, name: str) -> tuple | None:
+        """(text before, quoting, text after) of ``endpoint`` built from ``name`` alone, for
+        building many such URLs; None when that takes the general way (``build``). An empty
+        or None value always takes the general way."""
+        plan = self._single.get((endpoint, name), _UNSET)
+        if plan is _UNSET:
+            plan = self._single[(endpoint, name)] = self._single_plan(endpoint, name)
+        return plan
+
     def _single_plan(self, endpoint: str, name: str) -> tuple | None:
         """(text before, quoting, text after) when ``name`` alone fills a rule of
         ``endpoint`` (see ``_template``); None when building takes the general way."""

@@ -27,6 +27,7 @@ def timeline_events(req, start, stop, filters):
                   (to_us(start), to_us(stop)))
     events = []
     pages: dict[str, tuple[str, str]] = {}  # a busy month edits some pages many times
+    page_url = req.url_builder("wiki", "page")
     for name, version, time, author, comment in rows:
         version = int(version)
         resource = Resource("wiki", name, version)
@@ -34,7 +35,7 @@ def timeline_events(req, start, stop, filters):
             continue
         known = pages.get(name)
         if known is None:
-            known = pages[name] = (req.url_for("wiki", page=name) + "?version=",
+            known = pages[name] = (page_url(name) + "?version=",
                                    f"<em>{escape(name)}</em> ")
         href, title = known
         events.append(TimelineEvent(

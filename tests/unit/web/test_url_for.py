@@ -137,3 +137,18 @@ def test_one_value_builds_as_the_general_way(env):
     assert req.url_for("milestone", name="m 1/2") == "/proj/milestone/m%201/2"
     assert req.url_for("timeline", page="A b/c") == "/proj/timeline?page=A+b%2Fc"
     assert req.url_for("wiki", format="rss") == "/proj/wiki?format=rss"
+
+
+@pytest.mark.parametrize("script_name", ["/proj", ""])
+def test_a_url_builder_builds_what_url_for_builds(env, script_name):
+    req = _req(env, script_name)
+    cases = [("wiki", "page", ["WikiStart", "A b/c", "é ü;=+@", "", None]),
+             ("ticket", "id", [1, 0, "12", ""]),
+             ("milestone", "name", ["m 1/2", "x?y#z%"]),
+             ("timeline", "format", ["rss", ""])]  # not a path argument: the general way
+    for endpoint, name, values in cases:
+        build = req.url_builder(endpoint, name)
+        for value in values:
+            if endpoint == "ticket" and value == "":
+                continue  # no ticket URL without an id, either way
+            assert build(value) == req.url_for(endpoint, **{name: value}), (endpoint, value)
