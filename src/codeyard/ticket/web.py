@@ -118,6 +118,21 @@ def _box(req, ticket: Ticket) -> list[dict]:
     return rows
 
 
+def _box_html(rows: list[dict]) -> Markup:
+    """The fields box's table rows, two fields a row: some thirty fields, written here
+    rather than in the template's loop (a tenth of the page's time there)."""
+    out = []
+    for index, row in enumerate(rows):
+        name = escape(row["field"].name)
+        if index % 2 == 0:
+            out.append("<tr>")
+        out.append(f'    <th id="h_{name}" scope="row">{escape(row["field"].label)}:</th>'
+                   f'<td headers="h_{name}">{escape(row["value"])}</td>\n')
+        if index % 2 == 1 or index == len(rows) - 1:
+            out.append("</tr>")
+    return Markup("".join(out))
+
+
 def _comment_resource(ticket: Ticket, cnum: int) -> Resource:
     return Resource("comment", cnum, None, Resource("ticket", ticket.id))
 
@@ -234,7 +249,7 @@ def _ticket_data(req, ticket: Ticket, shown: dict | None = None, **more) -> dict
     data = {
         "ticket": ticket, "creating": creating,
         "fields": editable_fields(req, ticket, creating),
-        "box": _box(req, ticket) if ticket.exists else [],
+        "box_html": _box_html(_box(req, ticket)) if ticket.exists else Markup(),
         "changes": _changes(req, ticket, shown, groups, texts) if ticket.exists else [],
         "description_html": texts(ticket["description"]) if texts else "",
         "actions": _workflow_data(req, ticket, creating, form.get("action"),
