@@ -211,7 +211,7 @@ class Db:
         try:
             if cursor.description is None:
                 return []
-            return [tuple(row) for row in cursor.fetchall()]
+            return _tuples(cursor.fetchall())
         finally:
             cursor.close()
 
@@ -228,7 +228,7 @@ class Db:
         try:
             if cursor.description is None:
                 return [], []
-            return [d[0] for d in cursor.description], [tuple(r) for r in cursor.fetchall()]
+            return [d[0] for d in cursor.description], _tuples(cursor.fetchall())
         finally:
             cursor.close()
 
@@ -630,6 +630,14 @@ class DatabaseManager:
 # are the system's file cache, shared by every connection and process; Linux's unified
 # buffer cache keeps them coherent with processes that read the file without a map (Trac).
 SQLITE_MMAP_SIZE = 256 * 1024 * 1024
+
+
+def _tuples(rows: list) -> list[tuple]:
+    """The rows as tuples: the drivers' rows are tuples already (sqlite3's and psycopg's
+    defaults), and are copied only when a driver gives another kind."""
+    if not rows or type(rows[0]) is tuple:
+        return rows
+    return [tuple(row) for row in rows]
 
 
 def first_line(exc: BaseException) -> str:
