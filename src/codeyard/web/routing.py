@@ -69,9 +69,7 @@ class Router:
         arguments of its rules make the query string, as ``Href`` writes it."""
         if len(values) == 1:  # the common case (a page, a ticket): one path argument
             for name, value in values.items():
-                plan = self._single.get((endpoint, name), _UNSET)
-                if plan is _UNSET:
-                    plan = self._single[(endpoint, name)] = self._single_plan(endpoint, name)
+                plan = self.single_plan(endpoint, name)
                 if plan is not None and value is not None and value != "":
                     return plan[0] + plan[1](value) + plan[2]
         names = self.arguments.get(endpoint)
