@@ -120,22 +120,14 @@ class EnvironmentError_(Exception):
 def is_environment(path: str) -> bool:
     """Whether ``path`` holds a project (its VERSION file says so). Asked at every request:
     the file is read again only when its ``stat`` changes."""
-    version = os.path.join(path, "VERSION")
-    try:
-        st = os.stat(version)
-    except OSError:
-        return False
-    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-    known = _version_files.get(version)
-    if known is not None and known[0] == stamp:
-        return known[1]
-    try:
+    def says_so(version: str) -> bool:
         with open(version, encoding="utf-8") as fh:
-            found = fh.read().startswith(VERSION_TEXT)
+            return fh.read().startswith(VERSION_TEXT)
+
+    try:
+        return _version_files.by_stat(os.path.join(path, "VERSION"), says_so)
     except OSError:
         return False
-    _version_files.put(version, (stamp, found))
-    return found
 
 
 _version_files = BoundedCache(20_000)  # VERSION file -> (its stat, what it says)

@@ -26,6 +26,7 @@ from typing import Any
 from codeyard.config import as_bool
 from codeyard.ticket.fields import TicketField, ticket_fields
 from codeyard.ticket.model import kept_while_tickets_unchanged
+from codeyard.util.timefmt import EPOCH
 
 __all__ = ["Query", "QueryError", "parse_query_date", "parse_id_ranges", "split_constraint",
            "read_filter_rows", "filter_modes", "FIELD_SYNONYMS", "DEFAULT_ITEMS_PER_PAGE",
@@ -725,9 +726,6 @@ class Query:
         return results
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def _from_utimestamp(value: Any) -> datetime | None:
     try:
         micro = int(value)
@@ -735,7 +733,7 @@ def _from_utimestamp(value: Any) -> datetime | None:
         return None
     if not micro:
         return None
-    return _EPOCH + timedelta(microseconds=micro)
+    return EPOCH + timedelta(microseconds=micro)
 
 
 def _escape(value: str) -> str:

@@ -24,6 +24,7 @@ from codeyard.ticket.query import (
     parse_query_date,
     split_constraint,
 )
+from codeyard.util.timefmt import EPOCH
 
 if TYPE_CHECKING:
     from codeyard.db.api import Db
@@ -33,7 +34,6 @@ __all__ = ["compile_query", "compile_count", "split_words"]
 
 ENUM_COLUMNS = ("resolution", "priority", "severity", "type")
 LIST_FIELDS = ("keywords", "cc")  # text fields whose contains-filter takes words
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _WORDS_RE = re.compile(r'("[^"]+")')
 
 
@@ -51,10 +51,10 @@ def split_words(text: str) -> list[str]:
 
 
 def _utimestamp(dt: datetime) -> int:
-    return (dt - _EPOCH) // _MICRO
+    return (dt - EPOCH) // _MICRO
 
 
-_MICRO = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
+_MICRO = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - EPOCH
 
 
 class _Compiler:

@@ -15,6 +15,7 @@ from codeyard.core import hookimpl
 from codeyard.perm import Resource
 from codeyard.timeline.api import TimelineEvent
 from codeyard.timeline.events import render_texts, to_us
+from codeyard.util.timefmt import EPOCH
 from codeyard.web.api import HTTPBadRequest, NavItem, offered_choices
 from codeyard.web.feeds import FeedItem, rss_response
 from codeyard.wiki import syntax as S
@@ -172,9 +173,6 @@ def gather_newest(req, start: datetime, stop: datetime, filters: list[str],
     return events
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def group_days(events: list, tz: tzinfo, today: date, lastvisit: int = 0,
                precise: datetime | None = None, precision: timedelta | None = None,
                markup: bool = False) -> list[dict]:
@@ -187,7 +185,7 @@ def group_days(events: list, tz: tzinfo, today: date, lastvisit: int = 0,
     yesterday = today - timedelta(days=1)
     # exact microseconds, as the stored times are (a float's rounding could mark the last
     # visit's own event unread)
-    unread_after = _EPOCH + timedelta(microseconds=lastvisit) if lastvisit else None
+    unread_after = EPOCH + timedelta(microseconds=lastvisit) if lastvisit else None
     day: date | None = None
     groups: list[dict] = []
     items: list[dict] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -43,6 +44,19 @@ class BoundedCache:
                 while len(self._entries) > self.size:
                     self._entries.popitem(last=False)
         return found
+
+    def by_stat(self, path: str, read: Callable[[str], Any]) -> Any:
+        """``read(path)``, kept while the file's ``stat`` (inode, modification time, size)
+        stays the same: for a small file asked about at every request. OSError when the
+        file is not there or cannot be read."""
+        st = os.stat(path)
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        known = self.get(path)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        value = read(path)
+        self.put(path, (stamp, value))
+        return value
 
     def pop(self, key: Hashable, default: Any = None) -> Any:
         with self._lock:

@@ -7,6 +7,8 @@ import functools
 import zoneinfo
 from datetime import UTC, datetime
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # stored times are microseconds since it
+
 UNITS = ((86400 * 365, "year"), (86400 * 30, "month"), (86400 * 7, "week"), (86400, "day"),
          (3600, "hour"), (60, "minute"))
 

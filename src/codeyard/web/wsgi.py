@@ -111,23 +111,15 @@ _listing = BoundedCache(20_000)
 def ignore_patterns(parent: str) -> list[str]:
     """The names a parent directory's ``.tracignore`` hides (``.*`` without one), read again
     only when the file's ``stat`` changes."""
-    ignore = os.path.join(parent, ".tracignore")
-    try:
-        st = os.stat(ignore)
-    except OSError:
-        return [".*"]
-    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-    known = _ignore_files.get(ignore)
-    if known is not None and known[0] == stamp:
-        return known[1]
-    try:
+    def patterns(ignore: str) -> list[str]:
         with open(ignore, encoding="utf-8") as fh:
             lines = [line.strip() for line in fh]
+        return [line for line in lines if line and not line.startswith("#")]
+
+    try:
+        return list(_ignore_files.by_stat(os.path.join(parent, ".tracignore"), patterns))
     except OSError:
         return [".*"]
-    patterns = [line for line in lines if line and not line.startswith("#")]
-    _ignore_files.put(ignore, (stamp, patterns))
-    return patterns
 
 
 _ignore_files = BoundedCache(256)  # .tracignore file -> (its stat, its patterns)
