@@ -26,7 +26,7 @@ from typing import Any
 from codeyard.config import as_bool
 from codeyard.ticket.fields import TicketField, ticket_fields
 from codeyard.ticket.model import kept_while_tickets_unchanged
-from codeyard.util.timefmt import EPOCH
+from codeyard.util.timefmt import from_utimestamp
 
 __all__ = ["Query", "QueryError", "parse_query_date", "parse_id_ranges", "split_constraint",
            "read_filter_rows", "filter_modes", "FIELD_SYNONYMS", "DEFAULT_ITEMS_PER_PAGE",
@@ -733,7 +733,7 @@ def _from_utimestamp(value: Any) -> datetime | None:
         return None
     if not micro:
         return None
-    return EPOCH + timedelta(microseconds=micro)
+    return from_utimestamp(micro)
 
 
 def _escape(value: str) -> str:

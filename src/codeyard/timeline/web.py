@@ -15,7 +15,7 @@ from codeyard.core import hookimpl
 from codeyard.perm import Resource
 from codeyard.timeline.api import TimelineEvent
 from codeyard.timeline.events import render_texts, to_us
-from codeyard.util.timefmt import EPOCH
+from codeyard.util.timefmt import from_utimestamp
 from codeyard.web.api import HTTPBadRequest, NavItem, offered_choices
 from codeyard.web.feeds import FeedItem, rss_response
 from codeyard.wiki import syntax as S
@@ -185,7 +185,7 @@ def group_days(events: list, tz: tzinfo, today: date, lastvisit: int = 0,
     yesterday = today - timedelta(days=1)
     # exact microseconds, as the stored times are (a float's rounding could mark the last
     # visit's own event unread)
-    unread_after = EPOCH + timedelta(microseconds=lastvisit) if lastvisit else None
+    unread_after = from_utimestamp(lastvisit) if lastvisit else None
     day: date | None = None
     groups: list[dict] = []
     items: list[dict] = []
@@ -221,15 +221,13 @@ def group_days(events: list, tz: tzinfo, today: date, lastvisit: int = 0,
 
 
 def _event_lines(event, moment: str, highlight: bool, unread: bool,
-                 kinds: dict[tuple, str] | None = None) -> str:
+                 kinds: dict[tuple, str]) -> str:
     """An event's ``<dt>`` (and ``<dd>`` when it has a description) on the page; ``kinds``
     keeps the class attributes already written."""
     key = (event.kind, highlight)
-    kind = kinds.get(key) if kinds is not None else None
+    kind = kinds.get(key)
     if kind is None:
-        kind = str(escape(event.kind)) + (" highlight" if highlight else "")
-        if kinds is not None:
-            kinds[key] = kind
+        kind = kinds[key] = str(escape(event.kind)) + (" highlight" if highlight else "")
     author = (f' by <span class="trac-author">{escape(event.author)}</span>'
               if event.author else "")
     line = (f'  <dt class="{kind}{" unread" if unread else ""}"><a href="{escape(event.href)}">'

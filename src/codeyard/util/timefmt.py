@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import functools
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # stored times are microseconds since it
+
+
+def from_utimestamp(us: int) -> datetime:
+    """A stored time (microseconds since the epoch) as an aware datetime, exactly (no
+    float on the way)."""
+    return EPOCH + timedelta(microseconds=int(us or 0))
 
 UNITS = ((86400 * 365, "year"), (86400 * 30, "month"), (86400 * 7, "week"), (86400, "day"),
          (3600, "hour"), (60, "minute"))

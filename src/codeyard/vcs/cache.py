@@ -24,9 +24,10 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from codeyard import cachekeys
+from codeyard.util.timefmt import from_utimestamp
 from codeyard.vcs.api import (
     CHANGE_TYPE_CODES,
     NODE_TYPE_CODES,
@@ -55,10 +56,6 @@ class SyncInProgress(RepositoryError):
 def to_utimestamp(dt: datetime) -> int:
     delta = dt.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_utimestamp(ts: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(ts or 0))
 
 
 def display(repos: Repository) -> str:
