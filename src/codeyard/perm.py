@@ -11,9 +11,9 @@ actions and meta-actions through the ``permission_actions`` hook, and the projec
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from codeyard import cachekeys
 from codeyard.config import ConfigSection, ListOption, Option
@@ -351,6 +351,7 @@ class PermissionSystem:
         return False
 
 
+T = TypeVar("T")
 _ANY = Resource("*any*")  # the memo's key for an answer that holds for every resource
 
 
@@ -379,12 +380,28 @@ class PermissionCache:
             self._facts[key] = compute()
         return self._facts[key]
 
+    def uniform(self, action: str) -> bool:
+        """Whether ``action`` gets one answer for every resource: no policy in force looks
+        at the resource (a page may then filter in SQL, or check once for a list)."""
+        blind = self._facts.get(("blind", action))
+        if blind is None:
+            blind = self._facts[("blind", action)] = resource_blind(self._policies(), action)
+        return blind
+
+    def allowed(self, action: str, items: Iterable[T], resource: Callable[[T], Resource]) -> list[T]:
+        """The ``items`` on whose ``resource(item)`` the user may do ``action``, in their
+        order: one check for all of them when no policy in force looks at the resource."""
+        items = list(items)
+        if items and self.uniform(action):
+            return items if self.has(action, resource(items[0])) else []
+        return [item for item in items if self.has(action, resource(item))]
+
     def has(self, action: str, resource: Resource | None = None) -> bool:
         resource = resource if resource is not None else self.resource
         if resource is not None:
             blind = self._facts.get(("blind", action))
             if blind is None:
-                blind = self._facts[("blind", action)] = resource_blind(self._policies(), action)
+                blind = self.uniform(action)
             if blind:  # no policy in force looks at the resource: one answer for all of them
                 found = self._memo.get((action, _ANY))
                 if found is None:

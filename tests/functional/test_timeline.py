@@ -332,3 +332,124 @@ def test_kept_messages_need_no_context_of_their_own(site, monkeypatch):
            "VALUES (%s, 3, %s, 'bob', 'z', 'See [wiki:Other]', 0)", ("DraftPage", _us(16)))
     made.clear()
     assert "See <a" in _main(_get(client, url)) and len(made) > 2
+
+
+def _busy(env) -> None:
+    """Three days of tickets, changes (closings, reopenings, plain updates, comment edits
+    alone) and wiki edits, each at a moment of its own, and the newest changes of all
+    making no event (edits of earlier comments): providers told a limit must still give
+    the page's newest events."""
+    import random
+
+    rnd = random.Random(7)
+    moments = iter(range(0, 3 * 24 * 60, 7))  # minutes after DAY - 2 days, each once
+    base = DAY - timedelta(days=2)
+
+    def at() -> int:
+        return to_us(base + timedelta(minutes=next(moments)))
+
+    with env.db_transaction as db:
+        made = 0
+        for n in range(210):
+            if made < 60 and (made < 5 or rnd.random() < 0.3):  # new tickets all along
+                db("INSERT INTO ticket (id, type, time, changetime, status, summary, "
+                   "reporter, description) VALUES (%s, 'defect', %s, 0, 'new', %s, 'rita', "
+                   "'')", (100 + made, at(), f"Busy {100 + made}"))
+                made += 1
+                continue
+            tid, when = rnd.randrange(100, 100 + made), at()
+            kind = rnd.choice(["close", "reopen", "assign", "comment"])
+            if kind == "close":
+                rows = [("status", "new", "closed"), ("resolution", "", "fixed")]
+            elif kind == "reopen":
+                rows = [("status", "closed", "reopened")]
+            elif kind == "assign":
+                rows = [("status", "new", "assigned"), ("owner", "", "sam")]
+            else:
+                rows = [("comment", str(n), f"Note {n}")]
+            who = rnd.choice(["sam", "tess"])
+            for field, old, new in rows:
+                db("INSERT INTO ticket_change VALUES (%s, %s, %s, %s, %s, %s)",
+                   (tid, when, who, field, old, new))
+            if rnd.random() < 0.4:
+                db("INSERT INTO wiki (name, version, time, author, text, comment, readonly) "
+                   "VALUES (%s, %s, %s, 'walt', 'x', '', 0)", (f"Busy{n % 9}", n, at()))
+        for tid in range(160, 170):  # the newest events: tickets, every other one hidden below
+            db("INSERT INTO ticket (id, type, time, changetime, status, summary, reporter, "
+               "description) VALUES (%s, 'defect', %s, 0, 'new', %s, 'rita', '')",
+               (tid, at(), f"Busy {tid}"))
+        for k in range(6):  # then wiki edits, every other one hidden below
+            db("INSERT INTO wiki (name, version, time, author, text, comment, readonly) "
+               "VALUES (%s, %s, %s, 'walt', 'x', '', 0)",
+               ("Busy3" if k % 2 else "Busy5", 1000 + k, at()))
+        for _ in range(40):  # the newest of all: edits of an earlier comment, no event
+            db("INSERT INTO ticket_change VALUES (100, %s, 'sam', '_comment0', 'a', 'b')",
+               (to_us(DAY + timedelta(hours=20, minutes=next(moments) % 200)),))
+
+
+def _whole_period(client, url: str) -> list[str]:
+    """Every event line of the period, page after page."""
+    lines: list[str] = []
+    for _ in range(200):
+        html = _main(_get(client, url))
+        lines += re.findall(r"<dt .*?</dt>", html)
+        found = re.search(r'<a rel="next" href="([^"]+)">Earlier events', html)
+        if not found:
+            return lines
+        url = found.group(1).replace("&amp;", "&")
+    raise AssertionError("endless paging")
+
+
+@pytest.mark.parametrize("filters", ["ticket=on", "ticket=on&ticket_details=on",
+                                     "wiki=on&ticket=on", "wiki=on&ticket_details=on"])
+def test_paged_timeline_matches_the_whole_period(served, tmp_path, monkeypatch, filters):
+    from codeyard.timeline import web
+
+    env, client = served("project")
+    _busy(env)
+    real = web.gather_events
+    limited = []
+
+    def checked(req, start, stop, filters, include, exclude, limit=None):
+        """Each limited gathering begins with the newest events of the unlimited one."""
+        found = real(req, start, stop, filters, include, exclude, limit)
+        if limit:
+            whole = real(req, start, stop, filters, include, exclude)
+            key = [(e.date, e.kind, str(e.title)) for e in found][:limit]
+            assert key == [(e.date, e.kind, str(e.title)) for e in whole][:limit]
+            limited.append(len(whole) > limit)
+        return found
+
+    monkeypatch.setattr(web, "gather_events", checked)
+    url = f"/timeline?from=2020-03-10&daysback=3&{filters}&authors="  # none remembered
+    env.config.set("timeline", "max_events", "0")
+    env.config.save()
+    whole = _whole_period(client, url)
+    by_others = _whole_period(client, url + "-tess")  # providers' events by one author
+    assert len(whole) > 40 and 0 < len(by_others) <= len(whole)
+    for size in ("3", "7", "25"):
+        env.config.set("timeline", "max_events", size)
+        env.config.save()
+        assert _whole_period(client, url) == whole, size
+        assert _whole_period(client, url + "-tess") == by_others, size
+    # A policy that looks at each ticket: no provider may cut its list short then.
+    rules = tmp_path / "authz.ini"
+    rules.write_text("".join(f"[ticket:{n}@*]\n* =\n\n"
+                             for n in ("13*", "14*", "15*", 161, 163, 165, 167, 169))
+                     + "[wiki:Busy3@*]\n* =\n\n"
+                     + "[*]\n* = TICKET_VIEW, WIKI_VIEW, TIMELINE_VIEW\n")
+    env.config.set("authz_policy", "authz_file", str(rules))
+    env.config.set("trac", "permission_policies", "AuthzPolicy, DefaultPermissionPolicy")
+    env.config.set("timeline", "max_events", "0")
+    env.config.save()
+    hidden = _whole_period(client, url)
+    assert hidden != whole and not any(f"#{n}" in line for line in hidden
+                                       for n in (13, 14, 15, 161, 163, 165, 167, 169))
+    assert not any("Busy3" in line for line in hidden)
+    assert any("Busy3" in line for line in whole) == ("wiki" in filters)
+    assert any("#12" in line for line in hidden)
+    for size in ("3", "7"):
+        env.config.set("timeline", "max_events", size)
+        env.config.save()
+        assert _whole_period(client, url) == hidden, size
+    assert any(limited)  # some gatherings had more events than they were asked for

@@ -197,7 +197,8 @@ def reindex(env, docs: Iterable[SearchDocument] = (),
 
 def search(env, query: SearchQuery, sources: list[str], limit: int = 1000) -> list[SearchHit]:
     """The documents of ``sources`` matching ``query``, best first: ranked once, then kept
-    while nothing writes to the index (the lists are shared: callers copy before changing)."""
+    while nothing writes to the index. The list and its hits are shared with later
+    searches: callers must change neither (``describe_hits`` fills copies)."""
     if not query or not sources:
         return []
     from codeyard.util.lru import BoundedCache
@@ -211,8 +212,7 @@ def search(env, query: SearchQuery, sources: list[str], limit: int = 1000) -> li
     if hits is None:
         hits = _ranked(env, query, sources, limit)
         kept.put(key, hits)
-    return [SearchHit(h.source, h.id, h.parent, h.title, "", h.author, h.time, h.score,
-                      h.docid) for h in hits]
+    return hits
 
 
 def _ranked(env, query: SearchQuery, sources: list[str], limit: int) -> list[SearchHit]:

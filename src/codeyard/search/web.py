@@ -3,11 +3,12 @@ an existing page; the ``search:`` TracLinks namespace; the index's tables."""
 
 from __future__ import annotations
 
+import dataclasses
 import html as _html
 import re
 import sys
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import Rule
 
@@ -29,7 +30,6 @@ DEFAULT_DISABLED_FILTERS = ListOption(
 
 RESULTS_PER_PAGE = 10
 EXCERPT_CHARS = 240
-_WORD = re.compile(r"[^\W_]+")
 _SINGLE_LINK = re.compile(r'^<a ([^>]*)>(?:(?!<a ).)*</a>$', re.S)
 
 
@@ -53,29 +53,37 @@ def _picked_sources(req, available) -> list[str]:
     return picked
 
 
+def _words_pattern(words: list[str]) -> re.Pattern[str] | None:
+    """Any of ``words`` as a whole token (letters and digits, as the index splits text),
+    in any case."""
+    if not words:
+        return None
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
+
+
 def excerpt(text: str, words: list[str], size: int = EXCERPT_CHARS) -> Markup:
     """About ``size`` characters of ``text`` around the first of ``words`` found, escaped,
     each of the words in it marked ``<span class="searchword">``."""
     text = " ".join((text or "").split())
-    wanted = set(words)
-    first = next((m.start() for m in _WORD.finditer(text) if m.group(0).casefold() in wanted),
-                 None)
+    pattern = _words_pattern(words)
+    match = pattern.search(text) if pattern else None
+    first = match.start() if match else None
     start = 0 if first is None else max(0, first - size // 3)
     if start:  # begin at a word
         space = text.find(" ", start)
         start = space + 1 if 0 <= space < first else start  # type: ignore[operator]
     piece = text[start:start + size]
-    out = [Markup("... ") if start else Markup()]
+    out = ["... " if start else ""]
     pos = 0
-    for match in _WORD.finditer(piece):
-        if match.group(0).casefold() in wanted:
-            out.append(escape(piece[pos:match.start()]))
-            out.append(Markup('<span class="searchword">%s</span>') % match.group(0))
-            pos = match.end()
-    out.append(escape(piece[pos:]))
+    for found in pattern.finditer(piece) if pattern else ():
+        out.append(_html.escape(piece[pos:found.start()], quote=False))
+        out.append(f'<span class="searchword">{_html.escape(found.group(0))}</span>')
+        pos = found.end()
+    out.append(_html.escape(piece[pos:], quote=False))
     if start + size < len(text):
-        out.append(Markup(" ..."))
-    return Markup("").join(out)
+        out.append(" ...")
+    return Markup("".join(out))
 
 
 def _as_int(text, default: int) -> int:
@@ -127,16 +135,19 @@ def visible_hits(req, query, sources: list[str]) -> list:
 
 
 def describe_hits(req, hits: list, words: list[str]) -> list[dict]:
-    """The links, titles, excerpts, authors and dates of the hits shown, in their order."""
-    index.load_bodies(req.env, hits)
+    """The links, titles, excerpts, authors and dates of the hits shown, in their order
+    (each result's ``hit`` is the one given; the hooks see copies with their ``body``)."""
+    shown = [dataclasses.replace(hit) for hit in hits]  # the index's hits are shared
+    index.load_bodies(req.env, shown)
     described: list = []
-    for found in req.env.hook.search_results(req=req, hits=hits):
+    for found in req.env.hook.search_results(req=req, hits=shown):
         described.extend(found or ())
-    order = {id(hit): n for n, hit in enumerate(hits)}
-    described.sort(key=lambda item: order.get(id(item[0]), 0))
-    return [{"href": href, "title": title, "author": hit.author, "date": hit.time,
-             "excerpt": excerpt(hit.body, words), "hit": hit}
-            for hit, href, title in described]
+    given = {id(copy): (n, hit) for n, (copy, hit) in enumerate(zip(shown, hits, strict=True))}
+    described = [item for item in described if id(item[0]) in given]
+    described.sort(key=lambda item: given[id(item[0])][0])
+    return [{"href": href, "title": title, "author": copy.author, "date": copy.time,
+             "excerpt": excerpt(copy.body, words), "hit": given[id(copy)][1]}
+            for copy, href, title in described]
 
 
 def search_page(req):

@@ -105,15 +105,11 @@ def search_documents(env, source, since):
 
 @hookimpl
 def search_visible(req, hits):
-    found = []
-    for hit in hits:
-        if hit.source == "ticket":
-            if req.perm.has("TICKET_VIEW", Resource("ticket", int(hit.id))):
-                found.append(hit)
-        elif hit.source == "milestone":
-            if req.perm.has("MILESTONE_VIEW", Resource("milestone", hit.id)):
-                found.append(hit)
-    return found
+    return [*req.perm.allowed("TICKET_VIEW", (hit for hit in hits if hit.source == "ticket"),
+                              lambda hit: Resource("ticket", int(hit.id))),
+            *req.perm.allowed("MILESTONE_VIEW",
+                              (hit for hit in hits if hit.source == "milestone"),
+                              lambda hit: Resource("milestone", hit.id))]
 
 
 @hookimpl

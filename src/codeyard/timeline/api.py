@@ -23,8 +23,12 @@ def timeline_filters(req):
 
 
 @hookspec
-def timeline_events(req, start, stop, filters):
-    """Return TimelineEvent objects with start <= date < stop (aware datetimes) for the picked filters."""
+def timeline_events(req, start, stop, filters, limit):
+    """Return TimelineEvent objects with start <= date < stop (aware datetimes) for the picked filters.
+
+    ``limit`` (None: no limit) is how many of the newest events the page still needs: a
+    provider may return only its newest ``limit`` events of the period (all of them when
+    it has fewer), or more. An implementation may leave the argument out."""
 
 
 @dataclass

@@ -132,11 +132,16 @@ def _remember(req, key: str, value: str, default: str) -> None:
 
 
 def gather_events(req, start: datetime, stop: datetime, filters: list[str],
-                  include: set[str], exclude: set[str]) -> list[TimelineEvent]:
-    """The events of [start, stop) for the picked filters, by the authors asked, newest first."""
+                  include: set[str], exclude: set[str],
+                  limit: int | None = None) -> list[TimelineEvent]:
+    """The events of [start, stop) for the picked filters, by the authors asked, newest
+    first; with a ``limit``, at least the newest ``limit`` of them (or all)."""
     events: list[TimelineEvent] = []
+    if include or exclude:
+        limit = None  # the providers' newest events might all be by other authors
     for found in req.env.hook.timeline_events(req=req, start=start.astimezone(UTC),
-                                               stop=stop.astimezone(UTC), filters=filters):
+                                               stop=stop.astimezone(UTC), filters=filters,
+                                               limit=limit):
         for event in found or ():
             author = (event.author or "").lower()
             if (include and author not in include) or author in exclude:
@@ -163,7 +168,10 @@ def gather_newest(req, start: datetime, stop: datetime, filters: list[str],
     while upper > start and len(events) < want:
         reach = min(upper, newest) - start
         lower = start if span >= reach else min(upper, newest) - span
-        events += gather_events(req, lower, upper, filters, include, exclude)
+        # Every window before this one is complete: the rest of the page is this window's
+        # newest events, so no provider needs to give more of them.
+        events += gather_events(req, lower, upper, filters, include, exclude,
+                                want - len(events))
         if events:  # reach back about as far as the rate so far says the rest needs
             rate = len(events) / max(1.0, (newest - lower).total_seconds())
             span = timedelta(seconds=min(whole, max(3600.0, 1.25 * (want - len(events)) / rate)))
@@ -188,8 +196,10 @@ def group_days(events: list, tz: tzinfo, today: date, lastvisit: int = 0,
     unread_after = from_utimestamp(lastvisit) if lastvisit else None
     day: date | None = None
     groups: list[dict] = []
-    items: list[dict] = []
+    items: list = []  # the group's item dicts, or with ``markup`` its lines
     unread_now: bool | None = None
+    kinds: dict[tuple, str] = {}
+    window = precise is not None and precision is not None
     for event in events:
         local = event.date.astimezone(tz)
         if local.date() != day:
@@ -202,21 +212,22 @@ def group_days(events: list, tz: tzinfo, today: date, lastvisit: int = 0,
             groups = []
             days.append({"date": day, "heading": label, "groups": groups})
             unread_now = None
-        highlight = bool(precise and precision and timedelta(0) <= event.date - precise < precision)
+        highlight = window and timedelta(0) <= event.date - precise < precision  # type: ignore[operator]
         unread = unread_after is not None and event.date > unread_after
         if unread is not unread_now:
             items = []
             groups.append({"unread": unread, "events": items})
             unread_now = unread
-        items.append({"event": event, "time": f"{local.hour:02d}:{local.minute:02d}",
-                      "highlight": highlight, "unread": unread})
+        moment = f"{local.hour:02d}:{local.minute:02d}"
+        if markup:
+            items.append(_event_lines(event, moment, highlight, unread, kinds))
+        else:
+            items.append({"event": event, "time": moment, "highlight": highlight,
+                          "unread": unread})
     if markup:
-        kinds: dict[tuple, str] = {}
         for day_ in days:
             for group in day_["groups"]:
-                group["html"] = Markup("".join([
-                    _event_lines(item["event"], item["time"], item["highlight"], item["unread"],
-                                 kinds) for item in group["events"]]))
+                group["html"] = Markup("".join(group.pop("events")))
     return days
 
 
@@ -230,10 +241,15 @@ def _event_lines(event, moment: str, highlight: bool, unread: bool,
         kind = kinds[key] = str(escape(event.kind)) + (" highlight" if highlight else "")
     author = (f' by <span class="trac-author">{escape(event.author)}</span>'
               if event.author else "")
+    title = event.title
     line = (f'  <dt class="{kind}{" unread" if unread else ""}"><a href="{escape(event.href)}">'
-            f'<span class="time">{moment}</span> {escape(event.title)}{author}</a></dt>\n')
-    if event.description:
-        line += f'  <dd class="{kind}">{escape(event.description)}</dd>\n'
+            f'<span class="time">{moment}</span> '
+            f'{title if type(title) is Markup else escape(title)}{author}</a></dt>\n')
+    description = event.description
+    if description:
+        if type(description) is not Markup:
+            description = escape(description)
+        line += f'  <dd class="{kind}">{description}</dd>\n'
     return line
 
 

@@ -60,8 +60,8 @@ def search_visible(req, hits):
     if not mine:
         return []
     infos = _shown_repositories(req.env)
-    return [hit for hit in mine if hit.parent in infos and req.perm.has(
-        "CHANGESET_VIEW", U.changeset_resource(infos[hit.parent].name, hit.id))]
+    return req.perm.allowed("CHANGESET_VIEW", (hit for hit in mine if hit.parent in infos),
+                            lambda hit: U.changeset_resource(infos[hit.parent].name, hit.id))
 
 
 @hookimpl

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
-from codeyard.config import ConfigSection, Option
+from codeyard.config import ConfigError, ConfigSection, Option
 from codeyard.env import DATABASE, DEBUG, EnvironmentError_
 from codeyard.perm import PermissionCache, PermissionError_
 from codeyard.web import chrome
@@ -305,6 +305,10 @@ def _as_http_error(req: Request, exc: Exception) -> tuple[HTTPError, str | None]
         other.code = exc.code
         other.title = exc.name
         return other, None
+    if isinstance(exc, ConfigError):  # a file the administrator can mend: say what is wrong
+        if req.env is not None:
+            req.env.log.error("configuration error on %s %s: %s", req.method, req.path, exc)
+        return HTTPInternalError(str(exc), title="Configuration error"), None
     tb = traceback.format_exc()
     return HTTPInternalError("Something went wrong while answering this request. The problem "
                              "has been logged."), tb

@@ -213,6 +213,21 @@ def test_authz_policy_file_denies_a_page(served, tmp_path):
     assert site.get("/page/Secret").status_code == 403
 
 
+def test_a_broken_authz_file_is_named_not_a_traceback(served, tmp_path):
+    env, site = served()
+    rules = tmp_path / "authz.ini"
+    rules.write_text("[wiki:Page[1-5]@*]\n* =\n")  # brackets end the section name early
+    env.config.set("authz_policy", "authz_file", str(rules))
+    env.config.set("trac", "permission_policies", "AuthzPolicy, DefaultPermissionPolicy")
+    env.config.save()
+    page = site.get("/about")
+    body = text(page)
+    assert page.status_code == 500 and "Configuration error" in body
+    assert f"{rules}, line 1" in body and "Traceback" not in body
+    rules.write_text("[wiki:Secret@*]\n* =\n\n[*]\n* = WIKI_VIEW\n")  # mended: served again
+    assert site.get("/about").status_code == 200
+
+
 def test_extra_permissions_and_about_config_view(served):
     env, site = served(options=[("extra-permissions", "EXTRA_ADMIN", "EXTRA_VIEW")])
     from codeyard.perm import PermissionSystem
