@@ -86,7 +86,12 @@ def test_excerpts_mark_words_and_are_escaped(site):
 
 def test_filters_limit_sources_and_are_remembered(site):
     env, client = site
-    html = search(client, "frobnicator", "&wiki=on")
+    for _ in range(3):  # a visitor without a cookie is offered one; nothing is kept yet
+        client.client._cookies.clear()
+        assert not _titles(search(client, "frobnicator", "&wiki=on"))
+    with env.db_query as db:
+        assert db("SELECT COUNT(*) FROM session WHERE authenticated=0")[0][0] == 0
+    html = search(client, "frobnicator", "&wiki=on")  # back with the cookie: kept now
     assert not _titles(html)
     assert re.search(r'name="wiki" checked', html) and not re.search(r'name="ticket" checked',
                                                                     html)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import time
 
 
 def application(environ, start_response):
@@ -17,6 +18,8 @@ def application(environ, start_response):
             break
         digest.update(data)
         size += len(data)
+    if environ["PATH_INFO"] == "/sleep":  # a long answer: /sleep?SECONDS
+        time.sleep(float(environ.get("QUERY_STRING") or 1))
     if environ["PATH_INFO"] == "/stream":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return (b"line %d\n" % i for i in range(20000))

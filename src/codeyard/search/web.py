@@ -18,6 +18,7 @@ from codeyard.perm import Resource
 from codeyard.search import index
 from codeyard.search.query import parse_query, tokens
 from codeyard.web.api import NavItem, offered_choices
+from codeyard.web.session import cookie_first
 from codeyard.wiki import syntax as S
 
 MIN_QUERY_LENGTH = IntOption(
@@ -43,7 +44,10 @@ def _picked_sources(req, available) -> list[str]:
     remembered = req.session.get("search.filters")
     if picked and "q" in req.args:
         value = ",".join(picked)
-        if remembered != value:
+        # A visitor without a session cookie (a crawler, a load tool) makes no session row
+        # per search for what is only a convenience: a browser keeps its choice from the
+        # next search on, once it holds the cookie offered now.
+        if remembered != value and not cookie_first(req.session):
             req.session["search.filters"] = value
     if not picked and remembered:
         picked = [n for n in remembered.split(",") if n in names]
@@ -153,6 +157,7 @@ def describe_hits(req, hits: list, words: list[str]) -> list[dict]:
 def search_page(req):
     """/search — ``q``, the source checkboxes, ``page``; ``noquickjump=1`` always searches."""
     req.perm.require("SEARCH_VIEW", Resource("search"))
+    cookie_first(req.session)  # a new visitor is offered the cookie its choices need
     available = available_sources(req)
     picked = _picked_sources(req, available)
     text = (req.args.get("q") or "").strip()

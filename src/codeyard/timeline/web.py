@@ -18,6 +18,7 @@ from codeyard.timeline.events import render_texts, to_us
 from codeyard.util.timefmt import from_utimestamp
 from codeyard.web.api import HTTPBadRequest, NavItem, offered_choices
 from codeyard.web.feeds import FeedItem, rss_response
+from codeyard.web.session import cookie_first
 from codeyard.wiki import syntax as S
 
 DEFAULT_DAYSBACK = IntOption("timeline", "default_daysback", 30,
@@ -114,7 +115,7 @@ def _picked_filters(req, available, rss: bool) -> list[str]:
         picked = [n for n in names if req.session.get(f"timeline.filter.{n}") == "1"]
     if not picked:
         picked = [n for n, _label, checked in available if checked]
-    if "update" in req.args and not rss:
+    if "update" in req.args and not rss and not cookie_first(req.session):
         for name in names:
             key = f"timeline.filter.{name}"
             if name in req.args:
@@ -125,9 +126,12 @@ def _picked_filters(req, available, rss: bool) -> list[str]:
 
 
 def _remember(req, key: str, value: str, default: str) -> None:
+    """Keep the reader's choice in the session; a visitor without a session cookie (a
+    crawler, a load tool) is offered one, and its choices wait until it comes back with it:
+    no session row per request for what is only a convenience."""
     if value == default:
         req.session.pop(key, None)
-    elif req.session.get(key) != value:
+    elif req.session.get(key) != value and not cookie_first(req.session):
         req.session[key] = value
 
 
@@ -257,6 +261,8 @@ def timeline_page(req):
     """/timeline — events of the last ``daysback`` days up to ``from``; ``?format=rss``."""
     req.perm.require("TIMELINE_VIEW", Resource("timeline"))
     rss = req.args.get("format") == "rss"
+    if not rss:
+        cookie_first(req.session)  # a new visitor is offered the cookie its choices need
     maxrows = max(0, _as_int(req.args.get("max"), RSS_MAX_EVENTS if rss else 0))
     # Events newer than the last visit are marked unread; a reader adjusting the form keeps
     # the marks of the visit they started from (Trac's session keys).

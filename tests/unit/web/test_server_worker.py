@@ -187,3 +187,40 @@ def test_the_heartbeat_is_sent_at_most_once_a_second(monkeypatch):
     clock[0] += 0.6
     worker.notify()
     assert len(beats) == 3
+
+
+def test_a_long_answer_holds_the_next_request_back_a_turn_at_most(echo_port):
+    import threading
+
+    from codeyard.web.server_worker import TURN
+
+    slow: list[bytes] = []
+    thread = threading.Thread(target=lambda: slow.append(
+        exchange(echo_port, b"GET /sleep?2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")))
+    thread.start()
+    time.sleep(0.3)  # the long one is running (the echo server has one worker)
+    started = time.monotonic()
+    answer = exchange(echo_port, b"GET /quick HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 ") and time.monotonic() - started < TURN + 0.5
+    thread.join(10)
+    assert slow and slow[0].startswith(b"HTTP/1.1 200 ")
+
+
+def test_requests_take_turns(monkeypatch):
+    import types
+
+    from codeyard.web import server_worker
+
+    clock = [10.0]
+    monkeypatch.setattr(server_worker.time, "monotonic", lambda: clock[0])
+    worker = object.__new__(server_worker.BufferingWorker)
+    worker.cfg = types.SimpleNamespace(threads=2)
+    worker.running, worker.last_start = 0, 0.0
+    assert worker.may_start(clock[0]) and worker.poll_timeout(clock[0]) == 1.0
+    worker.running, worker.last_start = 1, clock[0]  # one started now: the next one waits
+    assert not worker.may_start(clock[0] + server_worker.TURN / 2)
+    assert worker.poll_timeout(clock[0]) == pytest.approx(server_worker.TURN)
+    assert worker.may_start(clock[0] + server_worker.TURN)  # its turn is over
+    assert worker.poll_timeout(clock[0] + server_worker.TURN) == 1.0  # nothing to wake for
+    worker.running = 2  # every thread busy: none starts, whatever the time
+    assert not worker.may_start(clock[0] + 60) and worker.poll_timeout(clock[0]) == 1.0
