@@ -100,8 +100,8 @@ def _ticket_events(req, start, stop, filters, limit=None) -> list[TimelineEvent]
                 for tid, summary in db(f"SELECT id, summary FROM ticket WHERE id IN ({marks})",
                                        tuple(chunk)):
                     summaries[int(tid)] = summary or ""
-            visible = {tid for tid in summaries
-                       if req.perm.has("TICKET_VIEW", Resource("ticket", tid))}
+            visible = set(req.perm.allowed("TICKET_VIEW", summaries,
+                                           lambda tid: Resource("ticket", tid)))
             made = _change_events(href_of, changes, filters, summaries, visible)
             if not cut or len(made) >= (limit or 0):
                 break
@@ -179,7 +179,7 @@ def _milestone_events(req, start, stop) -> list[TimelineEvent]:
 
 
 @hookimpl
-def timeline_events(req, start, stop, filters, limit=None):
+def timeline_events(req, start, stop, filters, limit):
     events: list[TimelineEvent] = []
     if req.env.is_enabled(_TICKET_PAGES) and ({"ticket", "ticket_details"} & set(filters)):
         events += _ticket_events(req, start, stop, filters, limit)

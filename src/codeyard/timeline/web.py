@@ -143,16 +143,58 @@ def gather_events(req, start: datetime, stop: datetime, filters: list[str],
     events: list[TimelineEvent] = []
     if include or exclude:
         limit = None  # the providers' newest events might all be by other authors
-    for found in req.env.hook.timeline_events(req=req, start=start.astimezone(UTC),
-                                               stop=stop.astimezone(UTC), filters=filters,
-                                               limit=limit):
-        for event in found or ():
-            author = (event.author or "").lower()
-            if (include and author not in include) or author in exclude:
-                continue
-            events.append(event)
-    events.sort(key=lambda e: e.date, reverse=True)
+    if not limit:
+        for found in req.env.hook.timeline_events(req=req, start=start.astimezone(UTC),
+                                                   stop=stop.astimezone(UTC),
+                                                   filters=filters, limit=None):
+            for event in found or ():
+                author = (event.author or "").lower()
+                if (include and author not in include) or author in exclude:
+                    continue
+                events.append(event)
+        events.sort(key=_newest_first, reverse=True)
+        return events
+    # One provider after the other, the one that gave the most events last time first:
+    # once the page is full, the next ones are asked only for the events newer than its
+    # last (a month of tickets need not be read when a busy hour of wiki edits fills it).
+    providers = _providers(req.env)
+    lower = start
+    for name, caller in sorted(providers["callers"],
+                               key=lambda item: -providers["counts"].get(item[0], 0)):
+        given = 0
+        for found in caller(req=req, start=lower.astimezone(UTC), stop=stop.astimezone(UTC),
+                            filters=filters, limit=limit):
+            for event in found or ():
+                given += 1
+                events.append(event)
+        providers["counts"][name] = given
+        if len(events) >= limit:
+            events.sort(key=_newest_first, reverse=True)
+            del events[limit:]
+            lower = max(lower, events[-1].date)
+    events.sort(key=_newest_first, reverse=True)
     return events
+
+
+def _newest_first(event) -> tuple:
+    """The order of the timeline (reversed): by time, then one fixed order for events of
+    one moment, whichever provider gave them first (so that pages do not overlap)."""
+    return (event.date, event.kind, event.href)
+
+
+def _providers(env) -> dict:
+    """Each plugin giving timeline events as a caller of its own, and how many events each
+    gave last (kept while the plugins are the same)."""
+    manager = env.plugins
+    impls = manager.hook.timeline_events.get_hookimpls()
+    stamp = tuple(impl.plugin_name for impl in impls)
+
+    def make() -> dict:
+        plugins = [impl.plugin for impl in impls]
+        callers = [(impl.plugin_name, manager.subset_hook_caller(
+            "timeline_events", [p for p in plugins if p is not impl.plugin])) for impl in impls]
+        return {"callers": callers, "counts": {}}
+    return env.memo_stamped("timeline.providers", (id(manager), stamp), make)
 
 
 def gather_newest(req, start: datetime, stop: datetime, filters: list[str],

@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 from codeyard.config import BoolOption, IntOption, Option
 from codeyard.util.href import Href
 from codeyard.web.api import HTTPBadRequest
-from codeyard.web.routing import router
+from codeyard.web.routing import TracPathConverter, TracStringConverter, router
 
 USE_XFORWARDED = BoolOption(
     "trac", "use_xforwarded_headers", False,
@@ -202,8 +202,13 @@ class Request(WerkzeugRequest):
         if not head.startswith("/"):
             head = "/" + head
         url_for = self.url_for
+        # Trac's quoting leaves a number's digits (and sign) as they are: ticket ids
+        digits_as_is = isinstance(getattr(quote_value, "__self__", None),
+                                  (TracPathConverter, TracStringConverter))
 
         def build(value: Any) -> str:
+            if type(value) is int and digits_as_is:
+                return head + str(value) + after
             if value is None or value == "":
                 return url_for(endpoint, **{name: value})
             return head + quote_value(value) + after

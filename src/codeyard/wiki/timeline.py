@@ -18,7 +18,7 @@ def timeline_filters(req):
 
 
 @hookimpl
-def timeline_events(req, start, stop, filters, limit=None):
+def timeline_events(req, start, stop, filters, limit):
     if "wiki" not in filters:
         return []
     sql = ("SELECT name, version, time, author, comment FROM wiki "
