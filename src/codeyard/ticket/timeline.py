@@ -57,10 +57,15 @@ def _changes(db, start_us: int, stop_us: int, details: bool,
         times = ("SELECT DISTINCT time FROM ticket_change WHERE time >= %s AND time < %s "
                  "AND field = 'status' AND (newvalue = 'closed' OR oldvalue = 'closed')")
     cut = False
-    if limit:
-        newest = db(times + " ORDER BY time DESC LIMIT %s", (start_us, stop_us, limit))
-        if len(newest) == limit and int(newest[-1][0]) > start_us:
+    if limit or not details:
+        newest = db(times + " ORDER BY time DESC" + (" LIMIT %s" if limit else ""),
+                    (start_us, stop_us, *([limit] if limit else [])))
+        if not details and not newest:
+            return [], False  # no ticket closed or reopened in the period
+        if limit and len(newest) == limit and int(newest[-1][0]) > start_us:
             start_us, cut = int(newest[-1][0]), True
+        elif not details:  # none of the wanted changes is older than the oldest closing
+            start_us = max(start_us, int(newest[-1][0]))
     if details:
         sql += " ORDER BY time"
     for tid, time, author, field, old, new in db(sql, (start_us, stop_us)):
