@@ -22,7 +22,10 @@ UNITS = ((86400 * 365, "year"), (86400 * 30, "month"), (86400 * 7, "week"), (864
 def pretty_timedelta(start: datetime, end: datetime) -> str:
     """``3 days``, ``1 second``: the rough span between two moments."""
     diff = abs(end - start)
-    seconds = diff.days * 86400 + diff.seconds
+    return _span_text(diff.days * 86400 + diff.seconds)
+
+
+def _span_text(seconds: int) -> str:
     if seconds <= 60 * 1.9:
         return f"{seconds} second" + ("" if seconds == 1 else "s")
     for size, unit in UNITS:
@@ -31,6 +34,35 @@ def pretty_timedelta(start: datetime, end: datetime) -> str:
             count = round(ratio)
             return f"{count} {unit}" + ("" if count == 1 else "s")
     return ""
+
+
+def age_changes_at(start: datetime, now: datetime) -> datetime:
+    """The first moment after ``now`` at which ``pretty_timedelta(start, moment)`` reads
+    differently from ``pretty_timedelta(start, now)``: how long a page showing that age
+    may be kept. A moment in the future (a clock set wrong) changes within a second."""
+    diff = now - start
+    if diff.days < 0:
+        return now + timedelta(seconds=1)
+    seconds = diff.days * 86400 + diff.seconds
+    shown = _span_text(seconds)
+    # The text is a step function of whole seconds that never repeats once left: the
+    # next step is the nearest of the places where the count rounds up or a larger
+    # unit takes over; each is looked for from just below its bound.
+    starts = [seconds + 1] if seconds <= 60 * 1.9 else []
+    for size, _unit in UNITS:
+        ratio = seconds / size
+        if ratio >= 1.9:
+            starts.append(int((round(ratio) + 0.5) * size) - 2)
+            break
+        starts.append(int(1.9 * size) - 2)
+    best = None
+    for begin in starts:
+        probe = max(begin, seconds + 1)
+        while _span_text(probe) == shown:
+            probe += 1
+        best = probe if best is None else min(best, probe)
+    assert best is not None
+    return start + timedelta(seconds=best)
 
 
 def utc_text(us: int | None) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -307,6 +307,15 @@ class Repository:
         its start: a backend that looks for changes on disk at each call looks once. The
         default has nothing to do."""
         return contextlib.nullcontext()
+
+    def view_state(self) -> Hashable | None:
+        """A value that changes whenever what the pages show of revisions and paths they
+        name may change (tips moved, branches came or went), for pages kept by the web
+        layer; None when the backend cannot tell, and then nothing is kept. Revisions
+        themselves never change, so a backend whose names and numbers depend only on them
+        may return a constant; a backend whose revision numbers follow its branches (Bazaar's
+        dotted numbers) returns what they follow."""
+        return None
 
     # -- how the changeset cache stores this repository (Trac's connectors' way)
 

@@ -275,6 +275,7 @@ def sync_changeset(env, repos: Repository, rev: str) -> Changeset | None:
         if old is not None:
             db("UPDATE revision SET time=%s, author=%s, message=%s WHERE repos=%s AND rev=%s",
                (revision[2], revision[3], revision[4], repos.id, repos.db_rev(rev)))
+            _bump(env, db, repos.id)  # pages kept with the old message are stale
         else:
             _insert(db, [revision], changes)
     return old

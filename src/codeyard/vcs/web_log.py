@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup
@@ -14,6 +16,7 @@ from werkzeug.routing import Rule
 from codeyard.config import IntOption, options_in
 from codeyard.core import hookimpl
 from codeyard.util.lru import BoundedCache
+from codeyard.util.timefmt import age_changes_at
 from codeyard.vcs import api
 from codeyard.vcs import web_util as U
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound
@@ -21,7 +24,7 @@ from codeyard.web.chrome import template_env
 from codeyard.web.feeds import FeedItem, rss_response
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_many
-from codeyard.wiki.render_cache import render_texts_html
+from codeyard.wiki.render_cache import render_texts_html, stamp, texts_probes
 
 DEFAULT_LOG_LIMIT = IntOption("revisionlog", "default_log_limit", 100,
                               "How many revisions one page of the revision log shows.")
@@ -29,6 +32,7 @@ MAX_LOG_LIMIT = 10_000  # a bound on what a URL may ask for in one page
 
 MODES = ("stop_on_copy", "follow_copy", "path_history")
 LOG_ROWS = 8192  # rendered log rows kept per process
+LOG_PAGES = 256  # rendered pages of rows kept per process
 CHANGE_LABELS = {api.ADD: "added", api.DELETE: "deleted", api.EDIT: "edited",
                  api.COPY: "copied", api.MOVE: "moved"}
 
@@ -127,6 +131,10 @@ def _log_page(req, reponame: str, repos: api.Repository, rest: str):
         raise HTTPBadRequest(f"Unknown format {fmt!r}.", title="Bad format")
     revs_arg = req.args.get("revs") or None
     given_rev = req.args.get("rev") or None
+    keep = {"mode": mode if mode != "stop_on_copy" else None,
+            "verbose": "1" if verbose else None,
+            "limit": req.args.get("limit") or None,
+            "revs": revs_arg, "stop_rev": req.args.get("stop_rev") or None}
     with U.readable_errors(reponame):
         ranges = RevRanges(repos, revs_arg) if revs_arg else None
         rev = ranges.newest if ranges else U.normalize_rev(repos, given_rev)
@@ -134,52 +142,28 @@ def _log_page(req, reponame: str, repos: api.Repository, rest: str):
             if req.args.get("stop_rev") else None
         if rev is None:
             raise HTTPNotFound("This repository has no changesets yet.", title="Empty repository")
-        repos.get_node(rest, rev)  # 404 for a path that is not there at that revision
-        items, more = _history(req, repos, reponame, rest, rev, mode, limit, ranges, stop_rev)
-
-    ctx = format_context(req, resource, absurls=fmt == "rss")  # feeds are read elsewhere
-    info = U.changeset_info(req, repos)
-    info.prefetch(item["rev"] for item in items)
-    full = verbose or fmt == "rss"
-    changes = [info.get(item["rev"]) for item in items]
-    messages = [(change.message if change else "") for change in changes]
-    texts = messages if full else [U.shorten_line(m.strip()) for m in messages]
-    rendered = render_texts_html(ctx, "full" if full else "oneliner", texts,
-                                 lambda: format_many(ctx, texts, oneliner=not full,
-                                                     shorten=not full))
-    for item, change, message_html in zip(items, changes, rendered, strict=True):
-        item.update(changeset=change, message_html=message_html,
-                    age=U.pretty_age(change.date) if change else "")
+        query = _Query(reponame, rest, rev, mode, verbose, limit, ranges, stop_rev, keep)
+        if fmt == "rss":
+            repos.get_node(rest, rev)  # 404 for a path that is not there at that revision
+            items, _more = _history(req, repos, query)
+        else:
+            view = _kept_view(req, repos, query, resource)
     if fmt == "rss":
+        _messages(req, repos, resource, items, full=True, absurls=True)
         for item in items:
             _links(req, repos, reponame, item)
         return _rss(req, reponame, rest, items)
-    with U.readable_errors(reponame):
-        from codeyard.vcs import cache
-
-        cached = cache.change_counts(req.env, repos, [i["rev"] for i in items]) \
-            if repos.id and items else {}
-        for item in items:
-            item["changes"] = _summary(repos, item["rev"], cached.get(item["rev"]))
-    _render_rows(req, repos, reponame, items, verbose)
-    keep = {"mode": mode if mode != "stop_on_copy" else None,
-            "verbose": "1" if verbose else None,
-            "limit": req.args.get("limit") or None,
-            "revs": revs_arg, "stop_rev": req.args.get("stop_rev") or None}
-    next_href = None
-    if more is not None:
-        next_href = U.url(req, "log", reponame, more["path"], repos.display_rev(more["rev"]),
-                          **keep)
     U.add_stylesheets(req)
     return "vcs/log.html", {
         "title": f"Revision Log of /{'/'.join(p for p in (reponame, rest) if p)}",
         "reponame": reponame, "path": rest, "rev": rev, "given_rev": given_rev,
-        "display_rev": given_rev and repos.display_rev(rev), "items": items, "mode": mode,
+        "display_rev": given_rev and repos.display_rev(rev),
+        "rows_html": view.rows_html, "has_items": view.has_items, "mode": mode,
         "verbose": verbose, "limit": limit, "revs": revs_arg and str(ranges),
         "stop_rev": req.args.get("stop_rev") or "",
         "crumbs": U.path_links(req, "log", reponame, rest, given_rev),
         "browse_href": U.url(req, "browser", reponame, rest, given_rev),
-        "next_href": next_href,
+        "next_href": view.next_href,
         "rss_href": U.url(req, "log", reponame, rest, given_rev, format="rss", **keep),
         "form_action": U.url(req, "log", reponame, rest),
         "modes": [("stop_on_copy", "Stop on copy"), ("follow_copy", "Follow copies"),
@@ -187,8 +171,126 @@ def _log_page(req, reponame: str, repos: api.Repository, rest: str):
     }
 
 
-def _history(req, repos, reponame, path, rev, mode, limit, ranges, stop_rev):
+@dataclass(frozen=True)
+class _Query:
+    """What one page of the log is of (every argument after normalization)."""
+
+    reponame: str
+    path: str
+    rev: str
+    mode: str
+    verbose: bool
+    limit: int
+    ranges: RevRanges | None
+    stop_rev: str | None
+    keep: dict[str, str | None]
+
+    def key(self) -> tuple:
+        return (self.reponame, self.path, self.rev, self.mode, self.verbose, self.limit,
+                None if self.ranges is None else tuple(self.ranges.pairs), self.stop_rev,
+                tuple(sorted(self.keep.items())))
+
+
+@dataclass(frozen=True)
+class _View:
+    """The part of a log page that follows the revisions: the rows and the next page."""
+
+    rows_html: Markup
+    has_items: bool
+    next_href: str | None
+    expires: datetime | None  # when an age it shows first reads differently
+    probes: frozenset[str] | None  # what its messages' HTML depends on (None: untracked)
+
+
+def _messages(req, repos: api.Repository, resource, items: list[dict[str, Any]], full: bool,
+              absurls: bool = False) -> frozenset[str] | None:
+    """Each item's changeset, message HTML and age; returns the probes the messages' HTML
+    depends on (None: something untracked)."""
+    ctx = format_context(req, resource, absurls=absurls)  # feeds are read elsewhere
+    info = U.changeset_info(req, repos)
+    info.prefetch(item["rev"] for item in items)
+    changes = [info.get(item["rev"]) for item in items]
+    messages = [(change.message if change else "") for change in changes]
+    texts = messages if full else [U.shorten_line(m.strip()) for m in messages]
+    probes = texts_probes(req.env, texts)
+    rendered = render_texts_html(ctx, "full" if full else "oneliner", texts,
+                                 lambda: format_many(ctx, texts, oneliner=not full,
+                                                     shorten=not full))
+    for item, change, message_html in zip(items, changes, rendered, strict=True):
+        item.update(changeset=change, message_html=message_html,
+                    age=U.pretty_age(change.date) if change else "")
+    return probes
+
+
+def _view(req, repos: api.Repository, query: _Query, resource) -> _View:
+    reponame = query.reponame
+    repos.get_node(query.path, query.rev)  # 404 for a path that is not there at that revision
+    items, more = _history(req, repos, query)
+    now = datetime.now(UTC)
+    probes = _messages(req, repos, resource, items, full=query.verbose)
+    from codeyard.vcs import cache
+
+    cached = cache.change_counts(req.env, repos, [i["rev"] for i in items]) \
+        if repos.id and items else {}
+    for item in items:
+        item["changes"] = _summary(repos, item["rev"], cached.get(item["rev"]))
+    _render_rows(req, repos, reponame, items, query.verbose)
+    next_href = None
+    if more is not None:
+        next_href = U.url(req, "log", reponame, more["path"], repos.display_rev(more["rev"]),
+                          **query.keep)
+    dates = [item["changeset"].date for item in items if item["changeset"] is not None]
+    expires = min((age_changes_at(date, now) for date in dates), default=None)
+    return _View(Markup("").join(item["row_html"] for item in items), bool(items), next_href,
+                 expires, probes)
+
+
+def _view_key(req, repos: api.Repository, query: _Query) -> tuple | None:
+    """What a kept view is found by, or None when it may not be kept: a repository that
+    cannot tell when its pages change, or a reader whose right to see each changeset
+    depends on the changeset (the rows are filtered one by one then)."""
+    if not repos.id or not req.perm.uniform("CHANGESET_VIEW"):
+        return None
+    state = repos.view_state()
+    if state is None:
+        return None
+    allowed = req.perm.has("CHANGESET_VIEW", U.changeset_resource(query.reponame, query.rev))
+    return (id(template_env(req.env)), req.href.base, repos.id, state, str(req.tz),
+            getattr(req.perm, "username", None), allowed, query.key())
+
+
+def _kept_view(req, repos: api.Repository, query: _Query, resource) -> _View:
+    """The view, kept per process while the repository's state, its cached revisions
+    (a resync or an edited message bumps their generation), what the messages' links
+    depend on and the ages it shows all stay as they were; a miss renders it."""
+    key = _view_key(req, repos, query)
+    if key is None:
+        return _view(req, repos, query, resource)
+    from codeyard.vcs import cache
+
+    env = req.env
+    pages = env.memo("vcs.log_pages", lambda: BoundedCache(LOG_PAGES))
+    metadata = cache.get_metadata(env, repos.id)
+    hit = pages.get(key)
+    if hit is not None:
+        kept_metadata, kept_stamp, view = hit
+        if (kept_metadata is metadata and datetime.now(UTC) < view.expires
+                and stamp(env, view.probes) == kept_stamp):
+            return view
+    view = _view(req, repos, query, resource)
+    if view.probes is not None and view.expires is not None:
+        # the messages were rendered from the world this stamp describes (their own cache
+        # checks the same stamp); a change since shows in the next look at it
+        now_stamp = stamp(env, view.probes)
+        if cache.get_metadata(env, repos.id) is metadata:
+            pages.put(key, (metadata, now_stamp, view))
+    return view
+
+
+def _history(req, repos, query: _Query):
     """(the page's items, the first item of the next page or None)."""
+    reponame, path, rev, mode = query.reponame, query.path, query.rev, query.mode
+    limit, ranges, stop_rev = query.limit, query.ranges, query.stop_rev
     items: list[dict[str, Any]] = []
     previous_path = path
     for old_path, old_rev, change in repos.get_path_history(path, rev):

@@ -26,7 +26,7 @@ from codeyard.config import IntOption
 from codeyard.db.api import key_to_id
 from codeyard.util.lru import BoundedCache
 
-__all__ = ["render_page_html", "render_texts_html", "is_cacheable"]
+__all__ = ["render_page_html", "render_texts_html", "is_cacheable", "texts_probes", "stamp"]
 
 RENDER_CACHE_SIZE = IntOption(
     "wiki", "render_cache_size", 256,
@@ -212,6 +212,28 @@ def _text_probes(env, cache: _PageCache, text: str, size: int) -> frozenset[str]
         probes = is_cacheable(env, text)
         cache.cacheable.put(ident, probes, 4 * size)
     return probes
+
+
+def texts_probes(env, texts: list[str]) -> frozenset[str] | None:
+    """What the HTML of all of ``texts`` depends on besides the cache keys (for a page kept
+    whole by its own plugin, checked with ``stamp``), or None when something untracked."""
+    size = RENDER_CACHE_SIZE(env.config)
+    if size <= 0:
+        return None
+    cache = _cache(env)
+    probes: set[str] = set()
+    for text in texts:
+        found = _text_probes(env, cache, text, size)
+        if found is None:
+            return None
+        probes |= found
+    return frozenset(probes)
+
+
+def stamp(env, probes: frozenset[str]) -> tuple:
+    """The current answers of the cache keys, the rules file and ``probes``: while they
+    are the same, HTML rendered from wiki text depending on them is the same."""
+    return _stamp(env, probes)
 
 
 def render_texts_html(ctx, kind: str, texts: list[str],

@@ -446,6 +446,17 @@ class BzrRepository(api.Repository):
             raise api.NoSuchNode(path, self.display_rev(rev), self.name)
         return BranchNode(self, state, tree, revid, inner, entry)
 
+    @_public
+    def view_state(self) -> tuple | None:
+        # Every branch's tip and tags (dotted numbers and a revision's home branch follow
+        # them); the directories above the branches follow the branch paths.
+        found = []
+        for state in self._ordered():
+            if state.stamp is None or state.stamp[0] is None:
+                return None  # a tip that is not a file of ours to look at
+            found.append((state.path, state.real, state.tip, state.stamp))
+        return tuple(found)
+
     # -- revisions
     @property
     @_public

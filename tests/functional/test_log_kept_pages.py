@@ -1,0 +1,156 @@
+"""The revision log keeps its rendered rows per process (a Bazaar log of a hundred
+revisions is otherwise mostly the same work each time): a kept page is shown only while
+nothing it shows can have changed — the branch tips, the wiki pages and tickets its
+messages link to, the reader's permissions, and the ages it prints."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from codeyard.perm import PermissionSystem
+from codeyard.ticket.model import Ticket
+from codeyard.vcs import web_log
+from codeyard.wiki.model import WikiPage
+from tests.unit.vcs.test_bzr_contract import Brz
+from tests.unit.web.conftest import text
+
+
+@pytest.fixture
+def bzr(tmp_path):
+    brz = Brz(tmp_path / "brz-home")
+    root = tmp_path / "repo"
+    root.mkdir()
+    brz(root, "init", "-q", "trunk")
+    trunk = root / "trunk"
+    (trunk / "notes.txt").write_text("one\n")
+    brz(trunk, "add", "-q")
+    # dated long ago: the ages shown do not change while the test runs
+    brz(trunk, "commit", "-q", "--commit-time", "2020-01-02 03:04:05 +0000",
+        "-m", "Start the notes, see #1 and GardenNotes")
+    return brz, trunk
+
+
+@pytest.fixture
+def site(served, bzr):
+    env, client = served("kept", options=[
+        ("repositories", ".dir", str(bzr[1].parent)), ("repositories", ".type", "bzr")])
+    ticket = Ticket(env)
+    ticket["summary"] = "The first ticket"
+    ticket["reporter"] = "alice"
+    ticket["status"] = "new"
+    ticket.insert()
+    return env, client
+
+
+@pytest.fixture
+def renders(monkeypatch):
+    """How many times the rows were rendered rather than taken from the kept page."""
+    calls = []
+    real = web_log._view
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(web_log, "_view", counted)
+    return calls
+
+
+def _log(client, path="/log/trunk") -> str:
+    page = client.get(path)
+    assert page.status_code == 200, text(page)[:1500]
+    return re.search(r'<table class="listing chglist".*?</table>', text(page), re.S).group(0)
+
+
+def _revs(html: str) -> list[str]:
+    return re.findall(r'class="changeset" href="/changeset/([^"]+)"', html)
+
+
+def test_a_kept_log_is_the_same_page_and_follows_new_commits(site, bzr, renders):
+    env, client = site
+    first = _log(client)
+    assert _log(client) == first and len(renders) == 1
+    assert _revs(first) == ["trunk%3A1"]
+    brz, trunk = bzr
+    (trunk / "notes.txt").write_text("one\ntwo\n")
+    brz(trunk, "commit", "-q", "--commit-time", "2020-01-03 03:04:05 +0000", "-m", "Two")
+    after = _log(client)
+    assert _revs(after) == ["trunk%3A2", "trunk%3A1"] and len(renders) == 2
+    assert _log(client) == after and len(renders) == 2
+    # other arguments are other pages
+    assert _revs(_log(client, "/log/trunk?limit=1")) == ["trunk%3A2"]
+    assert _revs(_log(client, "/log/trunk?rev=1")) == ["trunk%3A1"]
+    # a tip moved back (uncommit) is a change too
+    brz(trunk, "uncommit", "-q", "--force")
+    assert _revs(_log(client)) == ["trunk%3A1"]
+
+
+def test_links_in_messages_follow_the_wiki_and_the_tickets(site, renders):
+    env, client = site
+    html = _log(client)
+    assert re.search(r'class="missing wiki"[^>]*>GardenNotes', html)
+    assert re.search(r'class="new ticket" href="/ticket/1" title="[^"]*The first ticket', html)
+    page = WikiPage(env, "GardenNotes")
+    page.text = "Notes."
+    page.save("alice", "")
+    html = _log(client)
+    assert "missing wiki" not in html and 'href="/wiki/GardenNotes"' in html
+    ticket = Ticket(env, 1)
+    ticket["summary"] = "A renamed ticket"
+    ticket.save_changes("alice", "")
+    html = _log(client)
+    assert re.search(r'title="[^"]*A renamed ticket', html) and "The first ticket" not in html
+    assert len(renders) == 3
+
+
+def test_permissions_are_part_of_a_kept_page(site, tmp_path, renders):
+    env, client = site
+    assert _revs(_log(client)) == ["trunk%3A1"]
+    PermissionSystem(env).revoke("anonymous", "CHANGESET_VIEW")
+    page = client.get("/log/trunk")
+    assert page.status_code == 200 and "No changesets found" in text(page)
+    PermissionSystem(env).grant("anonymous", "CHANGESET_VIEW")
+    assert _revs(_log(client)) == ["trunk%3A1"]
+    # a policy that looks at each changeset: rows are filtered one by one, never kept
+    rules = tmp_path / "authz.ini"
+    rules.write_text("[*]\n* = LOG_VIEW, CHANGESET_VIEW, BROWSER_VIEW, FILE_VIEW\n")
+    env.config.set("authz_policy", "authz_file", str(rules))
+    env.config.set("trac", "permission_policies", "AuthzPolicy, DefaultPermissionPolicy")
+    env.config.save()
+    before = len(renders)
+    assert _revs(_log(client)) == ["trunk%3A1"]
+    assert _revs(_log(client)) == ["trunk%3A1"]
+    assert len(renders) == before + 2
+
+
+def test_ages_are_kept_only_while_they_read_the_same(site, bzr, renders):
+    env, client = site
+    brz, trunk = bzr
+    (trunk / "notes.txt").write_text("one\nfresh\n")
+    brz(trunk, "commit", "-q", "-m", "Fresh")  # now: its age reads in seconds
+    html = _log(client)
+    age = re.search(r'<td class="age"[^>]*>([^<]*)</td>', html).group(1)
+    assert "second" in age
+    time.sleep(1.1)
+    later = re.search(r'<td class="age"[^>]*>([^<]*)</td>', _log(client)).group(1)
+    assert later != age and len(renders) == 2
+
+
+def test_revision_numbers_follow_the_other_branches(site, bzr, renders):
+    """A revision is numbered in the first branch holding it: merging it into trunk
+    renumbers it on every page, also on pages whose own revision did not move."""
+    env, client = site
+    brz, trunk = bzr
+    feature = trunk.parent / "feature"
+    brz(trunk.parent, "branch", "-q", "trunk", "feature")
+    (feature / "notes.txt").write_text("one\nfeature\n")
+    brz(feature, "commit", "-q", "--commit-time", "2020-01-04 03:04:05 +0000", "-m", "Feature")
+    page = "/log/feature?rev=feature:2"
+    assert _revs(_log(client, page)) == ["feature%3A2", "trunk%3A1"]
+    assert _revs(_log(client, page)) == ["feature%3A2", "trunk%3A1"] and len(renders) == 1
+    brz(trunk, "merge", "-q", "../feature")
+    brz(trunk, "commit", "-q", "--commit-time", "2020-01-05 03:04:05 +0000", "-m", "Merge")
+    assert _revs(_log(client, page)) == ["trunk%3A1.1.1", "trunk%3A1"]
