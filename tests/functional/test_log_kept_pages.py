@@ -1,5 +1,5 @@
-"""The revision log keeps its rendered rows per process (a Bazaar log of a hundred
-revisions is otherwise mostly the same work each time): a kept page is shown only while
+"""The revision log and the directory listings keep their rendered rows per process (a
+Bazaar log of a hundred revisions is otherwise mostly the same work each time): a kept page is shown only while
 nothing it shows can have changed — the branch tips, the wiki pages and tickets its
 messages link to, the reader's permissions, and the ages it prints."""
 
@@ -154,3 +154,40 @@ def test_revision_numbers_follow_the_other_branches(site, bzr, renders):
     brz(trunk, "merge", "-q", "../feature")
     brz(trunk, "commit", "-q", "--commit-time", "2020-01-05 03:04:05 +0000", "-m", "Merge")
     assert _revs(_log(client, page)) == ["trunk%3A1.1.1", "trunk%3A1"]
+
+
+def _listing(client, path="/browser/trunk") -> str:
+    page = client.get(path)
+    assert page.status_code == 200, text(page)[:1500]
+    return re.search(r'<table class="listing dirlist".*?</table>', text(page), re.S).group(0)
+
+
+def test_a_kept_directory_listing_follows_commits_links_and_ages(site, bzr, monkeypatch):
+    from codeyard.vcs import web_browser
+
+    calls = []
+    real = web_browser._dir_rows
+    monkeypatch.setattr(web_browser, "_dir_rows",
+                        lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+    env, client = site
+    first = _listing(client)
+    assert _listing(client) == first and len(calls) == 1
+    assert 'class="missing wiki">GardenNotes' in first and "2020" in first
+    page = WikiPage(env, "GardenNotes")
+    page.text = "Notes."
+    page.save("alice", "")
+    assert 'href="/wiki/GardenNotes"' in _listing(client) and len(calls) == 2
+    # sorted otherwise: another listing, kept apart
+    assert _listing(client, "/browser/trunk?order=date&desc=1") != _listing(client)
+    brz, trunk = bzr
+    (trunk / "fresh.txt").write_text("fresh\n")
+    brz(trunk, "add", "-q", "fresh.txt")
+    brz(trunk, "commit", "-q", "-m", "A fresh file")
+    html = _listing(client)
+    assert "fresh.txt" in html and 'href="/changeset/trunk%3A2"' in html
+    age = re.search(r'fresh\.txt.*?<td class="age"[^>]*>([^<]*)</td>', html, re.S).group(1)
+    assert "second" in age
+    time.sleep(1.1)
+    later = re.search(r'fresh\.txt.*?<td class="age"[^>]*>([^<]*)</td>', _listing(client),
+                      re.S).group(1)
+    assert later != age

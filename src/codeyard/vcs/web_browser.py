@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup
@@ -135,12 +136,10 @@ def _node_page(req, reponame: str, path: str, repos: api.Repository | None = Non
             return send_node(req, node, as_text=fmt == "txt")
     elif fmt:
         raise HTTPBadRequest(f"No {fmt!r} download for a directory.", title="Bad format")
-    info = U.changeset_info(req, repos)
-    with U.readable_errors(reponame):
-        entries = list(node.get_entries()) if node.isdir else []
-        # the entries' last changes come in the same query
-        info.prefetch([node.created_rev, *(e.created_rev for e in entries)])
-        last = info.get(node.created_rev)
+    last = None
+    if node.isfile:  # a directory's page shows its entries' last changes instead
+        with U.readable_errors(reponame):
+            last = U.changeset_info(req, repos).get(node.created_rev)
     display_rev = given_rev and repos.display_rev(rev)
     data: dict[str, Any] = {
         "title": "/".join(p for p in (reponame, path) if p) or "Browse Source",
@@ -157,7 +156,7 @@ def _node_page(req, reponame: str, path: str, repos: api.Repository | None = Non
     }
     with U.readable_errors(reponame):
         if node.isdir:
-            data.update(_listing(req, reponame, repos, node, entries, given_rev))
+            data.update(_listing(req, reponame, repos, node, rev, given_rev))
         else:
             data.update(_file(req, reponame, repos, node, given_rev))
     U.add_stylesheets(req)
@@ -177,12 +176,36 @@ def _properties(req, repos: api.Repository, node: api.Node) -> dict[str, Any]:
     return shown
 
 
-def _listing(req, reponame, repos, node, entries: list[api.Node], given_rev) -> dict:
+def _listing(req, reponame, repos, node, rev: str, given_rev) -> dict:
+    order, desc = _order(req), _desc(req)
+    rows_html = U.kept_view(req, repos, "browser", (reponame, node.path, rev, given_rev, order,
+                                                    desc),
+                            lambda: _dir_rows(req, reponame, repos, node, given_rev, order, desc))
+    parent = None
+    if node.path:
+        parent = U.url(req, "browser", reponame, node.path.rpartition("/")[0], given_rev)
+    columns = []
+    for key, label in (("name", "Name"), ("size", "Size"), ("date", "Age"),
+                       ("author", "Author")):
+        columns.append({"key": key, "label": label, "active": key == order,
+                        "href": U.url(req, "browser", reponame, node.path, given_rev,
+                                      order=key if key != "name" else None,
+                                      desc="1" if key == order and not desc else None)})
+    return {"kind": "dir", "rows_html": rows_html, "parent_href": parent, "columns": columns}
+
+
+def _dir_rows(req, reponame, repos, node, given_rev, order: str, desc: bool) -> U.Kept:
+    """The rows of a directory's entries (kept per process by ``U.kept_view``: they follow
+    only the revision, the messages' links and the ages)."""
     info = U.changeset_info(req, repos)
+    entries = list(node.get_entries())
+    info.prefetch([e.created_rev for e in entries])  # the entries' last changes, one query
+    now = datetime.now(UTC)
     ctx = format_context(req, U.repository_resource(reponame))
     changes = [info.get(entry.created_rev) for entry in entries]
     texts = [U.shorten_line(change.message.strip().split("\n")[0])
              if change and change.message else "" for change in changes]
+    probes, before = U.texts_stamp(req.env, texts)
     # One rendering for all the entries' messages, kept as a log page's are.
     messages = render_texts_html(ctx, "oneliner", texts,
                                  lambda: format_many(ctx, texts, oneliner=True, shorten=True))
@@ -195,11 +218,10 @@ def _listing(req, reponame, repos, node, entries: list[api.Node], given_rev) -> 
             "rev": entry.created_rev, "short_rev": repos.short_rev(entry.created_rev),
             "rev_href": U.changeset_url(req, reponame, entry.created_rev, repos=repos),
             "date": change.date if change else None,
-            "age": U.pretty_age(change.date) if change else "",
+            "age": U.pretty_age(change.date, now) if change else "",
             "author": change.author if change else "",
             "message": message,
         })
-    order, desc = _order(req), _desc(req)
     keys = {"name": lambda r: r["name"].lower(), "size": lambda r: r["size"] or 0,
             "date": lambda r: r["date"].timestamp() if r["date"] else 0,
             "author": lambda r: (r["author"] or "").lower()}
@@ -207,17 +229,9 @@ def _listing(req, reponame, repos, node, entries: list[api.Node], given_rev) -> 
     rows.sort(key=lambda r: not r["isdir"])  # directories first, as Trac lists them
     for r in rows:
         r["pretty_size"] = U.pretty_size(r["size"])
-    parent = None
-    if node.path:
-        parent = U.url(req, "browser", reponame, node.path.rpartition("/")[0], given_rev)
-    columns = []
-    for key, label in (("name", "Name"), ("size", "Size"), ("date", "Age"),
-                       ("author", "Author")):
-        columns.append({"key": key, "label": label, "active": key == order,
-                        "href": U.url(req, "browser", reponame, node.path, given_rev,
-                                      order=key if key != "name" else None,
-                                      desc="1" if key == order and not desc else None)})
-    return {"kind": "dir", "entries": rows, "parent_href": parent, "columns": columns}
+    macro = template_env(req.env).get_template("vcs/_dir_rows.html").module.rows  # type: ignore[attr-defined]
+    html = Markup(macro(rows, req.tz))
+    return U.Kept(html, probes, before, U.ages_expire((r["date"] for r in rows), now))
 
 
 def _file(req, reponame, repos, node, given_rev) -> dict:

@@ -16,7 +16,6 @@ from werkzeug.routing import Rule
 from codeyard.config import IntOption, options_in
 from codeyard.core import hookimpl
 from codeyard.util.lru import BoundedCache
-from codeyard.util.timefmt import age_changes_at
 from codeyard.vcs import api
 from codeyard.vcs import web_util as U
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound
@@ -24,7 +23,7 @@ from codeyard.web.chrome import template_env
 from codeyard.web.feeds import FeedItem, rss_response
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_many
-from codeyard.wiki.render_cache import render_texts_html, stamp, texts_probes
+from codeyard.wiki.render_cache import render_texts_html
 
 DEFAULT_LOG_LIMIT = IntOption("revisionlog", "default_log_limit", 100,
                               "How many revisions one page of the revision log shows.")
@@ -32,7 +31,6 @@ MAX_LOG_LIMIT = 10_000  # a bound on what a URL may ask for in one page
 
 MODES = ("stop_on_copy", "follow_copy", "path_history")
 LOG_ROWS = 8192  # rendered log rows kept per process
-LOG_PAGES = 256  # rendered pages of rows kept per process
 CHANGE_LABELS = {api.ADD: "added", api.DELETE: "deleted", api.EDIT: "edited",
                  api.COPY: "copied", api.MOVE: "moved"}
 
@@ -198,36 +196,34 @@ class _View:
     rows_html: Markup
     has_items: bool
     next_href: str | None
-    expires: datetime | None  # when an age it shows first reads differently
-    probes: frozenset[str] | None  # what its messages' HTML depends on (None: untracked)
 
 
 def _messages(req, repos: api.Repository, resource, items: list[dict[str, Any]], full: bool,
-              absurls: bool = False) -> frozenset[str] | None:
+              absurls: bool = False) -> tuple[frozenset[str] | None, tuple | None]:
     """Each item's changeset, message HTML and age; returns the probes the messages' HTML
-    depends on (None: something untracked)."""
+    depends on and their stamp before rendering (``U.texts_stamp``)."""
     ctx = format_context(req, resource, absurls=absurls)  # feeds are read elsewhere
     info = U.changeset_info(req, repos)
     info.prefetch(item["rev"] for item in items)
     changes = [info.get(item["rev"]) for item in items]
     messages = [(change.message if change else "") for change in changes]
     texts = messages if full else [U.shorten_line(m.strip()) for m in messages]
-    probes = texts_probes(req.env, texts)
+    probes, before = U.texts_stamp(req.env, texts) if not absurls else (None, None)
     rendered = render_texts_html(ctx, "full" if full else "oneliner", texts,
                                  lambda: format_many(ctx, texts, oneliner=not full,
                                                      shorten=not full))
     for item, change, message_html in zip(items, changes, rendered, strict=True):
         item.update(changeset=change, message_html=message_html,
                     age=U.pretty_age(change.date) if change else "")
-    return probes
+    return probes, before
 
 
-def _view(req, repos: api.Repository, query: _Query, resource) -> _View:
+def _view(req, repos: api.Repository, query: _Query, resource) -> U.Kept:
     reponame = query.reponame
     repos.get_node(query.path, query.rev)  # 404 for a path that is not there at that revision
     items, more = _history(req, repos, query)
     now = datetime.now(UTC)
-    probes = _messages(req, repos, resource, items, full=query.verbose)
+    probes, before = _messages(req, repos, resource, items, full=query.verbose)
     from codeyard.vcs import cache
 
     cached = cache.change_counts(req.env, repos, [i["rev"] for i in items]) \
@@ -239,52 +235,20 @@ def _view(req, repos: api.Repository, query: _Query, resource) -> _View:
     if more is not None:
         next_href = U.url(req, "log", reponame, more["path"], repos.display_rev(more["rev"]),
                           **query.keep)
-    dates = [item["changeset"].date for item in items if item["changeset"] is not None]
-    expires = min((age_changes_at(date, now) for date in dates), default=None)
-    return _View(Markup("").join(item["row_html"] for item in items), bool(items), next_href,
-                 expires, probes)
-
-
-def _view_key(req, repos: api.Repository, query: _Query) -> tuple | None:
-    """What a kept view is found by, or None when it may not be kept: a repository that
-    cannot tell when its pages change, or a reader whose right to see each changeset
-    depends on the changeset (the rows are filtered one by one then)."""
-    if not repos.id or not req.perm.uniform("CHANGESET_VIEW"):
-        return None
-    state = repos.view_state()
-    if state is None:
-        return None
-    allowed = req.perm.has("CHANGESET_VIEW", U.changeset_resource(query.reponame, query.rev))
-    return (id(template_env(req.env)), req.href.base, repos.id, state, str(req.tz),
-            getattr(req.perm, "username", None), allowed, query.key())
+    view = _View(Markup("").join(item["row_html"] for item in items), bool(items), next_href)
+    expires = U.ages_expire((item["changeset"].date if item["changeset"] else None
+                             for item in items), now)
+    return U.Kept(view, probes, before, expires)
 
 
 def _kept_view(req, repos: api.Repository, query: _Query, resource) -> _View:
-    """The view, kept per process while the repository's state, its cached revisions
-    (a resync or an edited message bumps their generation), what the messages' links
-    depend on and the ages it shows all stay as they were; a miss renders it."""
-    key = _view_key(req, repos, query)
-    if key is None:
-        return _view(req, repos, query, resource)
-    from codeyard.vcs import cache
-
-    env = req.env
-    pages = env.memo("vcs.log_pages", lambda: BoundedCache(LOG_PAGES))
-    metadata = cache.get_metadata(env, repos.id)
-    hit = pages.get(key)
-    if hit is not None:
-        kept_metadata, kept_stamp, view = hit
-        if (kept_metadata is metadata and datetime.now(UTC) < view.expires
-                and stamp(env, view.probes) == kept_stamp):
-            return view
-    view = _view(req, repos, query, resource)
-    if view.probes is not None and view.expires is not None:
-        # the messages were rendered from the world this stamp describes (their own cache
-        # checks the same stamp); a change since shows in the next look at it
-        now_stamp = stamp(env, view.probes)
-        if cache.get_metadata(env, repos.id) is metadata:
-            pages.put(key, (metadata, now_stamp, view))
-    return view
+    """The rows, kept per process (``U.kept_view``): the reader's right to see changesets
+    is part of what they follow, and must be the same for every changeset (otherwise the
+    rows are filtered one by one, and never kept)."""
+    allowed = req.perm.has("CHANGESET_VIEW", U.changeset_resource(query.reponame, query.rev))
+    return U.kept_view(req, repos, "log", (allowed, query.key()),
+                       lambda: _view(req, repos, query, resource),
+                       uniform=("CHANGESET_VIEW",))
 
 
 def _history(req, repos, query: _Query):

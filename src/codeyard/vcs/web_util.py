@@ -5,11 +5,13 @@ turning repository errors into readable 4xx pages."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from codeyard.perm import Resource
+from codeyard.util.lru import BoundedCache
 from codeyard.vcs import api
 from codeyard.web.api import HTTPBadRequest, HTTPNotFound
 
@@ -249,3 +251,77 @@ def add_stylesheets(req) -> None:
         href = req.url_for("chrome", prefix="common", path=sheet)
         if href not in req.chrome["stylesheets"]:
             req.chrome["stylesheets"].append(href)
+
+
+# -- parts of pages kept per process
+
+KEPT_VIEWS = 512  # rendered parts of log and browser pages kept per process
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A rendered part of a page as ``kept_view`` keeps it: the value; the probes its wiki
+    text's HTML depends on besides the cache keys and their stamp, taken before that text
+    was rendered (``texts_stamp``; None: something untracked, so it is not kept); and when
+    the first age it shows reads differently (None: it shows none)."""
+
+    value: Any
+    probes: frozenset[str] | None
+    stamp: tuple | None
+    expires: datetime | None
+
+
+def texts_stamp(env, texts: list[str]) -> tuple[frozenset[str] | None, tuple | None]:
+    """(the probes the HTML of ``texts`` depends on, their stamp now), or (None, None)."""
+    from codeyard.wiki.render_cache import stamp, texts_probes
+
+    probes = texts_probes(env, texts)
+    return (None, None) if probes is None else (probes, stamp(env, probes))
+
+
+def ages_expire(dates: Iterable[datetime | None], now: datetime) -> datetime | None:
+    """The first moment any of the ages of ``dates`` (as ``pretty_age`` words them at
+    ``now``) reads differently."""
+    from codeyard.util.timefmt import age_changes_at
+
+    return min((age_changes_at(date, now) for date in dates if date is not None), default=None)
+
+
+def kept_view(req, repos: api.Repository, kind: str, parts: tuple, build: Callable[[], Kept],
+              uniform: tuple[str, ...] = ()) -> Any:
+    """``build().value``, kept per process under ``(kind, parts)`` and who reads where, while
+    nothing it shows can have changed: the repository's ``view_state`` (tips, branches),
+    its cached revisions (a resync or an edited message bumps their generation), what the
+    wiki text in it depends on (``render_cache.stamp`` of its probes) and the ages in it.
+    ``parts`` holds everything else the view follows: the normalized arguments, and the
+    reader's answers for the ``uniform`` actions, which must be the same for every
+    resource (a view filtered resource by resource is never kept)."""
+    from codeyard.vcs import cache
+    from codeyard.web.chrome import template_env
+    from codeyard.wiki.render_cache import stamp
+
+    if not repos.id or not all(req.perm.uniform(action) for action in uniform):
+        return build().value
+    state = repos.view_state()
+    if state is None:
+        return build().value
+    env = req.env
+    key = (kind, id(template_env(env)), req.href.base, repos.id, state, str(req.tz),
+           getattr(req.perm, "username", None), parts)
+    views = env.memo("vcs.kept_views", lambda: BoundedCache(KEPT_VIEWS))
+    metadata = cache.get_metadata(env, repos.id)
+    hit = views.get(key)
+    if hit is not None:
+        kept_metadata, kept = hit
+        if (kept_metadata is metadata
+                and (kept.expires is None or datetime.now(UTC) < kept.expires)
+                and stamp(env, kept.probes) == kept.stamp):
+            return kept.value
+    built = build()
+    # Kept only when nothing changed while it was built: the stamp was taken before its
+    # wiki text was rendered, the revisions' generation before it was read.
+    if (built.probes is not None and built.stamp is not None
+            and cache.get_metadata(env, repos.id) is metadata
+            and stamp(env, built.probes) == built.stamp):
+        views.put(key, (metadata, built))
+    return built.value

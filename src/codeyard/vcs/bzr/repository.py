@@ -26,6 +26,8 @@ T = TypeVar("T")
 REVNO = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 HEAD_NAMES = ("", "head", "tip", "-1")
 TREE_CACHE_SIZE = 32
+ENTRY_CACHE_SIZE = 4096  # (revision, path) -> inventory entry, looked up without a lock
+_UNSEEN = object()
 REVISION_CACHE_SIZE = 2048
 CHANGES_CACHE_SIZE = 256  # revisions whose changes are kept
 
@@ -197,6 +199,7 @@ class BzrRepository(api.Repository):
         self._trees: OrderedDict[tuple[int, bytes], Any] = OrderedDict()
         self._revisions: OrderedDict[bytes, Any] = OrderedDict()
         self._changes: OrderedDict[tuple, list[api.Change]] = OrderedDict()
+        self._entries: OrderedDict[tuple, Any] = OrderedDict()
         with self.guard():
             found = self._layout()
             if not found.branches and not self._looks_like_bazaar():
@@ -439,9 +442,19 @@ class BzrRepository(api.Repository):
         if revid not in state.revnos:
             raise api.NoSuchNode(path, self.display_rev(rev), self.name)
         tree = self.tree(state, revid)
-        with self.read_locked(state.repository):
-            file_id = tree.path2id(inner)
-            entry = tree.root_inventory.get_entry(file_id) if file_id is not None else None
+        # A revision's entries never change: one found before is taken without the
+        # repository's lock (taking it re-reads the pack names: a tenth of a listing).
+        key = (id(state.repository), revid, inner)
+        entry = self._entries.get(key, _UNSEEN)
+        if entry is _UNSEEN:
+            with self.read_locked(state.repository):
+                file_id = tree.path2id(inner)
+                entry = tree.root_inventory.get_entry(file_id) if file_id is not None else None
+            self._entries[key] = entry
+            if len(self._entries) > ENTRY_CACHE_SIZE:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(key)
         if entry is None:
             raise api.NoSuchNode(path, self.display_rev(rev), self.name)
         return BranchNode(self, state, tree, revid, inner, entry)
@@ -740,5 +753,6 @@ class BzrRepository(api.Repository):
             self._states.clear()
             self._repositories.clear()
             self._trees.clear()
+            self._entries.clear()
             self._revisions.clear()
             self._layout_data = None
