@@ -8,6 +8,7 @@ page, and ``site_head.html`` / ``site_header.html`` / ``site_footer.html`` add t
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 import threading
@@ -59,6 +60,31 @@ METANAV_SECTION = ConfigSection("metanav", "Meta navigation (login, preferencesâ
 def _filters(jenv: jinja2.Environment) -> None:
     jenv.filters["datetime"] = format_datetime
     jenv.filters["date"] = format_date
+    jenv.globals["site_part"] = lambda name: _site_part(jenv, name)
+
+
+_BLANK = re.compile(r"(\s|\{#.*?#\})*", re.S)
+
+
+def _site_part(jenv: jinja2.Environment, name: str) -> jinja2.Template | None:
+    """The template a page includes to let a project add to every page (``site_head.html``
+    â€¦), or None when there is none or it holds only comments: including a template copies
+    the page's whole context, three times a page for the empty ones we ship. The answer is
+    kept on the template object, which Jinja replaces when the file changes."""
+    try:
+        template = jenv.get_template(name)
+    except jinja2.TemplateNotFound:
+        return None
+    blank = getattr(template, "_codeyard_blank", None)
+    if blank is None:
+        try:
+            with open(template.filename or "", encoding="utf-8") as stream:
+                source = stream.read()
+            blank = _BLANK.fullmatch(source) is not None
+        except OSError:
+            blank = False
+        template._codeyard_blank = blank  # type: ignore[attr-defined]
+    return None if blank else template
 
 
 def format_date(value: Any, tz=None) -> str:

@@ -45,6 +45,22 @@ def test_project_templates_override_and_site_includes(served, tmp_path):
     assert "PROJECT ABOUT" in text(site.get("/about"))
 
 
+def test_a_site_include_holding_only_comments_adds_nothing_until_it_is_filled(served):
+    import os
+
+    env, site = served(options=[("codeyard", "config_check_interval", "0")])
+    header = f"{env.templates_dir}/site_header.html"
+    with open(header, "w") as fh:
+        fh.write("{# our header, later #}\n\n")
+    page = text(site.get("/about"))
+    assert "our header" not in page and "<main" in page
+    with open(header, "w") as fh:
+        fh.write("{# now #}<div id='our-header'>{{ project.name }}</div>")
+    stat = os.stat(header)
+    os.utime(header, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    assert "<div id='our-header'>project</div>" in text(site.get("/about"))
+
+
 def test_header_logo_from_site_htdocs(served):
     env, site = served(options=[("header_logo", "src", "site/logo.png"),
                                 ("header_logo", "alt", "Our logo"),
