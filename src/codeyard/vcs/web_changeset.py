@@ -27,6 +27,7 @@ from codeyard.web.api import HTTPBadRequest, HTTPNotFound
 from codeyard.web.chrome import SPLICE_MIN, Spliced, splice, template_env
 from codeyard.wiki.api import format_context
 from codeyard.wiki.formatter import format_to_html
+from codeyard.wiki.render_cache import render_texts_html
 
 MAX_DIFF_BYTES = IntOption(
     "changeset", "max_diff_bytes", 10_000_000,
@@ -113,8 +114,11 @@ def _changeset_page(req, rev: str, reponame: str, repos, path: str):
     data.update({
         "title": title, "mode": "changeset", "changeset": changeset,
         "display_rev": repos.display_rev(nrev),
-        "message_html": (format_to_html(ctx, message) if WIKI_FORMAT_MESSAGES(req.env.config)
-                         else None),
+        # kept as the log's messages are: by the text, where and for whom, while nothing
+        # its links and macros depend on changed
+        "message_html": (render_texts_html(ctx, "changeset", [message],
+                                           lambda: [format_to_html(ctx, message)])[0]
+                         if WIKI_FORMAT_MESSAGES(req.env.config) else None),
         "age": U.pretty_age(changeset.date),
         "parents": [{"rev": p, "short": repos.short_rev(p),
                      "href": U.changeset_url(req, reponame, p, repos=repos),
