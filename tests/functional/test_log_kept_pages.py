@@ -191,3 +191,15 @@ def test_a_kept_directory_listing_follows_commits_links_and_ages(site, bzr, monk
     later = re.search(r'fresh\.txt.*?<td class="age"[^>]*>([^<]*)</td>', _listing(client),
                       re.S).group(1)
     assert later != age
+
+
+def test_a_changeset_message_follows_the_pages_it_links_to(site):
+    env, client = site
+    page = text(client.get("/changeset/trunk:1"))
+    assert re.search(r'class="missing wiki"[^>]*>GardenNotes', page)
+    assert text(client.get("/changeset/trunk:1")) == page
+    wiki = WikiPage(env, "GardenNotes")
+    wiki.text = "Notes."
+    wiki.save("alice", "")
+    page = text(client.get("/changeset/trunk:1"))
+    assert "missing wiki" not in page and 'href="/wiki/GardenNotes"' in page
