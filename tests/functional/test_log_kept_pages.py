@@ -1,7 +1,7 @@
 """The revision log and the directory listings keep their rendered rows per process (a
-Bazaar log of a hundred revisions is otherwise mostly the same work each time): a kept page is shown only while
-nothing it shows can have changed — the branch tips, the wiki pages and tickets its
-messages link to, the reader's permissions, and the ages it prints."""
+Bazaar log of a hundred revisions is otherwise mostly the same work each time): a kept page
+is shown only while nothing it shows can have changed — the branch tips, the wiki pages and
+tickets its messages link to, the reader's permissions, and the ages it prints."""
 
 from __future__ import annotations
 
