@@ -202,6 +202,42 @@ def test_rows_written_beside_us_are_caught_up(site):
     assert "/ticket/1" not in search(client, "explodes")
 
 
+def test_the_stamps_are_read_again_only_after_something_was_committed(site, monkeypatch):
+    from codeyard.db.api import DatabaseManager
+    from codeyard.search import index
+
+    env, client = site
+    search(client, "frobnicator")
+    reads = []
+    real = index._stamps
+    monkeypatch.setattr(index, "_stamps", lambda env, db: reads.append(1) or real(env, db))
+    for _ in range(5):
+        search(client, "frobnicator")
+    sqlite = env.database.dialect == "sqlite"
+    first = len(reads)
+    # SQLite tells when nothing was committed: each pooled connection looks once at most
+    assert first < 5 if sqlite else first == 5
+    for _ in range(5):
+        search(client, "frobnicator")
+    assert len(reads) == (first if sqlite else 10)
+    # a commit through connections of their own, as another program makes it
+    other = DatabaseManager(env.database.url_text, base_dir=env.path)
+    try:
+        with other.transaction() as db:
+            db("INSERT INTO wiki (name, version, time, author, text, comment, readonly) "
+               "VALUES ('Aside', 1, 2000000000000000, 'trac', 'about celeriac', '', 0)")
+    finally:
+        other.dispose()
+    for _ in range(4):
+        assert _titles(search(client, "celeriac")) == ["/wiki/Aside"]
+    before = len(reads)
+    with env.db_transaction as db:  # and one of this process, no hook running
+        db("DELETE FROM wiki WHERE name = 'Aside'")
+    for _ in range(4):
+        assert not _titles(search(client, "celeriac"))
+    assert len(reads) > before
+
+
 @pytest.mark.slow
 def test_a_page_written_by_a_real_trac_is_found(site, trac, tmp_path):  # noqa: F811
     env, client = site

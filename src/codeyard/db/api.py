@@ -385,6 +385,9 @@ class DatabaseManager:
         self.url = parse_db_url(url, base_dir)
         self.pool_size, self.max_overflow = pool_size, max_overflow
         self.engine = self._make_engine(pool)
+        # Write scopes this manager committed: with SQLite's ``data_version`` (which counts
+        # only other connections' commits), what ``unchanged_since`` compares.
+        self.commits = 0
 
     @property
     def dialect(self) -> str:
@@ -539,6 +542,7 @@ class DatabaseManager:
         try:
             if state.write:
                 trans.commit()
+                self.commits += 1  # before the connection goes back to the pool
             else:
                 trans.rollback()
         finally:
@@ -572,6 +576,25 @@ class DatabaseManager:
         finally:
             state.conn.info["write"] = False
             state.conn.close()
+
+    def change_mark(self, db: Db) -> tuple | None:
+        """What tells, on SQLite, whether anything was committed to the database since: the
+        connection, its ``PRAGMA data_version`` (which changes when any other connection,
+        of any process, commits) and this manager's own commits. None on PostgreSQL, where
+        nothing so cheap exists. Compare marks with ``same_mark``."""
+        if self.dialect != "sqlite":
+            return None
+        version = db("PRAGMA data_version")[0][0]
+        return (db._raw, version, self.commits)
+
+    @staticmethod
+    def same_mark(old: tuple | None, new: tuple | None) -> bool:
+        """Whether nothing was committed between two ``change_mark`` answers. Marks of
+        different connections never match (each counts on its own): the connection itself
+        is held in the mark, so its id cannot be reused by another meanwhile."""
+        if old is None or new is None:
+            return False
+        return old[0] is new[0] and old[1:] == new[1:]
 
     def query(self):
         return self.scope(write=False)

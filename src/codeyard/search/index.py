@@ -126,15 +126,30 @@ def _rebuild_source(env, db, source: str, stamp: tuple[int, int]) -> int:
     return count
 
 
+CLEAN_MARKS = 16  # connections whose last clean look at the stamps is remembered
+
+
 def catch_up(env) -> list[str]:
     """Bring the index level with the sources' stamps (writes by a Trac beside us, or an
-    index made before a source existed); return the sources that needed work."""
+    index made before a source existed); return the sources that needed work. On SQLite,
+    when nothing at all was committed since this connection last found the index level
+    (``DatabaseManager.change_mark``), the stamps are not even read: counting 100,000
+    tickets was most of a search."""
+    manager = env.database
+    clean: dict[int, tuple] = env.memo("search.clean_marks", dict)
     with env.db_query as db:
+        mark = manager.change_mark(db)
+        if mark is not None and manager.same_mark(clean.get(id(mark[0])), mark):
+            return []
         stamps = _stamps(env, db)
         state = {r[0]: (r[1], r[2]) for r in db(f"SELECT source, stamp, newest FROM {STATE}")}
     stale = {s: st for s, st in stamps.items()
              if state.get(s, (None, None))[0] != f"{st[0]}:{st[1]}"}
     if not stale:
+        if mark is not None:
+            if len(clean) >= CLEAN_MARKS and id(mark[0]) not in clean:
+                clean.clear()  # connections come and go with the pool's overflow
+            clean[id(mark[0])] = mark
         return []
     with env.db_transaction as db:
         env.invalidate(INDEX_WRITES)
