@@ -486,9 +486,9 @@ def ticket_query_macro(fmt, name, content, args):
     href = fmt.href
 
     def ticket_link(t: dict, label: str | None = None) -> Markup:
-        status = t.get("status", "")
-        return Markup('<a class="%s ticket" href="%s" title="%s">%s</a>') % (
-            status, href.ticket(t["id"]), t.get("summary", ""), label or f"#{t['id']}")
+        status = t.get("status")
+        return Markup('<a class="%s" href="%s" title="%s">%s</a>') % (
+            f"{status} ticket" if status else "ticket", href.ticket(t["id"]), t.get("summary", ""), label or f"#{t['id']}")
 
     if query.format == "compact":
         if not tickets:

@@ -110,6 +110,17 @@ def test_ticket_links_carry_status_class_and_summary_title(lenv):
     assert html(lenv, "#1", perm=perm) == '<p>\n<a class="missing ticket">#1</a>\n</p>\n'
 
 
+def test_a_ticket_without_a_status_is_linked_as_a_plain_ticket(lenv):
+    # A script or an older plugin can write a ticket row with no status: its links carry the
+    # class "ticket", not "None ticket".
+    with lenv.db_transaction as db:
+        db("INSERT INTO ticket (id, type, time, changetime, summary, reporter, status) "
+           "VALUES (6, 'task', 0, 0, 'Statusless', 'ann', NULL)")
+    out = html(lenv, "#6 comment:description:ticket:6 [[TicketQuery(id=6,format=compact)]]")
+    assert out.count('class="ticket"') == 3, out
+    assert "None" not in out
+
+
 def test_ticket_link_keeps_arguments_and_fragment(lenv):
     out = html(lenv, "ticket:1#comment:2 ticket:1?version=1 ticket:1#comment:description "
                      "ticket:2-2#comment:1")
