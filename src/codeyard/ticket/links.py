@@ -50,7 +50,7 @@ _RANGE_SPLIT = re.compile(",\u200b?")
 # ``query:?…`` is passed on as written: only blanks and characters outside printable ASCII
 # are quoted, as Trac quotes it.
 _QS_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
-def _ticket_class(status) -> str:
+def ticket_class(status) -> str:
     """The class of a link to a ticket: its status and ``ticket``; a ticket written without a
     status (by a script or an older plugin) is just ``ticket``, not ``None ticket``."""
     return f"{status} ticket" if status else "ticket"
@@ -201,7 +201,7 @@ def ticket_link(fmt, ns, target, label, link=None) -> Markup:
         row = _ticket_row(fmt, num)
         if row is not None:
             type_, summary, status, resolution = row
-            return _a(label, fmt.href.ticket(num) + params + fragment, _ticket_class(status),
+            return _a(label, fmt.href.ticket(num) + params + fragment, ticket_class(status),
                       f"#{num}: {format_summary(summary, status, resolution, type_)}")
     return _a(label, cls="missing ticket")
 
@@ -258,7 +258,7 @@ def comment_link(fmt, ns, target, label, link=None) -> Markup:
                              ticket["type"])
     title = (f"Description for #{resource.id}: {summary}" if cnum == "description"
              else f"Comment {cnum} for #{resource.id}: {summary}")
-    return _a(label, href, _ticket_class(ticket["status"]), title)
+    return _a(label, href, ticket_class(ticket["status"]), title)
 
 
 # ---------------------------------------------------------------------------

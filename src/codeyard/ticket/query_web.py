@@ -19,6 +19,7 @@ from codeyard.config import IntOption, Option, as_bool, options_in
 from codeyard.core import hookimpl
 from codeyard.perm import Resource
 from codeyard.ticket.fields import TicketField, ticket_fields
+from codeyard.ticket.links import ticket_class
 from codeyard.ticket.query import (
     MODE_LABELS,
     Query,
@@ -486,9 +487,8 @@ def ticket_query_macro(fmt, name, content, args):
     href = fmt.href
 
     def ticket_link(t: dict, label: str | None = None) -> Markup:
-        status = t.get("status")
         return Markup('<a class="%s" href="%s" title="%s">%s</a>') % (
-            f"{status} ticket" if status else "ticket", href.ticket(t["id"]), t.get("summary", ""), label or f"#{t['id']}")
+            ticket_class(t.get("status")), href.ticket(t["id"]), t.get("summary", ""), label or f"#{t['id']}")
 
     if query.format == "compact":
         if not tickets:
