@@ -203,3 +203,108 @@ def test_a_changeset_message_follows_the_pages_it_links_to(site):
     wiki.save("alice", "")
     page = text(client.get("/changeset/trunk:1"))
     assert "missing wiki" not in page and 'href="/wiki/GardenNotes"' in page
+
+
+@pytest.fixture
+def changeset_builds(monkeypatch):
+    """How many times a changeset page was built rather than taken from the kept page."""
+    from codeyard.vcs import web_changeset
+
+    calls = []
+    real = web_changeset._changeset_view
+    monkeypatch.setattr(web_changeset, "_changeset_view",
+                        lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+    return calls
+
+
+def _changeset(client, path="/changeset/trunk:1") -> str:
+    page = client.get(path)
+    assert page.status_code == 200, text(page)[:1500]
+    return re.search(r'<div id="content".*', text(page), re.S).group(0)
+
+
+def _diff_tables(html: str) -> list[str]:
+    return re.findall(r'<table class="diff (\w+)">', html)
+
+
+def test_a_kept_changeset_page_follows_new_commits_options_and_rights(site, bzr, tmp_path,
+                                                                     changeset_builds):
+    env, client = site
+    brz, trunk = bzr
+    (trunk / "notes.txt").write_text("one\nchanged\n")
+    (trunk / "more.txt").write_text("more\n")
+    brz(trunk, "add", "-q", "more.txt")
+    brz(trunk, "commit", "-q", "--commit-time", "2020-01-03 03:04:05 +0000", "-m", "Second")
+    first = _changeset(client, "/changeset/trunk:2")
+    assert _changeset(client, "/changeset/trunk:2") == first and len(changeset_builds) == 1
+    assert _diff_tables(first) == ["inline", "inline"] and 'rel="next"' not in first
+    assert "+</span><ins" in first and "changed" in first
+    # a new commit gives the page a next changeset
+    (trunk / "notes.txt").write_text("one\nchanged\nagain\n")
+    brz(trunk, "commit", "-q", "--commit-time", "2020-01-04 03:04:05 +0000", "-m", "Third")
+    after = _changeset(client, "/changeset/trunk:2")
+    assert 'rel="next" href="/changeset/trunk%3A3"' in after and len(changeset_builds) == 2
+    # other diff options are other pages, and the links keep them
+    side = _changeset(client, "/changeset/trunk:2?style=sidebyside")
+    assert _diff_tables(side) == ["sidebyside", "sidebyside"]
+    assert 'href="/changeset/trunk%3A3?style=sidebyside"' in side
+    assert _changeset(client, "/changeset/trunk:2") == after and len(changeset_builds) == 3
+    # the reader's right to see files is part of the page
+    PermissionSystem(env).revoke("anonymous", "FILE_VIEW")
+    assert _diff_tables(_changeset(client, "/changeset/trunk:2")) == []
+    PermissionSystem(env).grant("anonymous", "FILE_VIEW")
+    assert _changeset(client, "/changeset/trunk:2") == after
+    # a policy that looks at each file: checked file by file, the page never kept
+    rules = tmp_path / "authz.ini"
+    rules.write_text("[repository:*@*/source:trunk/more.txt@*]\n* =\n"
+                     "[*]\n* = LOG_VIEW, CHANGESET_VIEW, BROWSER_VIEW, FILE_VIEW\n")
+    env.config.set("authz_policy", "authz_file", str(rules))
+    env.config.set("trac", "permission_policies", "AuthzPolicy, DefaultPermissionPolicy")
+    env.config.save()
+    _shown_without_more_txt(client, changeset_builds)
+    # ... also when only the right to see files depends on the file
+    from codeyard.core import hookimpl
+
+    def files_but_more_txt(env, action, username, resource, perm):
+        if action == "FILE_VIEW" and resource is not None and resource.id == "trunk/more.txt":
+            return False
+        return None
+
+    files_but_more_txt.actions = {"FILE_VIEW"}
+
+    class Plugin:
+        @hookimpl
+        def permission_policies(self):
+            return {"FilesButMoreTxt": files_but_more_txt}
+
+    env.plugins.register(Plugin())
+    env.config.set("trac", "permission_policies", "FilesButMoreTxt, DefaultPermissionPolicy")
+    env.config.save()
+    _shown_without_more_txt(client, changeset_builds)
+
+
+def _shown_without_more_txt(client, builds) -> None:
+    before = len(builds)
+    for _ in range(2):
+        html = _changeset(client, "/changeset/trunk:2")
+        assert _diff_tables(html) == ["inline"]
+        assert re.findall(r'<h3 class="entry-path"><a [^>]*>([^<]+)</a>', html) == [
+            "trunk/notes.txt"]
+    assert len(builds) == before + 2
+
+
+def test_a_kept_changeset_page_renders_a_diff_again_once_the_cache_let_it_go(site, bzr,
+                                                                           changeset_builds):
+    from codeyard.vcs import web_changeset
+
+    env, client = site
+    brz, trunk = bzr
+    (trunk / "notes.txt").write_text("".join(f"line {n}\n" for n in range(5000)))
+    brz(trunk, "commit", "-q", "--commit-time", "2020-01-03 03:04:05 +0000", "-m", "Long")
+    first = _changeset(client, "/changeset/trunk:2")
+    assert "line 4999" in first and len(first) > web_changeset.SPLICE_MIN
+    env.memo("vcs.rendered_diffs", lambda: None).clear()  # as if other diffs pushed it out
+    assert _changeset(client, "/changeset/trunk:2") == first and len(changeset_builds) == 1
+    # and the downloads are built from the revision, not from the kept page
+    diff = client.get("/changeset/trunk:2?format=diff")
+    assert diff.status_code == 200 and "+line 4999" in text(diff)

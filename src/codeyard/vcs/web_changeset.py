@@ -9,7 +9,8 @@ import hashlib
 import io
 import sys
 import zipfile
-from dataclasses import astuple, dataclass, field
+from dataclasses import astuple, dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup
@@ -65,6 +66,7 @@ class FileDiff:
     new_href: str | None = None
     label: str = ""
     html: Markup | None = None  # the rendered diff
+    diff_key: tuple | None = None  # where the diff cache keeps it (``_diff_key``)
     properties: list[tuple[str, str | None, str | None]] = field(default_factory=list)
 
 
@@ -88,44 +90,71 @@ def _changeset_page(req, rev: str, reponame: str, repos, path: str):
         if nrev is None:
             raise HTTPNotFound("This repository has no changesets yet.", title="Empty repository")
         req.perm.require("CHANGESET_VIEW", U.changeset_resource(reponame, nrev))
-        changeset = repos.get_changeset(nrev)
-        changes = [c for c in repos.get_changes(nrev) if _under(c.path, path)
-                   or (c.base_path and _under(c.base_path, path))]
-        parent = changeset.parents[0] if changeset.parents else None
-        files = [_file_from_change(c, parent, nrev) for c in changes]
-        _open_nodes(repos, files)
-    title = f"Changeset {repos.display_rev(nrev)}"
-    base = {"repos": repos, "reponame": reponame, "path": path, "rev": nrev}
     fmt = args.get("format")
-    if fmt == "diff":
-        return _diff_download(req, files, f"Changeset_{repos.short_rev(nrev)}.diff")
-    if fmt == "zip":
+    if fmt in ("diff", "zip"):
+        _changeset, files = _changeset_files(reponame, repos, nrev, path)
+        if fmt == "diff":
+            return _diff_download(req, files, f"Changeset_{repos.short_rev(nrev)}.diff")
         return _zip_download(req, reponame, files, f"Changeset_{repos.short_rev(nrev)}.zip")
     if fmt:
         raise HTTPBadRequest(f"Unknown format {fmt!r}: use diff or zip.", title="Bad format")
-    ctx = format_context(req, U.changeset_resource(reponame, nrev))
-    message = changeset.message or ""
-    data = _diff_data(req, reponame, repos, files)
-    data.update(base)
-    query = _keep_query(req)
+    fresh: dict[tuple, tuple[Spliced | Markup, bool]] = {}
+    # Kept per process like a log page: a revision's changes, diffs' places and states,
+    # message and neighbours follow only the branch tips, the message's links, the ages and
+    # the reader's rights, which must be the same for every file (else each is checked).
+    allowed = req.perm.has("FILE_VIEW", U.source_resource(reponame, path, nrev))
+    view = U.kept_view(req, repos, "changeset",
+                       (reponame, path, nrev, tuple(_keep_query(req).items()), allowed),
+                       lambda: _changeset_view(req, reponame, repos, path, nrev, fresh),
+                       uniform=("CHANGESET_VIEW", "FILE_VIEW"))
+    U.add_stylesheets(req)
+    return "vcs/changeset.html", {**view, "repos": repos,
+                                  "files": _with_diffs(req, repos, view, fresh)}
+
+
+def _changeset_files(reponame: str, repos, nrev: str, path: str
+                     ) -> tuple[api.Changeset, list[FileDiff]]:
+    """A revision and its changed paths (under ``path``), both sides opened."""
+    with U.readable_errors(reponame):
+        changeset = repos.get_changeset(nrev)
+        parent = changeset.parents[0] if changeset.parents else None
+        files = [_file_from_change(c, parent, nrev) for c in repos.get_changes(nrev)
+                 if _under(c.path, path) or (c.base_path and _under(c.base_path, path))]
+        _open_nodes(repos, files)
+    return changeset, files
+
+
+def _changeset_view(req, reponame: str, repos, path: str, nrev: str,
+                    fresh: dict[tuple, tuple[Spliced | Markup, bool]]) -> U.Kept:
+    """What the changeset page shows but the diffs' tables (those go to ``fresh`` and
+    the diff cache, under each file's ``diff_key``), as ``U.kept_view`` keeps it."""
+    changeset, files = _changeset_files(reponame, repos, nrev, path)
     with U.readable_errors(reponame):
         prev_rev = repos.previous_rev(nrev, path)
         next_rev = repos.next_rev(nrev, path)
+    message = changeset.message or ""
+    wiki = WIKI_FORMAT_MESSAGES(req.env.config)
+    probes, before = U.texts_stamp(req.env, [message] if wiki else [])
+    ctx = format_context(req, U.changeset_resource(reponame, nrev))
+    data = _diff_data(req, reponame, repos, files, fresh)
+    query = _keep_query(req)
+    whole = "/".join(x for x in (reponame, path) if x) or "/"
+    now = datetime.now(UTC)
     data.update({
-        "title": title, "mode": "changeset", "changeset": changeset,
-        "display_rev": repos.display_rev(nrev),
+        "reponame": reponame, "path": path, "rev": nrev,
+        "title": f"Changeset {repos.display_rev(nrev)}", "mode": "changeset",
+        "changeset": changeset, "display_rev": repos.display_rev(nrev),
         # kept as the log's messages are: by the text, where and for whom, while nothing
         # its links and macros depend on changed
         "message_html": (render_texts_html(ctx, "changeset", [message],
                                            lambda: [format_to_html(ctx, message)])[0]
-                         if WIKI_FORMAT_MESSAGES(req.env.config) else None),
-        "age": U.pretty_age(changeset.date),
+                         if wiki else None),
+        "age": U.pretty_age(changeset.date, now),
         "parents": [{"rev": p, "short": repos.short_rev(p),
                      "href": U.changeset_url(req, reponame, p, repos=repos),
                      "diff_href": req.url_for("changeset", old=repos.display_rev(p),
-                                              old_path="/".join(x for x in (reponame, path) if x) or "/",
-                                              new=repos.display_rev(nrev),
-                                              new_path="/".join(x for x in (reponame, path) if x) or "/")}
+                                              old_path=whole, new=repos.display_rev(nrev),
+                                              new_path=whole)}
                     for p in changeset.parents],
         "prev_href": U.changeset_url(req, reponame, prev_rev, path, repos=repos, **query) if prev_rev else None,
         "next_href": U.changeset_url(req, reponame, next_rev, path, repos=repos, **query) if next_rev else None,
@@ -135,8 +164,9 @@ def _changeset_page(req, rev: str, reponame: str, repos, path: str):
         "form_action": U.changeset_url(req, reponame, nrev, path, repos=repos),
         "hidden": [],
     })
-    U.add_stylesheets(req)
-    return "vcs/changeset.html", data
+    # Kept without the opened nodes (they hold the backend's trees).
+    data["files"] = [replace(f, old_node=None, new_node=None) for f in files]
+    return U.Kept(data, probes, before, U.ages_expire([changeset.date], now))
 
 
 def _diff_page(req):
@@ -178,7 +208,9 @@ def _diff_page(req):
         return _zip_download(req, new_name, files, name + ".zip")
     if fmt:
         raise HTTPBadRequest(f"Unknown format {fmt!r}: use diff or zip.", title="Bad format")
-    data = _diff_data(req, new_name, repos, files)
+    fresh: dict[tuple, tuple[Spliced | Markup, bool]] = {}
+    data = _diff_data(req, new_name, repos, files, fresh)
+    data["files"] = _with_diffs(req, repos, data, fresh)
     sides = {"old_path": old_full or "/", "old": args.get("old") or None,
              "new_path": new_full or "/", "new": args.get("new") or None}
     data.update({
@@ -255,9 +287,17 @@ def _sized(f: FileDiff) -> int:
     return sum((n.get_content_length() or 0) for n in (f.old_node, f.new_node) if n is not None)
 
 
-def _diff_data(req, reponame: str, repos: api.Repository, files: list[FileDiff]) -> dict:
+def _style(req) -> str:
+    return "sidebyside" if req.args.get("style") == "sidebyside" else "inline"
+
+
+def _diff_data(req, reponame: str, repos: api.Repository, files: list[FileDiff],
+               fresh: dict[tuple, tuple[Spliced | Markup, bool]]) -> dict:
+    """Each file's links, properties and state; a diff to show gets its ``diff_key``, its
+    table is in the diff cache or, rendered now, in ``fresh`` (``_with_diffs`` puts the
+    tables in)."""
     options = DiffOptions.from_args(req.args)
-    style = "sidebyside" if req.args.get("style") == "sidebyside" else "inline"
+    style = _style(req)
     max_bytes = MAX_DIFF_BYTES(req.env.config)
     max_files = MAX_DIFF_FILES(req.env.config)
     total = sum(_sized(f) for f in files if f.kind == api.FILE)
@@ -293,22 +333,50 @@ def _diff_data(req, reponame: str, repos: api.Repository, files: list[FileDiff])
                              for n in (f.old_node, f.new_node) if n is not None):
             f.state = "too-large"
             continue
-        # A diff seen before is found by the contents' ids, without reading them.
-        ids = _content_ids(repos, f)
-        found = _kept_diff(req, repos, f, ids, options, style) if ids is not None else None
-        if found is None:
-            old = _read(f.old_node, 0)
-            new = _read(f.new_node, 0)
+        # A diff seen before is found by the contents' ids, without reading them; without
+        # ids, by the contents' digests.
+        old = new = None
+        ids: tuple | None = _content_ids(repos, f)
+        if ids is None:
+            old, new = _read(f.old_node, 0), _read(f.new_node, 0)
             assert old is not None and new is not None
+            ids = (hashlib.sha1(old).digest(), hashlib.sha1(new).digest())
+        key = _diff_key(req, repos, f, ids, options, style)
+        found = _diff_cache(req).get(key)
+        if found is None:
+            if old is None or new is None:
+                old, new = _read(f.old_node, 0), _read(f.new_node, 0)
+                assert old is not None and new is not None
             if _is_binary(old) or _is_binary(new):
                 f.state = "binary"
                 continue
-            found = _rendered_diff(req, repos, f, old, new, options, style, ids)
-        piece, changed = found
-        f.html = splice(req, piece)
-        f.state = "shown" if changed else "same"
+            found = fresh[key] = _rendered_diff(req, repos, f, old, new, options, style, key)
+        f.diff_key = key
+        f.state = "shown" if found[1] else "same"
     return {"files": files, "style": style, "options": options, "summarized": summarized,
             "style_args": _keep_query(req)}
+
+
+def _with_diffs(req, repos: api.Repository, data: dict,
+                fresh: dict[tuple, tuple[Spliced | Markup, bool]]) -> list[FileDiff]:
+    """The files of ``data`` (``_diff_data``'s) with their diffs' tables: rendered for this
+    request, from the diff cache, or (gone from it since the page was kept) rendered again."""
+    options, style = data["options"], data["style"]
+    shown = []
+    for f in data["files"]:
+        if f.diff_key is None:
+            shown.append(f)
+            continue
+        found = fresh.get(f.diff_key) or _diff_cache(req).get(f.diff_key)
+        if found is None:
+            opened = replace(f)
+            with U.readable_errors(repos.name):
+                _open_nodes(repos, [opened])
+            old, new = _read(opened.old_node, 0), _read(opened.new_node, 0)
+            assert old is not None and new is not None
+            found = _rendered_diff(req, repos, f, old, new, options, style, f.diff_key)
+        shown.append(replace(f, html=splice(req, found[0])))
+    return shown
 
 
 def _content_ids(repos: api.Repository, f: FileDiff) -> tuple[str, str] | None:
@@ -340,35 +408,22 @@ def _diff_cache(req) -> BoundedCache:
     return req.env.memo("vcs.rendered_diffs", lambda: BoundedCache(RENDERED_DIFFS))
 
 
-def _kept_diff(req, repos: api.Repository, f: FileDiff, ids: tuple[str, str],
-               options: DiffOptions, style: str) -> tuple[Spliced | Markup, bool] | None:
-    return _diff_cache(req).get(_diff_key(req, repos, f, ids, options, style))
-
-
 def _rendered_diff(req, repos: api.Repository, f: FileDiff, old: bytes, new: bytes,
-                   options: DiffOptions, style: str, ids: tuple[str, str] | None = None
+                   options: DiffOptions, style: str, key: tuple
                    ) -> tuple[Spliced | Markup, bool]:
-    """The diff table of two contents and whether they differ, kept per process by the
-    contents' ids (their digests when the backend has none), the options and the labels:
-    a changeset's diff is the same for every reader (permissions are checked before), so
-    a big one is computed once, not per view. Binary contents never come here, so a kept
+    """The diff table of two contents and whether they differ, kept per process under
+    ``key`` (``_diff_key``: the contents' ids or digests, the options and the labels): a
+    changeset's diff is the same for every reader (permissions are checked before), so a
+    big one is computed once, not per view. Binary contents never come here, so a kept
     diff stands for a text one."""
     old_label, new_label = _labels(repos, f)
-    jenv = template_env(req.env)
-    digests = ids or (hashlib.sha1(old).digest(), hashlib.sha1(new).digest())
-    key = _diff_key(req, repos, f, digests, options, style)
-    cache = _diff_cache(req)
-    if ids is None:  # with ids, the caller has looked already (_kept_diff)
-        hit = cache.get(key)
-        if hit is not None:
-            return hit
     hunks = diff_hunks(_lines(old), _lines(new), options)
-    html = Markup(jenv.get_template("_diff.html").module.render(  # type: ignore[attr-defined]
+    html = Markup(template_env(req.env).get_template("_diff.html").module.render(  # type: ignore[attr-defined]
         hunks, style, old_label, new_label))
     result: tuple[Spliced | Markup, bool] = (
         Spliced(html) if len(html) >= SPLICE_MIN else html, bool(hunks))
     if len(html) <= MAX_CACHED_DIFF:
-        cache.put(key, result)
+        _diff_cache(req).put(key, result)
     return result
 
 
