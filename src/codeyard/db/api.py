@@ -7,6 +7,7 @@ over); this module is the one place that knows the dialect differences.
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import os
 import re
@@ -113,6 +114,7 @@ def parse_db_url(url: str, base_dir: str | None = None) -> DbUrl:
 _MASK31 = 0x7FFFFFFF
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of a key, asked for at every page
 def key_to_id(key: str) -> int:
     """The ``cache`` table row id of a cache key, derived exactly as Trac 1.6 derives it.
 
