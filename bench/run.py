@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import datetime
 import http.client
 import os
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -262,6 +264,27 @@ def _measure(label: str, port: int, path: str, args, workdir: str) -> Result:
 
 # ---------------------------------------------------------------------------
 # Report
+
+
+def median_round(rounds: list[Result]) -> Result:
+    """The round with the median requests/s, with its own percentiles (a burst of another
+    load on the machine spoils one round, not the figure); the failures of every round."""
+    ordered = sorted(rounds, key=lambda r: r.rps)
+    middle = ordered[len(ordered) // 2]
+    return dataclasses.replace(middle, failed=sum(r.failed for r in rounds),
+                               requests=sum(r.requests for r in rounds))
+
+
+def measure_in_turns(sides: list[Callable[[], Result]], rounds: int) -> list[Result]:
+    """Each side's ``median_round`` of ``rounds`` measurements, the sides taking turns in
+    mirrored order (A B, B A, A B…), so that a machine getting slower or faster during the
+    run weighs on every side alike instead of on whichever was measured later."""
+    samples: list[list[Result]] = [[] for _ in sides]
+    for n in range(max(rounds, 1)):
+        order = range(len(sides)) if n % 2 == 0 else reversed(range(len(sides)))
+        for index in order:
+            samples[index].append(sides[index]())
+    return [median_round(taken) for taken in samples]
 
 
 def publish(results_file: str, text: str) -> None:

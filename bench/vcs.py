@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import os
 import platform
 import shutil
@@ -32,7 +33,16 @@ if REPO not in sys.path:
 from tests.support.servers import free_port  # noqa: E402
 
 from bench import vcs_data  # noqa: E402
-from bench.run import Result, add_load_arguments, fetch, measure, publish, start, stop  # noqa: E402
+from bench.run import (  # noqa: E402
+    Result,
+    add_load_arguments,
+    fetch,
+    measure,
+    measure_in_turns,
+    publish,
+    start,
+    stop,
+)
 from bench.tickets import serve_codeyard, serve_trac  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results", "vcs.md")
@@ -118,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commits", type=int, default=5000)
     parser.add_argument("--revisions", type=int, default=1000)
-    add_load_arguments(parser, requests=400, time_limit=15.0)
+    add_load_arguments(parser, requests=1_000_000, time_limit=5.0)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measurements of each page on each side, taken in turns")
     parser.add_argument("--no-bzr", action="store_true", help="only the Git comparison")
     args = parser.parse_args(argv)
     git_repo = vcs_data.git_repository(args.commits)
@@ -131,13 +143,18 @@ def main(argv: list[str] | None = None) -> int:
         big = largest_diff_commit(git_repo)
         git_pages = [("Browser root", "/browser"), ("Source file", f"/browser/{source}"),
                      ("Log", "/log/"), ("Changeset (large diff)", f"/changeset/{big}")]
-        results: dict[str, list[Result]] = {}
-        port, proc = serve_codeyard(env_path, args, workdir)
+        # The three servers run side by side and each page is measured on both of its
+        # sides in turns (``measure_in_turns``).
+        servers = []
         try:
-            results["codeyard"] = [measure(f"codeyard: {name}", port, path, args, workdir)
-                                   for name, path in git_pages]
+            port, proc = serve_codeyard(env_path, args, workdir)
+            servers.append(proc)
+            trac_port, proc = serve_trac(trac_env, args, workdir)
+            servers.append(proc)
             bzr_pages = []
             if bzr_root:
+                lh_port, proc = serve_loggerhead(bzr_root, workdir)
+                servers.append(proc)
                 bzr_file = bzr_source_file(bzr_root)
                 bzr_pages = [("Branch files", "/browser/bzr/trunk", "/trunk/files"),
                              ("Source file", f"/browser/bzr/trunk/{bzr_file}",
@@ -145,22 +162,23 @@ def main(argv: list[str] | None = None) -> int:
                              ("Changes", "/log/bzr/trunk", "/trunk/changes"),
                              ("Revision", f"/changeset/{bzr_mid_rev(port)}/bzr",
                               f"/trunk/revision/{args.revisions // 2}")]
-                results["codeyard bzr"] = [measure(f"codeyard: {name}", port, path, args, workdir)
-                                           for name, path, _ in bzr_pages]
+            # (table, server, port, path) of each side of each page
+            pairs = [(name, [("codeyard", "codeyard", port, path),
+                             ("Trac 1.6", "Trac", trac_port, path)])
+                     for name, path in git_pages]
+            pairs += [(name, [("codeyard bzr", "codeyard", port, ours),
+                              ("Loggerhead", "Loggerhead", lh_port, theirs)])
+                      for name, ours, theirs in bzr_pages]
+            results: dict[str, list[Result]] = {}
+            for name, sides in pairs:
+                measured = measure_in_turns(
+                    [functools.partial(measure, f"{server}: {name}", side_port, path, args,
+                                       workdir) for _, server, side_port, path in sides],
+                    args.rounds)
+                for (table, *_), result in zip(sides, measured, strict=True):
+                    results.setdefault(table, []).append(result)
         finally:
-            stop(proc)
-        port, proc = serve_trac(trac_env, args, workdir)
-        try:
-            results["Trac 1.6"] = [measure(f"Trac: {name}", port, path, args, workdir)
-                                   for name, path in git_pages]
-        finally:
-            stop(proc)
-        if bzr_root:
-            port, proc = serve_loggerhead(bzr_root, workdir)
-            try:
-                results["Loggerhead"] = [measure(f"Loggerhead: {name}", port, path, args, workdir)
-                                         for name, _, path in bzr_pages]
-            finally:
+            for proc in servers:
                 stop(proc)
         text = report(results, git_pages, bzr_pages, args, git_sync, bzr_sync)
         publish(RESULTS, text)
@@ -209,8 +227,11 @@ def report(results, git_pages, bzr_pages, args, git_sync: float, bzr_sync: float
              f"`python -m bench.vcs`: a Git repository of {args.commits} commits and a Bazaar "
              f"branch of {args.revisions} revisions (real source text); codeyard and Trac under "
              f"gunicorn with {args.workers} workers, Loggerhead's own server; `{args.client}`, "
-             f"{args.concurrency} concurrent connections, at most {args.requests} requests or "
-             f"{args.time_limit:.0f} s per page.", "",
+             f"{args.concurrency} concurrent connections, {args.time_limit:.0f} s per page (at "
+             f"most {args.requests:,} requests); the three servers run side by side and each "
+             f"page is measured {args.rounds} times on each side, the two sides taking turns "
+             "(A B, B A, A B); each figure is that of the round with the median requests/s.",
+             "",
              f"Full resync into the changeset cache: Git {git_sync:.1f} s, Bazaar {bzr_sync:.1f} s "
              "(the whole `codeyard admin … repository resync` command).", "",
              "| Git page | codeyard req/s | p50 ms | p99 ms | Trac req/s | p50 ms | p99 ms | ratio |",
