@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from urllib.parse import quote
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,7 +41,15 @@ from tests.support.servers import free_port  # noqa: E402
 
 from bench import tickets as tickets_bench  # noqa: E402
 from bench import vcs_data  # noqa: E402
-from bench.run import Result, add_load_arguments, fetch, measure, start, stop  # noqa: E402
+from bench.run import (  # noqa: E402
+    Result,
+    add_load_arguments,
+    fetch,
+    measure,
+    measure_in_turns,
+    start,
+    stop,
+)
 from bench.tickets import build as build_tickets  # noqa: E402
 from bench.vcs import bzr_source_file, serve_loggerhead, some_file, timed_resync  # noqa: E402
 from bench.wiki import realistic_page  # noqa: E402
@@ -382,7 +391,10 @@ def report(args, rows, bzr_rows, hello: Result, memory: dict[str, tuple[float, f
         f"{args.time_limit:.0f} s per page after a warm-up (pages slower than 0.5 s: Python "
         "clients that each finish their request). The column \"p99 ms, 1 client\" is the "
         "99th percentile of a further load with one client at a time: the page's own latency "
-        "without the queueing of more clients than cores.",
+        "without the queueing of more clients than cores. The servers run side by side and "
+        "each page is measured on its two sides in turns (codeyard, then the other"
+        + (f"; {args.rounds} rounds in mirrored order, the round with the median requests/s "
+           "reported" if args.rounds > 1 else "") + ").",
         "",
         f"Hello-world ceiling: {hello.rps:,.0f} req/s (p99 {hello.p99_ms:.1f} ms). Largest worker "
         "resident set after the run (of which mapped files, shared with the system's file "
@@ -435,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tickets", type=int, default=20_000)
     parser.add_argument("--output", help="results file (default bench/results/<date>.md)")
     add_load_arguments(parser, requests=1_000_000, time_limit=0)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measurements of each page on each side, taken in turns; the "
+                             "median round is reported")
     args = parser.parse_args(argv)
     if not args.time_limit:
         args.time_limit = 2.0 if args.quick else 8.0
@@ -463,17 +478,35 @@ def main(argv: list[str] | None = None) -> int:
             hello = measure("hello-world", port, "/", args, workdir)
         finally:
             stop(proc)
-        port, proc = serve_codeyard(ours_dir, args, workdir)
+        # codeyard, Trac and Loggerhead run side by side: each page is measured on both of
+        # its sides in turns (``measure_in_turns``), seconds apart rather than minutes, so a
+        # machine that gets slower during the run weighs on both alike.
+        servers: dict[str, subprocess.Popen] = {}
         try:
-            ours = [measure(f"codeyard: {name}", port, f"/{PROJECT}{path}", args, workdir,
-                            alone=True) for name, path in pages]
-            ours.append(measure("codeyard: Project index", port, "/", args, workdir))
+            port, servers["codeyard"] = serve_codeyard(ours_dir, args, workdir)
+            trac_port, servers["Trac 1.6"] = serve_trac(trac_dir, args, workdir)
+            lh_port, servers["Loggerhead"] = serve_loggerhead(bzr_root, workdir)
             bzr = bzr_pages(bzr_root, port)
-            ours_bzr = [measure(f"codeyard: Bazaar {name}", port, f"/{PROJECT}{path}", args,
-                                workdir, alone=True) for name, path, _ in bzr]
-            memory["codeyard"] = workers_rss_mib(proc.pid)
+            sides = [[partial(measure, f"codeyard: {name}", port, f"/{PROJECT}{path}", args,
+                              workdir, alone=True),
+                      partial(measure, f"Trac: {name}", trac_port, f"/{PROJECT}{path}", args,
+                              workdir)] for name, path in pages]
+            sides.append([partial(measure, "codeyard: Project index", port, "/", args, workdir),
+                          partial(measure, "Trac: Project index", trac_port, "/", args,
+                                  workdir)])
+            sides += [[partial(measure, f"codeyard: Bazaar {name}", port, f"/{PROJECT}{path}",
+                               args, workdir, alone=True),
+                       partial(measure_loggerhead, f"Loggerhead: {name}", lh_port, theirs,
+                               args, workdir)] for name, path, theirs in bzr]
+            measured = [measure_in_turns(pair, args.rounds) for pair in sides]
+            trac_pairs, bzr_pairs = measured[:len(pages) + 1], measured[len(pages) + 1:]
+            ours, theirs = [m[0] for m in trac_pairs], [m[1] for m in trac_pairs]
+            ours_bzr, loggerhead = [m[0] for m in bzr_pairs], [m[1] for m in bzr_pairs]
+            for name, proc in servers.items():
+                memory[name] = workers_rss_mib(proc.pid)
         finally:
-            stop(proc)
+            for proc in servers.values():
+                stop(proc)
         granian: list[tuple[str, str, Result, Result]] = []
         served = serve_granian(ours_dir, args, workdir)
         if served is not None:
@@ -487,21 +520,6 @@ def main(argv: list[str] | None = None) -> int:
                 memory["codeyard under granian"] = workers_rss_mib(proc.pid)
             finally:
                 stop(proc)
-        port, proc = serve_trac(trac_dir, args, workdir)
-        try:
-            theirs = [measure(f"Trac: {name}", port, f"/{PROJECT}{path}", args, workdir)
-                      for name, path in pages]
-            theirs.append(measure("Trac: Project index", port, "/", args, workdir))
-            memory["Trac 1.6"] = workers_rss_mib(proc.pid)
-        finally:
-            stop(proc)
-        port, proc = serve_loggerhead(bzr_root, workdir)
-        try:
-            loggerhead = [measure_loggerhead(f"Loggerhead: {name}", port, path, args, workdir)
-                          for name, _, path in bzr]
-            memory["Loggerhead"] = workers_rss_mib(proc.pid)
-        finally:
-            stop(proc)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
