@@ -18,13 +18,22 @@ import shutil
 import sys
 import tempfile
 import time
+from functools import partial
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from bench.run import Result, add_load_arguments, comparison_rows, measure, publish, stop  # noqa: E402
+from bench.run import (  # noqa: E402
+    Result,
+    add_load_arguments,
+    comparison_rows,
+    measure,
+    measure_in_turns,
+    publish,
+    stop,
+)
 from bench.tickets import build as build_tickets  # noqa: E402
 from bench.tickets import serve_codeyard, serve_trac  # noqa: E402
 
@@ -80,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tickets", type=int, default=20_000)
     parser.add_argument("--env", help="reuse this environment (made by an earlier run) as is")
     add_load_arguments(parser, requests=200, time_limit=20.0)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measurements of each query on each side, taken in turns; the "
+                             "median round is reported")
     args = parser.parse_args(argv)
     workdir = tempfile.mkdtemp(prefix="codeyard-bench-search-")
     try:
@@ -91,13 +103,22 @@ def main(argv: list[str] | None = None) -> int:
             add_pages(env_path)
         setup = time.perf_counter() - began
         rebuild = rebuild_seconds(env_path)
-        results: dict[str, list[Result]] = {}
-        for label, serve in (("codeyard", serve_codeyard), ("Trac 1.6", serve_trac)):
-            port, proc = serve(env_path, args, workdir)
-            try:
-                results[label] = [measure(f"{label}: {name}", port, path, args, workdir)
-                                  for name, path in QUERIES]
-            finally:
+        # Both servers on the environment side by side, each query measured on both in
+        # turns (``measure_in_turns``): seconds apart, not minutes.
+        results: dict[str, list[Result]] = {"codeyard": [], "Trac 1.6": []}
+        servers = []
+        try:
+            for serve in (serve_codeyard, serve_trac):
+                port, proc = serve(env_path, args, workdir)
+                servers.append((port, proc))
+            for name, path in QUERIES:
+                measured = measure_in_turns(
+                    [partial(measure, f"{label}: {name}", port, path, args, workdir)
+                     for label, (port, _) in zip(results, servers, strict=True)], args.rounds)
+                for label, result in zip(results, measured, strict=True):
+                    results[label].append(result)
+        finally:
+            for _, proc in servers:
                 stop(proc)
         publish(RESULTS, report(results, args, setup, rebuild))
         return 0
@@ -113,7 +134,10 @@ def report(results, args, setup: float, rebuild: float) -> str:
              f"{PAGES} wiki pages (made in {setup:.1f} s); `search rebuild` took "
              f"{rebuild:.1f} s; both servers under gunicorn with {args.workers} workers; "
              f"`{args.client}`, {args.concurrency} concurrent connections, at most "
-             f"{args.requests} requests or {args.time_limit:.0f} s per query.", "",
+             f"{args.requests} requests or {args.time_limit:.0f} s per query; both servers run "
+             "side by side and each query is measured on both in turns"
+             + (f" ({args.rounds} rounds in mirrored order, the median round reported)"
+                if args.rounds > 1 else "") + ".", "",
              *comparison_rows(QUERIES, results["codeyard"], results["Trac 1.6"])]
     return "\n".join(lines)
 
