@@ -45,24 +45,30 @@ def site(served, bzr):
     return env, client
 
 
-@pytest.fixture
-def renders(monkeypatch):
-    """How many times the rows were rendered rather than taken from the kept page."""
-    calls = []
-    real = web_log._view
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(web_log, "_view", counted)
+def _counted(monkeypatch, module, name: str) -> list:
+    """The calls of ``module.name`` from now on (one item each)."""
+    calls: list = []
+    real = getattr(module, name)
+    monkeypatch.setattr(module, name,
+                        lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
     return calls
 
 
-def _log(client, path="/log/trunk") -> str:
+@pytest.fixture
+def renders(monkeypatch):
+    """How many times the rows were rendered rather than taken from the kept page."""
+    return _counted(monkeypatch, web_log, "_view")
+
+
+def _part(client, path: str, pattern: str) -> str:
+    """The part of the page at ``path`` (answered 200) that ``pattern`` finds."""
     page = client.get(path)
     assert page.status_code == 200, text(page)[:1500]
-    return re.search(r'<table class="listing chglist".*?</table>', text(page), re.S).group(0)
+    return re.search(pattern, text(page), re.S).group(0)
+
+
+def _log(client, path="/log/trunk") -> str:
+    return _part(client, path, r'<table class="listing chglist".*?</table>')
 
 
 def _revs(html: str) -> list[str]:
@@ -157,18 +163,13 @@ def test_revision_numbers_follow_the_other_branches(site, bzr, renders):
 
 
 def _listing(client, path="/browser/trunk") -> str:
-    page = client.get(path)
-    assert page.status_code == 200, text(page)[:1500]
-    return re.search(r'<table class="listing dirlist".*?</table>', text(page), re.S).group(0)
+    return _part(client, path, r'<table class="listing dirlist".*?</table>')
 
 
 def test_a_kept_directory_listing_follows_commits_links_and_ages(site, bzr, monkeypatch):
     from codeyard.vcs import web_browser
 
-    calls = []
-    real = web_browser._dir_rows
-    monkeypatch.setattr(web_browser, "_dir_rows",
-                        lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+    calls = _counted(monkeypatch, web_browser, "_dir_rows")
     env, client = site
     first = _listing(client)
     assert _listing(client) == first and len(calls) == 1
@@ -210,17 +211,11 @@ def changeset_builds(monkeypatch):
     """How many times a changeset page was built rather than taken from the kept page."""
     from codeyard.vcs import web_changeset
 
-    calls = []
-    real = web_changeset._changeset_view
-    monkeypatch.setattr(web_changeset, "_changeset_view",
-                        lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
-    return calls
+    return _counted(monkeypatch, web_changeset, "_changeset_view")
 
 
 def _changeset(client, path="/changeset/trunk:1") -> str:
-    page = client.get(path)
-    assert page.status_code == 200, text(page)[:1500]
-    return re.search(r'<div id="content".*', text(page), re.S).group(0)
+    return _part(client, path, r'<div id="content".*')
 
 
 def _diff_tables(html: str) -> list[str]:
