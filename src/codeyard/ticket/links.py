@@ -50,6 +50,8 @@ _RANGE_SPLIT = re.compile(",\u200b?")
 # ``query:?…`` is passed on as written: only blanks and characters outside printable ASCII
 # are quoted, as Trac quotes it.
 _QS_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
+
+
 def ticket_class(status) -> str:
     """The class of a link to a ticket: its status and ``ticket``; a ticket written without a
     status (by a script or an older plugin) is just ``ticket``, not ``None ticket``."""

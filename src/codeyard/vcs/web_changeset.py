@@ -137,7 +137,7 @@ def _changeset_view(req, reponame: str, repos, path: str, nrev: str,
     probes, before = U.texts_stamp(req.env, [message] if wiki else [])
     ctx = format_context(req, U.changeset_resource(reponame, nrev))
     data = _diff_data(req, reponame, repos, files, fresh)
-    query = _keep_query(req)
+    query = data["style_args"]
     whole = "/".join(x for x in (reponame, path) if x) or "/"
     now = datetime.now(UTC)
     data.update({
@@ -271,6 +271,13 @@ def _read(node: api.Node | None, limit: int) -> bytes | None:
             stream.close()
 
 
+def _contents(f: FileDiff) -> tuple[bytes, bytes]:
+    """Both sides' whole contents (b"" for a missing side)."""
+    old, new = _read(f.old_node, 0), _read(f.new_node, 0)
+    assert old is not None and new is not None  # no limit given
+    return old, new
+
+
 def _lines(content: bytes) -> list[str]:
     try:
         text = content.decode("utf-8")
@@ -335,18 +342,15 @@ def _diff_data(req, reponame: str, repos: api.Repository, files: list[FileDiff],
             continue
         # A diff seen before is found by the contents' ids, without reading them; without
         # ids, by the contents' digests.
-        old = new = None
+        contents = None
         ids: tuple | None = _content_ids(repos, f)
         if ids is None:
-            old, new = _read(f.old_node, 0), _read(f.new_node, 0)
-            assert old is not None and new is not None
-            ids = (hashlib.sha1(old).digest(), hashlib.sha1(new).digest())
+            contents = _contents(f)
+            ids = tuple(hashlib.sha1(side).digest() for side in contents)
         key = _diff_key(req, repos, f, ids, options, style)
         found = _diff_cache(req).get(key)
         if found is None:
-            if old is None or new is None:
-                old, new = _read(f.old_node, 0), _read(f.new_node, 0)
-                assert old is not None and new is not None
+            old, new = contents or _contents(f)
             if _is_binary(old) or _is_binary(new):
                 f.state = "binary"
                 continue
@@ -372,8 +376,7 @@ def _with_diffs(req, repos: api.Repository, data: dict,
             opened = replace(f)
             with U.readable_errors(repos.name):
                 _open_nodes(repos, [opened])
-            old, new = _read(opened.old_node, 0), _read(opened.new_node, 0)
-            assert old is not None and new is not None
+            old, new = _contents(opened)
             found = _rendered_diff(req, repos, f, old, new, options, style, f.diff_key)
         shown.append(replace(f, html=splice(req, found[0])))
     return shown
