@@ -446,10 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short loads (about 3 minutes)")
     parser.add_argument("--tickets", type=int, default=20_000)
     parser.add_argument("--output", help="results file (default bench/results/<date>.md)")
-    add_load_arguments(parser, requests=1_000_000, time_limit=0)
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="measurements of each page on each side, taken in turns; the "
-                             "median round is reported")
+    add_load_arguments(parser, requests=1_000_000, time_limit=0, rounds=1)
     args = parser.parse_args(argv)
     if not args.time_limit:
         args.time_limit = 2.0 if args.quick else 8.0

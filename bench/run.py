@@ -198,8 +198,14 @@ def load_with_python(port: int, path: str, requests: int, concurrency: int,
     return len(latencies), failures[0], seconds, len(latencies) / seconds, percentiles
 
 
-def add_load_arguments(parser, requests: int, time_limit: float) -> None:
-    """The load options the page benchmarks share (``measure`` reads them)."""
+def add_load_arguments(parser, requests: int, time_limit: float, rounds: int | None = None
+                       ) -> None:
+    """The load options the page benchmarks share (``measure`` reads them); with ``rounds``,
+    also ``--rounds`` (for ``measure_in_turns``)."""
+    if rounds is not None:
+        parser.add_argument("--rounds", type=int, default=rounds,
+                            help="measurements of each page on each side, taken in turns; "
+                                 "the round with the median requests/s is reported")
     parser.add_argument("--requests", type=int, default=requests)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--time-limit", type=float, default=time_limit)

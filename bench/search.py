@@ -90,10 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", help="reuse this environment (made by an earlier run) as is")
     # Time-bound windows: 200 requests of a page codeyard answers in 2 ms made a window of
     # under half a second, which one burst of another load on the machine could halve.
-    add_load_arguments(parser, requests=1_000_000, time_limit=8.0)
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="measurements of each query on each side, taken in turns; the "
-                             "median round is reported")
+    add_load_arguments(parser, requests=1_000_000, time_limit=8.0, rounds=3)
     args = parser.parse_args(argv)
     workdir = tempfile.mkdtemp(prefix="codeyard-bench-search-")
     try:

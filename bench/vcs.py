@@ -128,9 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commits", type=int, default=5000)
     parser.add_argument("--revisions", type=int, default=1000)
-    add_load_arguments(parser, requests=1_000_000, time_limit=5.0)
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="measurements of each page on each side, taken in turns")
+    add_load_arguments(parser, requests=1_000_000, time_limit=5.0, rounds=3)
     parser.add_argument("--no-bzr", action="store_true", help="only the Git comparison")
     args = parser.parse_args(argv)
     git_repo = vcs_data.git_repository(args.commits)
